@@ -1,0 +1,64 @@
+//! The command line: `sweep run`, `sweep plan` and their flags (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Train many small neural networks across a grid of weight decay, learning
+/// rate, width and seed, and measure the gap between training and test
+/// accuracy.
+#[derive(Debug, Parser)]
+#[command(name = "sweep", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train every run of an experiment's grid (resuming where it stopped)
+    /// and write CSV results under results/<name>/.
+    Run(RunArgs),
+    /// Print the runs an experiment expands to and the work they need,
+    /// without training.
+    Plan(PlanArgs),
+}
+
+/// Flags of `sweep run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The experiment file (TOML), e.g. experiments/lambda.toml.
+    pub file: PathBuf,
+    /// Runs trained at once (default: one per core).
+    #[arg(short, long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Folder in which the sweep's results folder <name>/ is made.
+    #[arg(short, long, default_value = "results")]
+    pub out: PathBuf,
+    /// Discard this sweep's earlier results instead of resuming.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Show no progress; print only the final summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Flags of `sweep plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The experiment file (TOML).
+    pub file: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

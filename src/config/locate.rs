@@ -1,0 +1,66 @@
+//! Pointing at the place in an experiment file a message is about (line and
+//! column of a key), and suggesting the nearest valid name for a typo.
+
+use toml::de::{DeTable, DeValue};
+
+/// 1-based line and column of the value of the key at `path` (e.g.
+/// `["grid", "lambda"]`), or of the key itself when it holds a table.
+pub fn position(text: &str, path: &[&str]) -> Option<(usize, usize)> {
+    let root = DeTable::parse(text).ok()?;
+    let mut table = root.get_ref();
+    let mut span = None;
+    for (i, part) in path.iter().enumerate() {
+        let (key, value) = table.iter().find(|(k, _)| k.get_ref() == part)?;
+        span = Some(if i + 1 == path.len() {
+            value.span()
+        } else {
+            key.span()
+        });
+        match value.get_ref() {
+            DeValue::Table(inner) => table = inner,
+            _ if i + 1 == path.len() => {}
+            _ => return None,
+        }
+    }
+    span.map(|s| line_col(text, s.start))
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// `", did you mean `x`?"` when a candidate is close to `typo`, else `""`.
+pub fn suggest<'a>(typo: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(typo, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map_or(String::new(), |(_, c)| format!("; did you mean `{c}`?"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_nested_keys() {
+        let text = "name = \"x\"\n\n[grid]\nlambda = [1, 2]\n";
+        assert_eq!(position(text, &["grid", "lambda"]), Some((4, 10)));
+        assert_eq!(position(text, &["grid"]), Some((3, 2)));
+        assert_eq!(position(text, &["nope"]), None);
+    }
+
+    #[test]
+    fn suggests_close_names_only() {
+        assert_eq!(
+            suggest("lamda", ["lambda", "seed"]),
+            "; did you mean `lambda`?"
+        );
+        assert_eq!(suggest("zzz", ["lambda", "seed"]), "");
+    }
+}

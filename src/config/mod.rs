@@ -1,0 +1,524 @@
+//! Experiment files: TOML → strict validation → grid expansion → the list of
+//! [`RunSpec`]s, each with a stable id derived from its parameter values.
+//!
+//! ```toml
+//! name = "lambda"                    # results go to results/lambda/
+//! [data]   dataset = "mnist", train_subset = 1000
+//! [model]  hidden_size = 200
+//! [train]  epochs = 30, learning_rate = 0.1
+//! [grid]   lambda = { log = [1e-4, 1e-1], num = 4, zero = true }
+//!          seed = { count = 3 }
+//! ```
+
+pub mod grid;
+pub mod locate;
+pub mod params;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use sha2::{Digest, Sha256};
+
+use crate::bad_input;
+use crate::data::{DataSource, KNOWN_DATASETS, hex};
+pub use grid::Axis;
+pub use params::{Key, RunParams, Sampling, Value};
+
+/// Most runs one experiment may expand to.
+pub const MAX_RUNS: usize = 100_000;
+
+/// The sections settings are grouped in.
+const SECTIONS: &[&str] = &["data", "model", "train"];
+/// Keys of the data section that are not per-run settings.
+const DATA_KEYS: &[&str] = &["dataset", "data_dir"];
+/// Top-level keys other than sections and settings.
+const TEXT_KEYS: &[&str] = &["name", "description"];
+
+/// One run of the grid: its parameters and an id derived from them alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSpec {
+    /// Stable id: a hash of the dataset and every parameter value, so editing
+    /// the grid never renames a finished run.
+    pub id: String,
+    /// The run's resolved settings.
+    pub params: RunParams,
+}
+
+/// A parsed and checked experiment file.
+#[derive(Debug, Clone)]
+pub struct Experiment {
+    /// Name of the sweep (the results folder's name).
+    pub name: String,
+    /// Free text saying what the sweep asks.
+    pub description: String,
+    /// The experiment file.
+    pub path: PathBuf,
+    /// Where the data comes from.
+    pub data: DataSource,
+    /// How the dataset is named in result files (`mnist`, or the `data_dir`).
+    pub dataset_label: String,
+    /// The settings the grid varies, in canonical order.
+    pub swept: Vec<Key>,
+    /// Every run, in grid order.
+    pub runs: Vec<RunSpec>,
+    /// SHA-256 of the file's text.
+    pub config_sha256: String,
+}
+
+impl Experiment {
+    /// Reads and checks the experiment file at `path`.
+    pub fn load(path: &Path) -> Result<Experiment> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| bad_input!("cannot read experiment file {}: {e}", path.display()))?;
+        Experiment::parse(&text, path)
+    }
+
+    /// Checks `text`, the contents of the experiment file `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Experiment> {
+        Parser { text, path }.parse()
+    }
+
+    /// The folder the experiment file is in (relative data paths start here).
+    pub fn dir(&self) -> PathBuf {
+        match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Parser<'_> {
+    /// An input error located at the key `at` (if found in the file).
+    fn error(&self, at: &[&str], msg: String) -> anyhow::Error {
+        match locate::position(self.text, at) {
+            Some((line, col)) => {
+                bad_input!("{msg} ({}, line {line}, column {col})", self.path.display())
+            }
+            None => bad_input!("{msg} ({})", self.path.display()),
+        }
+    }
+
+    fn parse(&self) -> Result<Experiment> {
+        let table: toml::Table = toml::from_str(self.text)
+            .map_err(|e| bad_input!("{} is not valid TOML: {e}", self.path.display()))?;
+
+        let mut name = None;
+        let mut description = String::new();
+        let mut dataset: Option<(String, Vec<&str>)> = None;
+        let mut data_dir: Option<String> = None;
+        let mut base = RunParams::default();
+        let mut scalars: Vec<(Key, Vec<&str>)> = Vec::new();
+        let mut axes: Vec<(Axis, Vec<&str>)> = Vec::new();
+
+        for (key, value) in &table {
+            let at = vec![key.as_str()];
+            if TEXT_KEYS.contains(&key.as_str()) {
+                let s = value.as_str().ok_or_else(|| {
+                    self.error(
+                        &at,
+                        format!("`{key}` must be a string, got {} {value}", value.type_str()),
+                    )
+                })?;
+                if key == "name" {
+                    name = Some(self.check_name(s)?);
+                } else {
+                    description = s.to_string();
+                }
+            } else if SECTIONS.contains(&key.as_str()) {
+                let section = value.as_table().ok_or_else(|| {
+                    self.error(
+                        &at,
+                        format!(
+                            "`{key}` must be a table ([{key}]), got {}",
+                            value.type_str()
+                        ),
+                    )
+                })?;
+                for (inner, inner_value) in section {
+                    let at = vec![key.as_str(), inner.as_str()];
+                    if key == "data" && DATA_KEYS.contains(&inner.as_str()) {
+                        self.data_key(inner, inner_value, at, &mut dataset, &mut data_dir)?;
+                    } else {
+                        let setting = self.setting(key, inner, &at)?;
+                        self.scalar(setting, inner_value, at, &mut base, &mut scalars)?;
+                    }
+                }
+            } else if key == "grid" {
+                let grid = value.as_table().ok_or_else(|| {
+                    self.error(
+                        &at,
+                        format!("`grid` must be a table ([grid]), got {}", value.type_str()),
+                    )
+                })?;
+                for (inner, inner_value) in grid {
+                    let at = vec!["grid", inner.as_str()];
+                    axes.push((self.axis(inner, inner_value, &at)?, at));
+                }
+            } else if DATA_KEYS.contains(&key.as_str()) {
+                self.data_key(key, value, at, &mut dataset, &mut data_dir)?;
+            } else if let Some(setting) = Key::from_name(key) {
+                self.scalar(setting, value, at, &mut base, &mut scalars)?;
+            } else {
+                let valid = TEXT_KEYS
+                    .iter()
+                    .chain(SECTIONS)
+                    .chain(["grid"].iter())
+                    .chain(DATA_KEYS)
+                    .copied()
+                    .chain(Key::ALL.iter().map(|k| k.name()));
+                let hint = locate::suggest(key, valid);
+                return Err(self.error(&at, format!("unknown key `{key}`{hint}")));
+            }
+        }
+
+        for (axis, at) in &axes {
+            if let Some((_, set_at)) = scalars.iter().find(|(k, _)| *k == axis.key) {
+                return Err(self.error(
+                    at,
+                    format!(
+                        "`{}` is both set (as `{}`) and swept in [grid]; remove one of them",
+                        axis.key.name(),
+                        set_at.join(".")
+                    ),
+                ));
+            }
+        }
+        let mut axes: Vec<Axis> = axes.into_iter().map(|(a, _)| a).collect();
+        axes.sort_by_key(|a| a.key);
+        let total = axes
+            .iter()
+            .try_fold(1usize, |acc, a| acc.checked_mul(a.values.len()));
+        match total {
+            Some(n) if n <= MAX_RUNS => {}
+            _ => {
+                let sizes: Vec<String> = axes
+                    .iter()
+                    .map(|a| format!("{} {}", a.values.len(), a.key.name()))
+                    .collect();
+                return Err(self.error(
+                    &["grid"],
+                    format!("the grid expands to more than {MAX_RUNS} runs ({}); split it into smaller experiments", sizes.join(" × ")),
+                ));
+            }
+        }
+
+        let (data, dataset_label) = match (dataset, data_dir) {
+            (Some(_), Some(_)) => {
+                return Err(self.error(
+                    &["data", "data_dir"],
+                    "set either `dataset` or `data_dir`, not both".into(),
+                ));
+            }
+            (_, Some(dir)) => (DataSource::Dir(PathBuf::from(&dir)), dir),
+            (Some((name, _)), None) => (DataSource::Named(name.clone()), name),
+            (None, None) => (DataSource::Named("mnist".into()), "mnist".into()),
+        };
+        let runs = grid::expand(&base, &axes)
+            .into_iter()
+            .map(|params| RunSpec {
+                id: run_id(&dataset_label, &params),
+                params,
+            })
+            .collect();
+        let name = match name {
+            Some(n) => n,
+            None => {
+                self.check_name(&self.path.file_stem().unwrap_or_default().to_string_lossy())?
+            }
+        };
+        Ok(Experiment {
+            name,
+            description,
+            path: self.path.to_path_buf(),
+            data,
+            dataset_label,
+            swept: axes.iter().map(|a| a.key).collect(),
+            runs,
+            config_sha256: hex(&Sha256::digest(self.text.as_bytes())),
+        })
+    }
+
+    /// The setting `key` found in `[section]`, or an error saying where it belongs.
+    fn setting(&self, section: &str, key: &str, at: &[&str]) -> Result<Key> {
+        match Key::from_name(key) {
+            Some(k) if k.section() == section => Ok(k),
+            Some(k) => Err(self.error(
+                at,
+                format!(
+                    "`{key}` belongs in [{}] (or at the top level), not in [{section}]",
+                    k.section()
+                ),
+            )),
+            None => {
+                let mut valid: Vec<&str> = Key::ALL
+                    .iter()
+                    .filter(|k| k.section() == section)
+                    .map(|k| k.name())
+                    .collect();
+                if section == "data" {
+                    valid.extend(DATA_KEYS);
+                }
+                let hint = locate::suggest(key, valid.iter().copied());
+                Err(self.error(
+                    at,
+                    format!(
+                        "unknown key `{key}` in [{section}]{hint}; [{section}] takes {}",
+                        valid.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+
+    fn scalar<'k>(
+        &self,
+        key: Key,
+        value: &toml::Value,
+        at: Vec<&'k str>,
+        base: &mut RunParams,
+        scalars: &mut Vec<(Key, Vec<&'k str>)>,
+    ) -> Result<()> {
+        if let Some((_, first)) = scalars.iter().find(|(k, _)| *k == key) {
+            return Err(self.error(
+                &at,
+                format!(
+                    "`{}` is set twice (also as `{}`); keep one",
+                    key.name(),
+                    first.join(".")
+                ),
+            ));
+        }
+        if value.is_array() || value.is_table() {
+            let hint = if key.sweepable() {
+                format!(
+                    "; to sweep it, put it under [grid]: `{} = [...]`",
+                    key.name()
+                )
+            } else {
+                String::new()
+            };
+            return Err(self.error(
+                &at,
+                format!("`{}` takes a single value here{hint}", key.name()),
+            ));
+        }
+        let checked = key.parse(value).map_err(|e| self.error(&at, e))?;
+        base.set(key, checked);
+        scalars.push((key, at));
+        Ok(())
+    }
+
+    fn axis(&self, name: &str, value: &toml::Value, at: &[&str]) -> Result<Axis> {
+        let key = match Key::from_name(name) {
+            Some(k) if k.sweepable() => k,
+            Some(k) => {
+                return Err(self.error(
+                    at,
+                    format!(
+                        "`{}` cannot be swept; set it in [{}]",
+                        k.name(),
+                        k.section()
+                    ),
+                ));
+            }
+            None if DATA_KEYS.contains(&name) => {
+                return Err(self.error(at, format!("`{name}` cannot be swept: one sweep uses one dataset; write one experiment file per dataset")));
+            }
+            None => {
+                let sweepable = Key::ALL.iter().filter(|k| k.sweepable()).map(|k| k.name());
+                let hint = locate::suggest(name, sweepable.clone());
+                return Err(self.error(
+                    at,
+                    format!(
+                        "unknown key `{name}` in [grid]{hint}; sweepable settings are {}",
+                        sweepable.collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+        };
+        grid::parse_axis(key, value).map_err(|(msg, sub)| {
+            let mut path = at.to_vec();
+            if let Some(sub) = &sub {
+                path.push(sub);
+            }
+            self.error(&path, msg)
+        })
+    }
+
+    fn data_key<'k>(
+        &self,
+        key: &str,
+        value: &toml::Value,
+        at: Vec<&'k str>,
+        dataset: &mut Option<(String, Vec<&'k str>)>,
+        data_dir: &mut Option<String>,
+    ) -> Result<()> {
+        let text = value.as_str().ok_or_else(|| {
+            self.error(
+                &at,
+                format!("`{key}` must be a string, got {} {value}", value.type_str()),
+            )
+        })?;
+        if key == "data_dir" {
+            if data_dir.is_some() {
+                return Err(self.error(&at, "`data_dir` is set twice; keep one".into()));
+            }
+            if text.is_empty() {
+                return Err(self.error(
+                    &at,
+                    "`data_dir` is empty; give the folder holding the IDX files".into(),
+                ));
+            }
+            *data_dir = Some(text.to_string());
+        } else {
+            if dataset.is_some() {
+                return Err(self.error(&at, "`dataset` is set twice; keep one".into()));
+            }
+            if !KNOWN_DATASETS.contains(&text) {
+                let hint = locate::suggest(text, KNOWN_DATASETS.iter().copied());
+                return Err(self.error(
+                    &at,
+                    format!("unknown dataset \"{text}\"{hint}; known datasets are {}, or set `data_dir` to a folder of IDX files", KNOWN_DATASETS.join(", ")),
+                ));
+            }
+            *dataset = Some((text.to_string(), at));
+        }
+        Ok(())
+    }
+
+    fn check_name(&self, name: &str) -> Result<String> {
+        let ok = !name.is_empty()
+            && !name.starts_with('.')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if ok {
+            Ok(name.to_string())
+        } else {
+            Err(self.error(
+                &["name"],
+                format!(
+                    "`name` {name:?} must be a folder name of letters, digits, '-', '_' or '.'"
+                ),
+            ))
+        }
+    }
+}
+
+/// A run's id: the first 12 hex digits of SHA-256 over the dataset and every
+/// parameter value.
+pub fn run_id(dataset_label: &str, params: &RunParams) -> String {
+    let digest =
+        Sha256::digest(format!("dataset={dataset_label};{}", params.canonical()).as_bytes());
+    hex(&digest[..6])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Experiment, String> {
+        Experiment::parse(text, Path::new("exp/x.toml")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_give_one_run_named_after_the_file() {
+        let exp = parse("").unwrap();
+        assert_eq!(exp.name, "x");
+        assert_eq!(exp.runs.len(), 1);
+        assert_eq!(exp.runs[0].params, RunParams::default());
+    }
+
+    #[test]
+    fn settings_may_stand_at_top_level_or_in_their_section() {
+        let a = parse("epochs = 3\n[train]\nlambda = 0.5").unwrap();
+        assert_eq!(a.runs[0].params.epochs, 3);
+        assert_eq!(a.runs[0].params.lambda, 0.5);
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_a_suggestion_and_a_line() {
+        let err = parse("[train]\nepochs = 3\nlamda = 0.1\n").unwrap_err();
+        assert_eq!(
+            err,
+            "unknown key `lamda` in [train]; did you mean `lambda`?; [train] takes epochs, batch_size, \
+             learning_rate, lambda, sampling, eval_every, seed (exp/x.toml, line 3, column 9)"
+        );
+        let err = parse("[grid]\nlearnig_rate = [0.1]\n").unwrap_err();
+        assert!(
+            err.contains("did you mean `learning_rate`") && err.contains("line 2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn misplaced_settings_say_where_they_belong() {
+        let err = parse("[model]\nlambda = 0.1\n").unwrap_err();
+        assert!(err.starts_with("`lambda` belongs in [train]"), "{err}");
+    }
+
+    #[test]
+    fn wrong_types_and_ranges_are_located() {
+        let err = parse("[train]\n\nlearning_rate = \"fast\"\n").unwrap_err();
+        assert_eq!(
+            err,
+            "`learning_rate` must be a number, got string \"fast\" (exp/x.toml, line 3, column 17)"
+        );
+        let err = parse("[grid]\nlambda = [0, -0.1]\n").unwrap_err();
+        assert!(
+            err.contains("`lambda` must be ≥ 0, got -0.1") && err.contains("line 2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn setting_and_sweeping_the_same_key_is_refused() {
+        let err = parse("lambda = 0.1\n[grid]\nlambda = [0, 1]\n").unwrap_err();
+        assert!(err.contains("both set (as `lambda`) and swept"), "{err}");
+    }
+
+    #[test]
+    fn malformed_toml_reports_the_position() {
+        let err = parse("[train\nepochs = 1").unwrap_err();
+        assert!(
+            err.starts_with("exp/x.toml is not valid TOML") && err.contains("line 1"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn grid_order_is_canonical_whatever_the_file_order() {
+        let a = parse("[grid]\nseed = [0, 1]\nlambda = [0, 0.1]\n").unwrap();
+        let b = parse("[grid]\nlambda = [0, 0.1]\nseed = [0, 1]\n").unwrap();
+        let ids = |e: &Experiment| e.runs.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&a), ids(&b));
+        assert_eq!(a.swept, vec![Key::Lambda, Key::Seed]);
+    }
+
+    #[test]
+    fn run_ids_depend_on_values_not_grid_position() {
+        let small = parse("[grid]\nlambda = [0.1]\n").unwrap();
+        let big = parse("[grid]\nlambda = [0, 0.01, 0.1]\n").unwrap();
+        assert_eq!(small.runs[0].id, big.runs[2].id);
+        assert_ne!(big.runs[0].id, big.runs[1].id);
+    }
+
+    #[test]
+    fn huge_grids_are_refused() {
+        let err =
+            parse("[grid]\nseed = { count = 1000 }\nlambda = { linear = [0, 1], num = 101 }\n")
+                .unwrap_err();
+        assert!(err.contains("more than 100000 runs"), "{err}");
+    }
+
+    #[test]
+    fn unknown_datasets_are_refused_with_the_known_ones() {
+        let err = parse("[data]\ndataset = \"mnsit\"\n").unwrap_err();
+        assert!(err.contains("did you mean `mnist`"), "{err}");
+    }
+}

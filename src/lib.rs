@@ -1,0 +1,17 @@
+//! sweep: train many small MLPs on real image data across a grid of
+//! regularisation and optimisation settings, and record how the gap between
+//! training and test accuracy moves.
+//!
+//! Data flows one way: experiment file → checked run specs → dataset loaded
+//! once → parallel runs → records on disk.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod nn;
+pub mod progress;
+pub mod results;
+pub mod sweep;
+pub mod train;

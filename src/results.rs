@@ -1,0 +1,433 @@
+//! The results folder: per-run folders with a completion marker written
+//! last, the aggregate `runs.csv` and `epochs.csv`, and `manifest.json`.
+//! Every file is written atomically (temporary file, then rename), so a
+//! crash never leaves a half-written file that looks complete.
+//!
+//! ```text
+//! results/<name>/
+//!   manifest.json          tool version, config hash, dataset checksums, times
+//!   runs.csv               one row per run of the grid that has finished
+//!   epochs.csv             one row per run and evaluated epoch
+//!   runs/<run-id>/params.json, epochs.csv, done.json (written last)
+//! ```
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Key, RunParams, RunSpec};
+use crate::data::DataFile;
+use crate::train::{EpochMetrics, RunOutcome, Status};
+
+/// File name of the per-run completion marker.
+pub const DONE_FILE: &str = "done.json";
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder,
+/// flushed to disk, then renamed over `path`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let write = || -> std::io::Result<()> {
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        anyhow::anyhow!(e).context(format!("cannot write {}", path.display()))
+    })
+}
+
+/// What a run's `params.json` holds: enough to know exactly what it trained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunParamsFile {
+    /// The run's id.
+    pub id: String,
+    /// The dataset, as named in the experiment.
+    pub dataset: String,
+    /// Every setting.
+    pub params: RunParams,
+}
+
+/// What a run's `done.json` holds; its presence means the run is complete.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunDone {
+    /// How the run ended.
+    pub status: Status,
+    /// The epoch in which the loss became NaN or infinite, if it did.
+    pub diverged_epoch: Option<usize>,
+    /// Training images used.
+    pub train_samples: usize,
+    /// When it finished (RFC 3339).
+    pub finished_at: String,
+}
+
+/// A finished run as read back from (or just written to) its folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedRun {
+    /// Id and parameters.
+    pub spec: RunSpec,
+    /// Completion record.
+    pub done: RunDone,
+    /// Evaluated epochs.
+    pub epochs: Vec<EpochMetrics>,
+}
+
+impl FinishedRun {
+    /// Builds the record of a run that just ended.
+    pub fn new(spec: &RunSpec, outcome: RunOutcome) -> FinishedRun {
+        FinishedRun {
+            spec: spec.clone(),
+            done: RunDone {
+                status: outcome.status,
+                diverged_epoch: outcome.diverged_epoch,
+                train_samples: outcome.train_samples,
+                finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            },
+            epochs: outcome.epochs,
+        }
+    }
+}
+
+/// The folder of one sweep's results.
+#[derive(Debug, Clone)]
+pub struct ResultsDir {
+    root: PathBuf,
+    dataset: String,
+}
+
+impl ResultsDir {
+    /// The results folder at `root`, for runs on the dataset named `dataset`.
+    pub fn new(root: PathBuf, dataset: &str) -> ResultsDir {
+        ResultsDir {
+            root,
+            dataset: dataset.to_string(),
+        }
+    }
+
+    /// The folder itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The folder of run `id`.
+    pub fn run_dir(&self, id: &str) -> PathBuf {
+        self.root.join("runs").join(id)
+    }
+
+    /// Creates the folder (and `runs/`) if needed.
+    pub fn create(&self) -> Result<()> {
+        fs::create_dir_all(self.root.join("runs"))
+            .with_context(|| format!("cannot create results folder {}", self.root.display()))
+    }
+
+    /// Removes what an earlier sweep wrote here (for `--fresh`); other files
+    /// the user put in the folder are left alone.
+    pub fn clear(&self) -> Result<()> {
+        let runs = self.root.join("runs");
+        if runs.exists() {
+            fs::remove_dir_all(&runs)
+                .with_context(|| format!("cannot remove {}", runs.display()))?;
+        }
+        for file in ["runs.csv", "epochs.csv", "manifest.json"] {
+            let path = self.root.join(file);
+            if path.exists() {
+                fs::remove_file(&path)
+                    .with_context(|| format!("cannot remove {}", path.display()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Saves a finished run: parameters, epochs, then the completion marker.
+    pub fn save_run(&self, run: &FinishedRun) -> Result<()> {
+        let dir = self.run_dir(&run.spec.id);
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let params = RunParamsFile {
+            id: run.spec.id.clone(),
+            dataset: self.dataset.clone(),
+            params: run.spec.params.clone(),
+        };
+        write_atomic(
+            &dir.join("params.json"),
+            &serde_json::to_vec_pretty(&params)?,
+        )?;
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        for e in &run.epochs {
+            csv.serialize(e)?;
+        }
+        if run.epochs.is_empty() {
+            csv.write_record(EPOCH_COLUMNS)?;
+        }
+        write_atomic(&dir.join("epochs.csv"), &csv.into_inner()?)?;
+        write_atomic(&dir.join(DONE_FILE), &serde_json::to_vec_pretty(&run.done)?)
+    }
+
+    /// Reads run `spec` back if it finished earlier with exactly these
+    /// parameters; `None` if it is missing or incomplete (it will be rerun).
+    pub fn load_run(&self, spec: &RunSpec) -> Option<FinishedRun> {
+        let dir = self.run_dir(&spec.id);
+        let done: RunDone = serde_json::from_slice(&fs::read(dir.join(DONE_FILE)).ok()?).ok()?;
+        let params: RunParamsFile =
+            serde_json::from_slice(&fs::read(dir.join("params.json")).ok()?).ok()?;
+        if params.params != spec.params || params.dataset != self.dataset {
+            return None;
+        }
+        let mut reader = csv::Reader::from_path(dir.join("epochs.csv")).ok()?;
+        let epochs = reader
+            .deserialize()
+            .collect::<Result<Vec<EpochMetrics>, _>>()
+            .ok()?;
+        Some(FinishedRun {
+            spec: spec.clone(),
+            done,
+            epochs,
+        })
+    }
+
+    /// Ids of finished runs in `runs/` that are not among `specs`.
+    pub fn orphans(&self, specs: &[RunSpec]) -> Vec<String> {
+        let Ok(entries) = fs::read_dir(self.root.join("runs")) else {
+            return Vec::new();
+        };
+        let mut ids: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join(DONE_FILE).is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|id| !specs.iter().any(|s| &s.id == id))
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Rewrites `runs.csv` and `epochs.csv` from `runs` (in the order given).
+    pub fn write_aggregates<'a>(
+        &self,
+        runs: impl IntoIterator<Item = &'a FinishedRun> + Clone,
+    ) -> Result<()> {
+        write_atomic(
+            &self.root.join("runs.csv"),
+            &runs_csv(&self.dataset, runs.clone())?,
+        )?;
+        write_atomic(
+            &self.root.join("epochs.csv"),
+            &epochs_csv(&self.dataset, runs)?,
+        )
+    }
+
+    /// Path of the manifest.
+    pub fn manifest_path(&self) -> PathBuf {
+        self.root.join("manifest.json")
+    }
+
+    /// Reads the manifest of an earlier sweep here, if any.
+    pub fn read_manifest(&self) -> Option<Manifest> {
+        serde_json::from_slice(&fs::read(self.manifest_path()).ok()?).ok()
+    }
+
+    /// Writes the manifest.
+    pub fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
+        write_atomic(&self.manifest_path(), &serde_json::to_vec_pretty(manifest)?)
+    }
+}
+
+/// Columns of a per-run `epochs.csv`, as [`EpochMetrics`] serialises them.
+pub const EPOCH_COLUMNS: [&str; 10] = [
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "test_loss",
+    "test_acc",
+    "gap_acc",
+    "gap_loss",
+    "penalty",
+    "train_seconds",
+    "eval_seconds",
+];
+
+/// Metric columns of `runs.csv` after the parameters.
+pub const RUN_COLUMNS: [&str; 18] = [
+    "train_samples",
+    "epochs_done",
+    "diverged_epoch",
+    "final_train_loss",
+    "final_train_acc",
+    "final_test_loss",
+    "final_test_acc",
+    "final_gap_acc",
+    "final_gap_loss",
+    "final_penalty",
+    "best_epoch",
+    "best_test_acc",
+    "best_train_acc",
+    "best_gap_acc",
+    "seconds",
+    "train_seconds",
+    "eval_seconds",
+    "finished_at",
+];
+
+fn param_header() -> Vec<&'static str> {
+    let mut header = vec!["run_id", "status", "dataset"];
+    header.extend(Key::ALL.iter().map(|k| k.name()));
+    header
+}
+
+fn param_cells(dataset: &str, run: &FinishedRun) -> Vec<String> {
+    let status = match run.done.status {
+        Status::Finished => "finished",
+        Status::Diverged => "diverged",
+    };
+    let mut cells = vec![run.spec.id.clone(), status.to_string(), dataset.to_string()];
+    cells.extend(Key::ALL.iter().map(|&k| run.spec.params.text(k)));
+    cells
+}
+
+fn num(x: f64) -> String {
+    x.to_string()
+}
+
+/// `runs.csv`: one row per run with its parameters and final and best metrics.
+pub fn runs_csv<'a>(
+    dataset: &str,
+    runs: impl IntoIterator<Item = &'a FinishedRun>,
+) -> Result<Vec<u8>> {
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    let mut header = param_header();
+    header.extend(RUN_COLUMNS);
+    csv.write_record(&header)?;
+    for run in runs {
+        let mut row = param_cells(dataset, run);
+        let last = run.epochs.last();
+        let best = run
+            .epochs
+            .iter()
+            .fold(None::<&EpochMetrics>, |best, e| match best {
+                Some(b) if b.test_acc >= e.test_acc => Some(b),
+                _ => Some(e),
+            });
+        let train_seconds: f64 = run.epochs.iter().map(|e| e.train_seconds).sum();
+        let eval_seconds: f64 = run.epochs.iter().map(|e| e.eval_seconds).sum();
+        let opt = |e: Option<&EpochMetrics>, f: fn(&EpochMetrics) -> f64| {
+            e.map_or(String::new(), |e| num(f(e)))
+        };
+        row.push(run.done.train_samples.to_string());
+        row.push(last.map_or(0, |e| e.epoch).to_string());
+        row.push(
+            run.done
+                .diverged_epoch
+                .map_or(String::new(), |e| e.to_string()),
+        );
+        row.push(opt(last, |e| e.train_loss));
+        row.push(opt(last, |e| e.train_acc));
+        row.push(opt(last, |e| e.test_loss));
+        row.push(opt(last, |e| e.test_acc));
+        row.push(opt(last, |e| e.gap_acc));
+        row.push(opt(last, |e| e.gap_loss));
+        row.push(opt(last, |e| e.penalty));
+        row.push(best.map_or(String::new(), |e| e.epoch.to_string()));
+        row.push(opt(best, |e| e.test_acc));
+        row.push(opt(best, |e| e.train_acc));
+        row.push(opt(best, |e| e.gap_acc));
+        row.push(num(train_seconds + eval_seconds));
+        row.push(num(train_seconds));
+        row.push(num(eval_seconds));
+        row.push(run.done.finished_at.clone());
+        csv.write_record(&row)?;
+    }
+    Ok(csv.into_inner()?)
+}
+
+/// `epochs.csv`: one row per run and evaluated epoch, parameters repeated
+/// on every row (tidy data, ready for a pivot table).
+pub fn epochs_csv<'a>(
+    dataset: &str,
+    runs: impl IntoIterator<Item = &'a FinishedRun>,
+) -> Result<Vec<u8>> {
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    let mut header = param_header();
+    header.push("train_samples");
+    header.extend(EPOCH_COLUMNS);
+    csv.write_record(&header)?;
+    for run in runs {
+        let params = param_cells(dataset, run);
+        for e in &run.epochs {
+            let mut row = params.clone();
+            row.push(run.done.train_samples.to_string());
+            row.push(e.epoch.to_string());
+            for x in [
+                e.train_loss,
+                e.train_acc,
+                e.test_loss,
+                e.test_acc,
+                e.gap_acc,
+                e.gap_loss,
+                e.penalty,
+                e.train_seconds,
+                e.eval_seconds,
+            ] {
+                row.push(num(x));
+            }
+            csv.write_record(&row)?;
+        }
+    }
+    Ok(csv.into_inner()?)
+}
+
+/// `manifest.json`: what produced the results, for reproducing them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always "sweep".
+    pub tool: String,
+    /// sweep's version.
+    pub version: String,
+    /// Name of the sweep.
+    pub name: String,
+    /// Its description.
+    pub description: String,
+    /// The experiment file, as given on the command line.
+    pub experiment_file: String,
+    /// SHA-256 of the experiment file.
+    pub config_sha256: String,
+    /// Dataset as named in the experiment.
+    pub dataset: String,
+    /// Folder the dataset was read from.
+    pub dataset_dir: String,
+    /// Dataset files with checksums.
+    pub dataset_files: Vec<DataFile>,
+    /// Settings the grid varies.
+    pub swept: Vec<String>,
+    /// Runs in the grid.
+    pub runs_total: usize,
+    /// Runs finished (including diverged).
+    pub runs_done: usize,
+    /// Worker threads.
+    pub jobs: usize,
+    /// The processor.
+    pub cpu: String,
+    /// Start of this invocation (RFC 3339).
+    pub started_at: String,
+    /// End of this invocation, empty while it runs.
+    pub finished_at: String,
+}
+
+/// The processor's model name, from /proc/cpuinfo where there is one.
+pub fn cpu_model() -> String {
+    fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
