@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -169,29 +170,35 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
         .thread_name(|i| format!("sweep-worker-{i}"))
         .build()
         .context("cannot start worker threads")?;
+    // Each worker takes the next pending run in grid order, so runs start in
+    // the order `sweep plan` lists them whatever the number of workers.
+    let next = AtomicUsize::new(0);
     pool.install(|| {
-        pending
-            .par_iter()
-            .with_max_len(1)
-            .try_for_each(|spec| -> Result<()> {
-                let line = progress.start(run_label(exp, spec), spec.params.epochs);
-                let run_started = Instant::now();
-                let outcome = train::train(&spec.params, &data, &mut |m| progress.epoch(&line, m));
-                let run = FinishedRun::new(spec, outcome);
-                results.save_run(&run)?;
-                let (status, last) = (run.done.status, run.epochs.last().cloned());
-                {
-                    let mut finished = finished.lock().unwrap_or_else(|e| e.into_inner());
-                    finished.insert(spec.id.clone(), run);
-                    results
-                        .write_aggregates(exp.runs.iter().filter_map(|s| finished.get(&s.id)))?;
+        (0..opts.jobs)
+            .into_par_iter()
+            .try_for_each(|_| -> Result<()> {
+                while let Some(spec) = pending.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let line = progress.start(run_label(exp, spec), spec.params.epochs);
+                    let run_started = Instant::now();
+                    let outcome =
+                        train::train(&spec.params, &data, &mut |m| progress.epoch(&line, m));
+                    let run = FinishedRun::new(spec, outcome);
+                    results.save_run(&run)?;
+                    let (status, last) = (run.done.status, run.epochs.last().cloned());
+                    {
+                        let mut finished = finished.lock().unwrap_or_else(|e| e.into_inner());
+                        finished.insert(spec.id.clone(), run);
+                        results.write_aggregates(
+                            exp.runs.iter().filter_map(|s| finished.get(&s.id)),
+                        )?;
+                    }
+                    progress.finish(
+                        line,
+                        status,
+                        last.as_ref(),
+                        run_started.elapsed().as_secs_f64(),
+                    );
                 }
-                progress.finish(
-                    line,
-                    status,
-                    last.as_ref(),
-                    run_started.elapsed().as_secs_f64(),
-                );
                 Ok(())
             })
     })?;
@@ -226,15 +233,15 @@ fn prepare_dir(exp: &Experiment, data: &Dataset, results: &ResultsDir, fresh: bo
     }
     if fresh {
         results.clear()?;
-    } else if let Some(old) = results.read_manifest() {
-        if old.dataset_files != data.files {
-            return Err(bad_input!(
-                "{} holds results of `{}` made from other dataset files (checksums differ); \
-                 mixing them would be wrong. Run with --fresh to start over, or choose another --out",
-                root.display(),
-                exp.name
-            ));
-        }
+    } else if let Some(old) = results.read_manifest()
+        && old.dataset_files != data.files
+    {
+        return Err(bad_input!(
+            "{} holds results of `{}` made from other dataset files (checksums differ); \
+             mixing them would be wrong. Run with --fresh to start over, or choose another --out",
+            root.display(),
+            exp.name
+        ));
     }
     results.create()
 }

@@ -1,0 +1,66 @@
+//! `dataset = "fashion-mnist"` finds Debian's `dataset-fashion-mnist` package
+//! and trains on it. CI installs the package and sets
+//! SWEEP_REQUIRE_FASHION_MNIST=1 so this cannot pass by skipping there.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+use sweep::data::{Dataset, FASHION_MNIST_SYSTEM_DIR};
+
+fn installed() -> bool {
+    let present = Path::new(FASHION_MNIST_SYSTEM_DIR)
+        .join("train-images-idx3-ubyte.gz")
+        .is_file();
+    if !present {
+        assert!(
+            std::env::var_os("SWEEP_REQUIRE_FASHION_MNIST").is_none(),
+            "Fashion-MNIST is required but missing: apt-get install dataset-fashion-mnist"
+        );
+        eprintln!("skipped: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
+    }
+    present
+}
+
+#[test]
+fn fashion_mnist_loads_from_the_debian_package() {
+    if !installed() {
+        return;
+    }
+    let data = Dataset::load_dir(Path::new(FASHION_MNIST_SYSTEM_DIR)).unwrap();
+    assert_eq!((data.train.len(), data.test.len()), (60_000, 10_000));
+    assert_eq!((data.rows, data.cols), (28, 28));
+    // It is not MNIST: the files differ.
+    let mnist =
+        Dataset::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")).unwrap();
+    assert_ne!(data.files, mnist.files);
+}
+
+#[test]
+fn a_sweep_on_fashion_mnist_learns() {
+    if !installed() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exp = dir.path().join("fashion.toml");
+    std::fs::write(
+        &exp,
+        "[data]\ndataset = \"fashion-mnist\"\ntrain_subset = 2000\n\
+         [model]\nhidden_size = 64\n[train]\nepochs = 3\n",
+    )
+    .unwrap();
+    Command::cargo_bin("sweep")
+        .unwrap()
+        .args(["run", "--quiet", "--out"])
+        .arg(dir.path().join("results"))
+        .arg(&exp)
+        .assert()
+        .success();
+    let mut runs = csv::Reader::from_path(dir.path().join("results/fashion/runs.csv")).unwrap();
+    let headers = runs.headers().unwrap().clone();
+    let row = runs.records().next().unwrap().unwrap();
+    let get = |name: &str| &row[headers.iter().position(|h| h == name).unwrap()];
+    assert_eq!(get("dataset"), "fashion-mnist");
+    let test_acc: f64 = get("final_test_acc").parse().unwrap();
+    // Ten classes: chance is 10 %; a small MLP on 2 000 images gets ~75 %.
+    assert!(test_acc > 0.6, "test accuracy {test_acc}");
+}
