@@ -79,7 +79,7 @@ impl Progress {
     pub fn start(&self, label: String, epochs: usize) -> RunLine {
         let bar = self
             .multi
-            .add(ProgressBar::new(epochs as u64).with_style(style("  {prefix} {msg}")));
+            .add(ProgressBar::new(epochs as u64).with_style(style("  {prefix} · {msg}")));
         bar.set_prefix(label.clone());
         bar.set_message(format!("epoch 0/{epochs}"));
         RunLine { bar, label, epochs }

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::bad_input;
 use crate::config::{Key, RunParams, RunSpec};
 use crate::data::DataFile;
 use crate::train::{EpochMetrics, RunOutcome, Status};
@@ -66,6 +67,10 @@ pub struct RunDone {
     pub diverged_epoch: Option<usize>,
     /// Training images used.
     pub train_samples: usize,
+    /// Wall-clock seconds spent training (all epochs run).
+    pub train_seconds: f64,
+    /// Wall-clock seconds spent evaluating.
+    pub eval_seconds: f64,
     /// When it finished (RFC 3339).
     pub finished_at: String,
 }
@@ -90,6 +95,8 @@ impl FinishedRun {
                 status: outcome.status,
                 diverged_epoch: outcome.diverged_epoch,
                 train_samples: outcome.train_samples,
+                train_seconds: outcome.train_seconds,
+                eval_seconds: outcome.eval_seconds,
                 finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             },
             epochs: outcome.epochs,
@@ -125,8 +132,12 @@ impl ResultsDir {
 
     /// Creates the folder (and `runs/`) if needed.
     pub fn create(&self) -> Result<()> {
-        fs::create_dir_all(self.root.join("runs"))
-            .with_context(|| format!("cannot create results folder {}", self.root.display()))
+        fs::create_dir_all(self.root.join("runs")).map_err(|e| {
+            bad_input!(
+                "cannot create results folder {}: {e}; choose a writable folder with --out",
+                self.root.display()
+            )
+        })
     }
 
     /// Removes what an earlier sweep wrote here (for `--fresh`); other files
@@ -291,8 +302,10 @@ fn param_cells(dataset: &str, run: &FinishedRun) -> Vec<String> {
     cells
 }
 
+/// A number as its shortest exact text (so files compare byte for byte);
+/// −0 is written as 0.
 fn num(x: f64) -> String {
-    x.to_string()
+    if x == 0.0 { "0".into() } else { x.to_string() }
 }
 
 /// `runs.csv`: one row per run with its parameters and final and best metrics.
@@ -314,8 +327,7 @@ pub fn runs_csv<'a>(
                 Some(b) if b.test_acc >= e.test_acc => Some(b),
                 _ => Some(e),
             });
-        let train_seconds: f64 = run.epochs.iter().map(|e| e.train_seconds).sum();
-        let eval_seconds: f64 = run.epochs.iter().map(|e| e.eval_seconds).sum();
+        let (train_seconds, eval_seconds) = (run.done.train_seconds, run.done.eval_seconds);
         let opt = |e: Option<&EpochMetrics>, f: fn(&EpochMetrics) -> f64| {
             e.map_or(String::new(), |e| num(f(e)))
         };

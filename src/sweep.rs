@@ -225,10 +225,11 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
 /// that earlier results in it came from the same dataset files.
 fn prepare_dir(exp: &Experiment, data: &Dataset, results: &ResultsDir, fresh: bool) -> Result<()> {
     let root = results.root();
-    if root.exists() && !root.is_dir() {
+    if let Some(file) = root.ancestors().find(|p| p.exists() && !p.is_dir()) {
         return Err(bad_input!(
-            "results folder {} is a file, not a folder; remove it or choose another --out",
-            root.display()
+            "cannot put results in {}: {} is a file, not a folder; remove it or choose another --out",
+            root.display(),
+            file.display()
         ));
     }
     if fresh {

@@ -35,7 +35,8 @@ pub struct EpochMetrics {
     pub gap_loss: f64,
     /// The weight-decay penalty ½λΣ‖W‖² at this point (not in the losses above).
     pub penalty: f64,
-    /// Wall-clock seconds spent training in this epoch.
+    /// Wall-clock seconds spent training in this epoch (the epoch alone,
+    /// also when `eval_every` > 1).
     pub train_seconds: f64,
     /// Wall-clock seconds spent evaluating after this epoch.
     pub eval_seconds: f64,
@@ -62,6 +63,10 @@ pub struct RunOutcome {
     pub train_samples: usize,
     /// One entry per evaluated epoch.
     pub epochs: Vec<EpochMetrics>,
+    /// Wall-clock seconds spent training, over every epoch run (evaluated or not).
+    pub train_seconds: f64,
+    /// Wall-clock seconds spent evaluating.
+    pub eval_seconds: f64,
 }
 
 /// Indices of the training images a run uses: all of them, or a subset of
@@ -172,7 +177,14 @@ pub fn train(
 
     let lr = params.learning_rate as f32;
     let lambda = params.lambda as f32;
-    let mut epochs = Vec::new();
+    let mut outcome = RunOutcome {
+        status: Status::Finished,
+        diverged_epoch: None,
+        train_samples: n,
+        epochs: Vec::new(),
+        train_seconds: 0.0,
+        eval_seconds: 0.0,
+    };
     for epoch in 1..=params.epochs {
         let started = Instant::now();
         if params.sampling == Sampling::Shuffle {
@@ -206,8 +218,9 @@ pub fn train(
             model.sgd_step(&grads, lr);
         }
         let train_seconds = started.elapsed().as_secs_f64();
+        outcome.train_seconds += train_seconds;
         if diverged {
-            return diverged_outcome(epoch, n, epochs);
+            return outcome.diverged(epoch);
         }
         if epoch % params.eval_every != 0 && epoch != params.epochs {
             continue;
@@ -243,26 +256,22 @@ pub fn train(
             train_seconds,
             eval_seconds: started.elapsed().as_secs_f64(),
         };
+        outcome.eval_seconds += metrics.eval_seconds;
         if !(train_loss.is_finite() && test_loss.is_finite() && metrics.penalty.is_finite()) {
-            return diverged_outcome(epoch, n, epochs);
+            return outcome.diverged(epoch);
         }
         on_epoch(&metrics);
-        epochs.push(metrics);
+        outcome.epochs.push(metrics);
     }
-    RunOutcome {
-        status: Status::Finished,
-        diverged_epoch: None,
-        train_samples: n,
-        epochs,
-    }
+    outcome
 }
 
-fn diverged_outcome(epoch: usize, train_samples: usize, epochs: Vec<EpochMetrics>) -> RunOutcome {
-    RunOutcome {
-        status: Status::Diverged,
-        diverged_epoch: Some(epoch),
-        train_samples,
-        epochs,
+impl RunOutcome {
+    /// Marks the run as diverged in `epoch`.
+    fn diverged(mut self, epoch: usize) -> RunOutcome {
+        self.status = Status::Diverged;
+        self.diverged_epoch = Some(epoch);
+        self
     }
 }
 
