@@ -108,7 +108,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
     let started = Instant::now();
     let started_at = now();
     let data = load_data(exp)?;
-    let results = ResultsDir::new(opts.out.join(&exp.name), &exp.dataset_label);
+    let results = ResultsDir::new(results_dir(exp, &opts.out), &exp.dataset_label);
     prepare_dir(exp, &data, &results, opts.fresh)?;
 
     // Runs finished by an earlier invocation are reused as they are.

@@ -2,7 +2,37 @@
 //! `count`) for each swept setting, and their expansion into a cartesian
 //! product in a stable order.
 
+use super::locate::Part;
 use super::params::{Key, Kind, RunParams, Value};
+
+/// Why a `[grid]` entry was refused, and what in it to point at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AxisError {
+    /// The sentence to show.
+    pub message: String,
+    /// The key inside a range table the message is about, if any.
+    pub sub_key: Option<String>,
+    /// Whether to point at that key or at its value.
+    pub part: Part,
+}
+
+impl AxisError {
+    fn whole(message: String) -> AxisError {
+        AxisError {
+            message,
+            sub_key: None,
+            part: Part::Value,
+        }
+    }
+
+    fn at(sub_key: &str, part: Part, message: String) -> AxisError {
+        AxisError {
+            message,
+            sub_key: Some(sub_key.to_string()),
+            part,
+        }
+    }
+}
 
 /// Keys a grid range table (`{ log = … }`) may hold.
 pub const RANGE_KEYS: &[&str] = &["values", "log", "linear", "num", "zero", "count", "start"];
@@ -20,36 +50,29 @@ pub struct Axis {
 /// `[a, b, c]`, `{ values = [...] }`, `{ log = [lo, hi], num = n }` (with
 /// `zero = true` to add 0 in front), `{ linear = [lo, hi], num = n }`,
 /// `{ count = n }` (0, 1, …, n−1; `start` shifts it).
-/// Errors are `(sentence, sub-key)` where the sub-key, if any, is the entry
-/// inside the range table that is wrong.
-pub fn parse_axis(key: Key, raw: &toml::Value) -> Result<Axis, (String, Option<String>)> {
+pub fn parse_axis(key: Key, raw: &toml::Value) -> Result<Axis, AxisError> {
     let name = key.name();
     let values = match raw {
-        toml::Value::Array(items) => parse_list(key, items).map_err(|e| (e, None))?,
+        toml::Value::Array(items) => parse_list(key, items).map_err(AxisError::whole)?,
         toml::Value::Table(table) => parse_range(key, table)?,
         other => {
-            return Err((
-                format!(
-                    "`grid.{name}` must be a list of values like [a, b] or a range like \
+            return Err(AxisError::whole(format!(
+                "`grid.{name}` must be a list of values like [a, b] or a range like \
                      {{ log = [1e-4, 1e-1], num = 4 }}, got {} {other}",
-                    other.type_str()
-                ),
-                None,
-            ));
+                other.type_str()
+            )));
         }
     };
     if values.is_empty() {
-        return Err((
-            format!("`grid.{name}` is empty; give at least one value"),
-            None,
-        ));
+        return Err(AxisError::whole(format!(
+            "`grid.{name}` is empty; give at least one value"
+        )));
     }
     for (i, v) in values.iter().enumerate() {
         if values[..i].contains(v) {
-            return Err((
-                format!("`grid.{name}` lists the value {v} twice; each value must appear once"),
-                None,
-            ));
+            return Err(AxisError::whole(format!(
+                "`grid.{name}` lists the value {v} twice; each value must appear once"
+            )));
         }
     }
     Ok(Axis { key, values })
@@ -65,9 +88,9 @@ fn parse_list(key: Key, items: &[toml::Value]) -> Result<Vec<Value>, String> {
         .collect()
 }
 
-fn parse_range(key: Key, table: &toml::Table) -> Result<Vec<Value>, (String, Option<String>)> {
+fn parse_range(key: Key, table: &toml::Table) -> Result<Vec<Value>, AxisError> {
     let name = key.name();
-    let at = |sub: &str, msg: String| (msg, Some(sub.to_string()));
+    let at = |sub: &str, msg: String| AxisError::at(sub, Part::Value, msg);
     if let Some(unknown) = table.keys().find(|k| !RANGE_KEYS.contains(&k.as_str())) {
         let hint = super::locate::suggest(unknown, RANGE_KEYS.iter().copied());
         return Err(at(
@@ -84,19 +107,15 @@ fn parse_range(key: Key, table: &toml::Table) -> Result<Vec<Value>, (String, Opt
     let form = match forms.as_slice() {
         [one] => *one,
         [] => {
-            return Err((
-                format!("`grid.{name}` needs one of `values`, `log`, `linear` or `count`"),
-                None,
-            ));
+            return Err(AxisError::whole(format!(
+                "`grid.{name}` needs one of `values`, `log`, `linear` or `count`"
+            )));
         }
         many => {
-            return Err((
-                format!(
-                    "`grid.{name}` mixes `{}`; use only one of them",
-                    many.join("` and `")
-                ),
-                None,
-            ));
+            return Err(AxisError::whole(format!(
+                "`grid.{name}` mixes `{}`; use only one of them",
+                many.join("` and `")
+            )));
         }
     };
     let allowed: &[&str] = match form {
@@ -106,8 +125,9 @@ fn parse_range(key: Key, table: &toml::Table) -> Result<Vec<Value>, (String, Opt
         _ => &["count", "start"],
     };
     if let Some(extra) = table.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(at(
+        return Err(AxisError::at(
             extra,
+            Part::Key,
             format!(
                 "`{extra}` does not go with `{form}` in `grid.{name}`; `{form}` takes {}",
                 allowed.join(", ")
@@ -260,7 +280,7 @@ mod tests {
             .unwrap()
             .remove("v")
             .unwrap();
-        parse_axis(key, &value).map_err(|(msg, _)| msg)
+        parse_axis(key, &value).map_err(|e| e.message)
     }
 
     #[test]

@@ -3,19 +3,26 @@
 
 use toml::de::{DeTable, DeValue};
 
-/// 1-based line and column of the value of the key at `path` (e.g.
-/// `["grid", "lambda"]`), or of the key itself when it holds a table.
-pub fn position(text: &str, path: &[&str]) -> Option<(usize, usize)> {
+/// Which part of a `key = value` pair a message is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// The key (e.g. an unknown name).
+    Key,
+    /// The value (e.g. out of range).
+    Value,
+}
+
+/// 1-based line and column of the key at `path` (e.g. `["grid", "lambda"]`)
+/// or of its value; a table is always pointed at by its key.
+pub fn position(text: &str, path: &[&str], part: Part) -> Option<(usize, usize)> {
     let root = DeTable::parse(text).ok()?;
     let mut table = root.get_ref();
     let mut span = None;
-    for (i, part) in path.iter().enumerate() {
-        let (key, value) = table.iter().find(|(k, _)| k.get_ref() == part)?;
-        span = Some(if i + 1 == path.len() {
-            value.span()
-        } else {
-            key.span()
-        });
+    for (i, name) in path.iter().enumerate() {
+        let (key, value) = table.iter().find(|(k, _)| k.get_ref() == name)?;
+        let last = i + 1 == path.len();
+        let on_value = last && part == Part::Value && !value.get_ref().is_table();
+        span = Some(if on_value { value.span() } else { key.span() });
         match value.get_ref() {
             DeValue::Table(inner) => table = inner,
             _ if i + 1 == path.len() => {}
@@ -33,14 +40,22 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-/// `", did you mean `x`?"` when a candidate is close to `typo`, else `""`.
+/// `" (did you mean `x`?)"` when a candidate is close to `typo`, else `""`.
+/// Close means similar by Jaro–Winkler, or a few edits away for short names.
 pub fn suggest<'a>(typo: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(typo, c), c))
+        .map(|c| {
+            let edits = strsim::damerau_levenshtein(typo, c);
+            let close = edits <= (c.len() / 3).max(1);
+            (
+                strsim::jaro_winkler(typo, c) + if close { 1.0 } else { 0.0 },
+                c,
+            )
+        })
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map_or(String::new(), |(_, c)| format!("; did you mean `{c}`?"))
+        .map_or(String::new(), |(_, c)| format!(" (did you mean `{c}`?)"))
 }
 
 #[cfg(test)]
@@ -50,17 +65,22 @@ mod tests {
     #[test]
     fn finds_nested_keys() {
         let text = "name = \"x\"\n\n[grid]\nlambda = [1, 2]\n";
-        assert_eq!(position(text, &["grid", "lambda"]), Some((4, 10)));
-        assert_eq!(position(text, &["grid"]).map(|p| p.0), Some(3));
-        assert_eq!(position(text, &["nope"]), None);
+        assert_eq!(
+            position(text, &["grid", "lambda"], Part::Value),
+            Some((4, 10))
+        );
+        assert_eq!(position(text, &["grid", "lambda"], Part::Key), Some((4, 1)));
+        assert_eq!(position(text, &["grid"], Part::Value).map(|p| p.0), Some(3));
+        assert_eq!(position(text, &["nope"], Part::Key), None);
     }
 
     #[test]
     fn suggests_close_names_only() {
         assert_eq!(
             suggest("lamda", ["lambda", "seed"]),
-            "; did you mean `lambda`?"
+            " (did you mean `lambda`?)"
         );
+        assert_eq!(suggest("nm", ["num", "log"]), " (did you mean `num`?)");
         assert_eq!(suggest("zzz", ["lambda", "seed"]), "");
     }
 }

@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use crate::bad_input;
 use crate::data::{DataSource, KNOWN_DATASETS, hex};
 pub use grid::Axis;
+use locate::Part;
 pub use params::{Key, RunParams, Sampling, Value};
 
 /// Most runs one experiment may expand to.
@@ -93,9 +94,19 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
-    /// An input error located at the key `at` (if found in the file).
+    /// An input error about the value of the key `at` (located in the file
+    /// if found there).
     fn error(&self, at: &[&str], msg: String) -> anyhow::Error {
-        match locate::position(self.text, at) {
+        self.error_on(at, Part::Value, msg)
+    }
+
+    /// An input error about the key `at` itself (e.g. an unknown name).
+    fn error_on_key(&self, at: &[&str], msg: String) -> anyhow::Error {
+        self.error_on(at, Part::Key, msg)
+    }
+
+    fn error_on(&self, at: &[&str], part: Part, msg: String) -> anyhow::Error {
+        match locate::position(self.text, at, part) {
             Some((line, col)) => {
                 bad_input!("{msg} ({}, line {line}, column {col})", self.path.display())
             }
@@ -172,7 +183,7 @@ impl Parser<'_> {
                     .copied()
                     .chain(Key::ALL.iter().map(|k| k.name()));
                 let hint = locate::suggest(key, valid);
-                return Err(self.error(&at, format!("unknown key `{key}`{hint}")));
+                return Err(self.error_on_key(&at, format!("unknown key `{key}`{hint}")));
             }
         }
 
@@ -247,7 +258,7 @@ impl Parser<'_> {
     fn setting(&self, section: &str, key: &str, at: &[&str]) -> Result<Key> {
         match Key::from_name(key) {
             Some(k) if k.section() == section => Ok(k),
-            Some(k) => Err(self.error(
+            Some(k) => Err(self.error_on_key(
                 at,
                 format!(
                     "`{key}` belongs in [{}] (or at the top level), not in [{section}]",
@@ -264,7 +275,7 @@ impl Parser<'_> {
                     valid.extend(DATA_KEYS);
                 }
                 let hint = locate::suggest(key, valid.iter().copied());
-                Err(self.error(
+                Err(self.error_on_key(
                     at,
                     format!(
                         "unknown key `{key}` in [{section}]{hint}; [{section}] takes {}",
@@ -317,7 +328,7 @@ impl Parser<'_> {
         let key = match Key::from_name(name) {
             Some(k) if k.sweepable() => k,
             Some(k) => {
-                return Err(self.error(
+                return Err(self.error_on_key(
                     at,
                     format!(
                         "`{}` cannot be swept; set it in [{}]",
@@ -327,12 +338,12 @@ impl Parser<'_> {
                 ));
             }
             None if DATA_KEYS.contains(&name) => {
-                return Err(self.error(at, format!("`{name}` cannot be swept: one sweep uses one dataset; write one experiment file per dataset")));
+                return Err(self.error_on_key(at, format!("`{name}` cannot be swept: one sweep uses one dataset; write one experiment file per dataset")));
             }
             None => {
                 let sweepable = Key::ALL.iter().filter(|k| k.sweepable()).map(|k| k.name());
                 let hint = locate::suggest(name, sweepable.clone());
-                return Err(self.error(
+                return Err(self.error_on_key(
                     at,
                     format!(
                         "unknown key `{name}` in [grid]{hint}; sweepable settings are {}",
@@ -341,12 +352,12 @@ impl Parser<'_> {
                 ));
             }
         };
-        grid::parse_axis(key, value).map_err(|(msg, sub)| {
+        grid::parse_axis(key, value).map_err(|e| {
             let mut path = at.to_vec();
-            if let Some(sub) = &sub {
+            if let Some(sub) = &e.sub_key {
                 path.push(sub);
             }
-            self.error(&path, msg)
+            self.error_on(&path, e.part, e.message)
         })
     }
 
@@ -446,8 +457,8 @@ mod tests {
         let err = parse("[train]\nepochs = 3\nlamda = 0.1\n").unwrap_err();
         assert_eq!(
             err,
-            "unknown key `lamda` in [train]; did you mean `lambda`?; [train] takes epochs, batch_size, \
-             learning_rate, lambda, sampling, eval_every, seed (exp/x.toml, line 3, column 9)"
+            "unknown key `lamda` in [train] (did you mean `lambda`?); [train] takes epochs, batch_size, \
+             learning_rate, lambda, sampling, eval_every, seed (exp/x.toml, line 3, column 1)"
         );
         let err = parse("[grid]\nlearnig_rate = [0.1]\n").unwrap_err();
         assert!(
