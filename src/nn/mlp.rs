@@ -247,11 +247,6 @@ impl Activations {
     pub fn input_mut(&mut self) -> &mut [f32] {
         &mut self.values[0]
     }
-
-    /// The logits (`batch × classes`) after `forward`.
-    pub fn logits(&self) -> &[f32] {
-        self.values.last().map_or(&[], |v| v.as_slice())
-    }
 }
 
 /// Gradient buffers of every weight and bias, plus the back-propagated
