@@ -1,4 +1,5 @@
-//! The command line: `sweep run`, `sweep plan` and their flags (clap derive).
+//! The command line: `sweep run`, `sweep plan`, `sweep report` and their
+//! flags (clap derive).
 
 use std::path::PathBuf;
 
@@ -24,6 +25,9 @@ pub enum Command {
     /// Print the runs an experiment expands to and the work they need,
     /// without training.
     Plan(PlanArgs),
+    /// Rebuild summary.csv, the plots and report.html of a results folder
+    /// from the files in it (also for a sweep that is only partly done).
+    Report(ReportArgs),
 }
 
 /// Flags of `sweep run`.
@@ -50,6 +54,13 @@ pub struct RunArgs {
 pub struct PlanArgs {
     /// The experiment file (TOML).
     pub file: PathBuf,
+}
+
+/// Flags of `sweep report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The sweep's results folder, e.g. results/lambda.
+    pub dir: PathBuf,
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use crate::cli::{PlanArgs, RunArgs};
+use crate::cli::{PlanArgs, ReportArgs, RunArgs};
 use crate::config::Experiment;
+use crate::report::{self, ReportOutcome};
 use crate::sweep::{self, RunOptions};
 
 /// `sweep run`: trains the grid and says where the results went.
@@ -35,12 +36,53 @@ pub fn run(args: &RunArgs) -> Result<()> {
     writeln!(out, "results: {}", summary.dir.display())?;
     writeln!(
         out,
-        "  runs.csv    one row per run (final and best metrics)"
+        "  runs.csv     one row per run (final and best metrics)"
     )?;
     writeln!(
         out,
-        "  epochs.csv  one row per run and epoch (learning curves)"
+        "  epochs.csv   one row per run and epoch (learning curves)"
     )?;
+    print_report(&mut out, &summary.report)
+}
+
+/// `sweep report`: rebuilds the report of a results folder.
+pub fn report(args: &ReportArgs) -> Result<()> {
+    let outcome = report::write(&args.dir)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{}: {} of {} runs finished, {} configurations",
+        args.dir.display(),
+        outcome.runs_done,
+        outcome.runs_total,
+        outcome.configs
+    )?;
+    print_report(&mut out, &outcome)?;
+    if !outcome.missing.is_empty() {
+        writeln!(
+            out,
+            "missing {} run(s) (the report covers the finished ones):",
+            outcome.missing.len()
+        )?;
+        for run in &outcome.missing {
+            writeln!(out, "  {run}")?;
+        }
+    }
+    Ok(())
+}
+
+/// The report files' lines of the output.
+fn print_report(out: &mut impl Write, report: &ReportOutcome) -> Result<()> {
+    writeln!(
+        out,
+        "  summary.csv  one row per configuration (mean, sd, 95 % CI over seeds)"
+    )?;
+    writeln!(
+        out,
+        "  plots/       {} plots (SVG and PNG)",
+        report.plots.len() / 2
+    )?;
+    writeln!(out, "  report.html  {}", report.html.display())?;
     Ok(())
 }
 

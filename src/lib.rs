@@ -3,7 +3,7 @@
 //! training and test accuracy moves.
 //!
 //! Data flows one way: experiment file → checked run specs → dataset loaded
-//! once → parallel runs → records on disk.
+//! once → parallel runs → records on disk → report (read back from disk).
 
 pub mod cli;
 pub mod commands;
@@ -12,6 +12,7 @@ pub mod data;
 pub mod error;
 pub mod nn;
 pub mod progress;
+pub mod report;
 pub mod results;
 pub mod sweep;
 pub mod train;

@@ -11,6 +11,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Run(args) => commands::run(args),
         Command::Plan(args) => commands::plan(args),
+        Command::Report(args) => commands::report(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,7 @@
 //! ```text
 //! results/<name>/
 //!   manifest.json          tool version, config hash, dataset checksums, times
+//!   grid.json              every run of the grid (id and settings), finished or not
 //!   runs.csv               one row per run of the grid that has finished
 //!   epochs.csv             one row per run and evaluated epoch
 //!   runs/<run-id>/params.json, epochs.csv, done.json (written last)
@@ -75,6 +76,18 @@ pub struct RunDone {
     pub finished_at: String,
 }
 
+/// What `grid.json` holds: the whole grid, so that `sweep report` knows
+/// which runs are missing without the experiment file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GridFile {
+    /// The dataset, as named in the experiment.
+    pub dataset: String,
+    /// Settings the grid varies, in canonical order.
+    pub swept: Vec<String>,
+    /// Every run in grid order.
+    pub runs: Vec<RunSpec>,
+}
+
 /// A finished run as read back from (or just written to) its folder.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FinishedRun {
@@ -101,6 +114,22 @@ impl FinishedRun {
             },
             epochs: outcome.epochs,
         }
+    }
+
+    /// The last evaluated epoch, if any.
+    pub fn final_epoch(&self) -> Option<&EpochMetrics> {
+        self.epochs.last()
+    }
+
+    /// The evaluated epoch with the highest test accuracy (the earliest of
+    /// equals), if any.
+    pub fn best_epoch(&self) -> Option<&EpochMetrics> {
+        self.epochs
+            .iter()
+            .fold(None::<&EpochMetrics>, |best, e| match best {
+                Some(b) if b.test_acc >= e.test_acc => Some(b),
+                _ => Some(e),
+            })
     }
 }
 
@@ -244,6 +273,16 @@ impl ResultsDir {
         serde_json::from_slice(&fs::read(self.manifest_path()).ok()?).ok()
     }
 
+    /// Path of the grid file.
+    pub fn grid_path(&self) -> PathBuf {
+        self.root.join("grid.json")
+    }
+
+    /// Writes the grid file.
+    pub fn write_grid(&self, grid: &GridFile) -> Result<()> {
+        write_atomic(&self.grid_path(), &serde_json::to_vec_pretty(grid)?)
+    }
+
     /// Writes the manifest.
     pub fn write_manifest(&self, manifest: &Manifest) -> Result<()> {
         write_atomic(&self.manifest_path(), &serde_json::to_vec_pretty(manifest)?)
@@ -319,14 +358,7 @@ pub fn runs_csv<'a>(
     csv.write_record(&header)?;
     for run in runs {
         let mut row = param_cells(dataset, run);
-        let last = run.epochs.last();
-        let best = run
-            .epochs
-            .iter()
-            .fold(None::<&EpochMetrics>, |best, e| match best {
-                Some(b) if b.test_acc >= e.test_acc => Some(b),
-                _ => Some(e),
-            });
+        let (last, best) = (run.final_epoch(), run.best_epoch());
         let (train_seconds, eval_seconds) = (run.done.train_seconds, run.done.eval_seconds);
         let opt = |e: Option<&EpochMetrics>, f: fn(&EpochMetrics) -> f64| {
             e.map_or(String::new(), |e| num(f(e)))

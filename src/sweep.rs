@@ -16,7 +16,8 @@ use crate::config::{Experiment, Key, RunSpec};
 use crate::data::Dataset;
 use crate::nn::mlp::{eval_flops_per_sample, train_flops_per_sample};
 use crate::progress::Progress;
-use crate::results::{FinishedRun, Manifest, ResultsDir, cpu_model};
+use crate::report::{self, ReportOutcome};
+use crate::results::{FinishedRun, GridFile, Manifest, ResultsDir, cpu_model};
 use crate::train::{self, Status};
 
 /// How `sweep run` was asked to behave.
@@ -47,6 +48,8 @@ pub struct SweepSummary {
     pub diverged: usize,
     /// Wall-clock seconds of this invocation.
     pub seconds: f64,
+    /// The report written at the end.
+    pub report: ReportOutcome,
 }
 
 /// Loads the experiment's dataset and checks the runs against its size.
@@ -144,6 +147,11 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
         finished_at: String::new(),
     };
     results.write_manifest(&manifest)?;
+    results.write_grid(&GridFile {
+        dataset: exp.dataset_label.clone(),
+        swept: manifest.swept.clone(),
+        runs: exp.runs.clone(),
+    })?;
 
     let progress = Progress::new(exp.runs.len(), reused, opts.quiet);
     if reused > 0 {
@@ -208,6 +216,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
     manifest.runs_done = finished.len();
     manifest.finished_at = now();
     results.write_manifest(&manifest)?;
+    let report = report::write(results.root())?;
     Ok(SweepSummary {
         dir: results.root().to_path_buf(),
         total: exp.runs.len(),
@@ -218,6 +227,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
             .filter(|r| r.done.status == Status::Diverged)
             .count(),
         seconds: started.elapsed().as_secs_f64(),
+        report,
     })
 }
 

@@ -36,7 +36,7 @@ const DATA_KEYS: &[&str] = &["dataset", "data_dir"];
 const TEXT_KEYS: &[&str] = &["name", "description"];
 
 /// One run of the grid: its parameters and an id derived from them alone.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunSpec {
     /// Stable id: a hash of the dataset and every parameter value, so editing
     /// the grid never renames a finished run.

@@ -324,6 +324,24 @@ impl RunParams {
         }
     }
 
+    /// The value of a numeric setting as a number, for plotting; `None` for
+    /// `init` and `sampling`, and for `train_subset` when all images are used.
+    pub fn number(&self, key: Key) -> Option<f64> {
+        match key {
+            Key::TrainSubset => self.train_subset.map(|n| n as f64),
+            Key::DataSeed => Some(self.data_seed as f64),
+            Key::HiddenLayers => Some(self.hidden_layers as f64),
+            Key::HiddenSize => Some(self.hidden_size as f64),
+            Key::Epochs => Some(self.epochs as f64),
+            Key::BatchSize => Some(self.batch_size as f64),
+            Key::LearningRate => Some(self.learning_rate),
+            Key::Lambda => Some(self.lambda),
+            Key::EvalEvery => Some(self.eval_every as f64),
+            Key::Seed => Some(self.seed as f64),
+            Key::Init | Key::Sampling => None,
+        }
+    }
+
     /// The initialisation scheme (the text was checked when it was set).
     pub fn init_scheme(&self) -> Init {
         self.init.parse().unwrap_or(Init::He)

@@ -1,0 +1,363 @@
+//! `report.html`: one self-contained page (inline CSS and SVG, no scripts,
+//! no network) with the question, the grid, the headline table, the plots,
+//! the best configurations, the runs that went wrong and the manifest.
+
+use std::fmt::Write;
+
+use crate::config::Key;
+use crate::report::SweepResults;
+use crate::report::plots::Figure;
+use crate::report::stats::Stat;
+use crate::report::summary::{Config, config_keys};
+
+const STYLE: &str = r#"
+body { font-family: "DejaVu Sans", "Helvetica Neue", Arial, sans-serif; color: #1d1d1f;
+       max-width: 1180px; margin: 2rem auto; padding: 0 1.5rem; line-height: 1.45; }
+h1 { font-size: 1.9rem; margin-bottom: .2rem; }
+h2 { font-size: 1.35rem; margin-top: 2.4rem; border-bottom: 1px solid #ddd; padding-bottom: .3rem; }
+.lead { font-size: 1.1rem; color: #444; }
+.status { color: #555; }
+.warn { color: #a33; }
+table { border-collapse: collapse; margin: .8rem 0; font-size: .92rem; }
+th, td { padding: .3rem .7rem; border-bottom: 1px solid #e5e5e5; text-align: right; }
+th { background: #f5f5f7; }
+td.text, th.text { text-align: left; }
+tr.best td { background: #eef6ee; font-weight: bold; }
+.cards { display: flex; gap: 1rem; flex-wrap: wrap; }
+.card { border: 1px solid #ddd; border-radius: 8px; padding: .8rem 1.1rem; flex: 1 1 300px; }
+.card .big { font-size: 1.4rem; font-weight: bold; }
+figure { margin: 1.6rem 0; }
+figure svg { width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { color: #555; font-size: .95rem; }
+code { background: #f5f5f7; padding: 0 .25rem; border-radius: 3px; }
+"#;
+
+/// Escapes text for HTML.
+fn esc(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// `91.23 ± 0.31 %` (mean ± half the 95 % interval), or the mean alone.
+fn pct(stat: &Stat) -> String {
+    match (stat.mean, stat.ci_half_width()) {
+        (Some(m), Some(h)) => format!("{:.2} ± {:.2}", 100.0 * m, 100.0 * h),
+        (Some(m), None) => format!("{:.2}", 100.0 * m),
+        _ => "–".into(),
+    }
+}
+
+/// The page.
+pub fn report_html(results: &SweepResults, configs: &[Config], figures: &[Figure]) -> String {
+    let m = &results.manifest;
+    let keys = config_keys(&results.swept);
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>sweep report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        esc(&m.name)
+    );
+    let _ = writeln!(h, "<h1>{}</h1>", esc(&m.name));
+    if !m.description.is_empty() {
+        let _ = writeln!(h, "<p class=\"lead\">{}</p>", esc(m.description.trim()));
+    }
+    let missing = results.missing();
+    let diverged: Vec<_> = configs.iter().flat_map(|c| &c.diverged).collect();
+    let _ = writeln!(
+        h,
+        "<p class=\"status\">{} of {} runs finished{}{} · dataset <code>{}</code> · \
+         experiment <code>{}</code></p>",
+        results.runs.len() - diverged.len(),
+        results.grid.runs.len(),
+        if diverged.is_empty() {
+            String::new()
+        } else {
+            format!(", <span class=\"warn\">{} diverged</span>", diverged.len())
+        },
+        if missing.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", <span class=\"warn\">{} missing (the sweep is not complete)</span>",
+                missing.len()
+            )
+        },
+        esc(&m.dataset),
+        esc(&m.experiment_file),
+    );
+
+    best_cards(&mut h, configs);
+    grid_section(&mut h, results);
+    headline_table(&mut h, configs, &keys);
+
+    let _ = writeln!(h, "<h2>Plots</h2>");
+    if figures.is_empty() {
+        let _ = writeln!(h, "<p>No plots: no run has finished yet.</p>");
+    }
+    for f in figures {
+        let svg = f.svg.trim_start_matches(|c| c != '<');
+        let _ = writeln!(
+            h,
+            "<figure id=\"{stem}\">\n{svg}\n<figcaption>{caption} \
+             Files: <a href=\"plots/{stem}.png\">PNG</a>, \
+             <a href=\"plots/{stem}.svg\">SVG</a>.</figcaption>\n</figure>",
+            stem = esc(&f.stem),
+            caption = esc(&f.caption),
+        );
+    }
+
+    problems(&mut h, results, configs);
+    manifest_section(&mut h, results);
+    let _ = writeln!(
+        h,
+        "<p class=\"status\">Data files: <a href=\"summary.csv\">summary.csv</a> (one row per \
+         configuration), <a href=\"runs.csv\">runs.csv</a> (one row per run), \
+         <a href=\"epochs.csv\">epochs.csv</a> (one row per run and epoch). \
+         Rebuild this page with <code>sweep report {}</code>.</p>\n</body>\n</html>",
+        esc(&results.root.display().to_string())
+    );
+    h
+}
+
+/// The best configuration by test accuracy and by smallest gap.
+fn best_cards(h: &mut String, configs: &[Config]) {
+    let by = |name: &str, highest: bool| {
+        configs
+            .iter()
+            .filter_map(|c| Some((c, c.metric(name).mean?)))
+            .max_by(|a, b| {
+                if highest {
+                    a.1.total_cmp(&b.1)
+                } else {
+                    b.1.total_cmp(&a.1)
+                }
+            })
+            .map(|(c, _)| c)
+    };
+    let (Some(best_test), Some(best_gap)) = (by("test_acc", true), by("gap_acc", false)) else {
+        return;
+    };
+    let _ = writeln!(h, "<div class=\"cards\">");
+    for (title, c) in [
+        ("Best test accuracy", best_test),
+        ("Smallest train − test gap", best_gap),
+    ] {
+        let _ = writeln!(
+            h,
+            "<div class=\"card\"><div>{title}</div><div class=\"big\">{}</div>\
+             <div>test accuracy {} %, gap {} points, training accuracy {} % \
+             (mean ± 95 % CI over {} seed{})</div></div>",
+            esc(&c.label),
+            pct(&c.metric("test_acc")),
+            pct(&c.metric("gap_acc")),
+            pct(&c.metric("train_acc")),
+            c.finished.len(),
+            if c.finished.len() == 1 { "" } else { "s" },
+        );
+    }
+    let _ = writeln!(h, "</div>");
+}
+
+/// The swept settings with their values, and the fixed ones.
+fn grid_section(h: &mut String, results: &SweepResults) {
+    let _ = writeln!(h, "<h2>The grid</h2>\n<table>");
+    let _ = writeln!(
+        h,
+        "<tr><th class=\"text\">setting</th><th class=\"text\">values</th></tr>"
+    );
+    let first = results.grid.runs.first().map(|s| &s.params);
+    for key in Key::ALL {
+        let mut values: Vec<String> = results
+            .grid
+            .runs
+            .iter()
+            .map(|s| s.params.text(key))
+            .collect();
+        values.dedup();
+        let mut seen = Vec::new();
+        for v in values {
+            if !seen.contains(&v) {
+                seen.push(v);
+            }
+        }
+        let swept = results.swept.contains(&key);
+        let shown = if swept {
+            format!("<b>{}</b> (swept)", esc(&seen.join(", ")))
+        } else {
+            let v = first.map(|p| p.text(key)).unwrap_or_default();
+            esc(if v.is_empty() { "all" } else { &v })
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"text\"><code>{}</code></td><td class=\"text\">{shown}</td></tr>",
+            key.name()
+        );
+    }
+    let _ = writeln!(
+        h,
+        "</table>\n<p>{} runs: {} configurations × seeds.</p>",
+        results.grid.runs.len(),
+        results
+            .grid
+            .runs
+            .iter()
+            .map(|s| {
+                let mut p = s.params.clone();
+                p.seed = 0;
+                p.canonical()
+            })
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    );
+}
+
+/// Per configuration: test accuracy and gap, mean ± CI.
+fn headline_table(h: &mut String, configs: &[Config], keys: &[Key]) {
+    let _ = writeln!(
+        h,
+        "<h2>Results per configuration</h2>\n<p>Final epoch, mean ± half-width of the 95 % \
+         confidence interval over seeds (Student's t, n − 1 degrees of freedom; the gap's \
+         interval comes from the per-seed gaps). All values in percent.</p>\n<table>"
+    );
+    let mut head: String = keys
+        .iter()
+        .map(|k| format!("<th>{}</th>", k.name()))
+        .collect();
+    if keys.is_empty() {
+        head.push_str("<th class=\"text\">configuration</th>");
+    }
+    let _ = writeln!(
+        h,
+        "<tr>{head}<th>seeds</th><th>test accuracy</th><th>gap (train − test)</th>\
+         <th>training accuracy</th><th>best test accuracy</th><th>note</th></tr>"
+    );
+    let best = configs
+        .iter()
+        .filter_map(|c| Some((c.label.as_str(), c.metric("test_acc").mean?)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|b| b.0);
+    for c in configs {
+        let mut row: String = keys
+            .iter()
+            .map(|&k| format!("<td>{}</td>", esc(&c.params.text(k))))
+            .collect();
+        if keys.is_empty() {
+            row.push_str("<td class=\"text\">all runs</td>");
+        }
+        let mut note = Vec::new();
+        if !c.diverged.is_empty() {
+            note.push(format!("{} diverged", c.diverged.len()));
+        }
+        if !c.missing.is_empty() {
+            note.push(format!("{} missing", c.missing.len()));
+        }
+        let n = c.finished.len();
+        let note = if note.is_empty() {
+            crate::report::stats::ci_note(n).to_string()
+        } else {
+            note.join(", ")
+        };
+        let _ = writeln!(
+            h,
+            "<tr{}>{row}<td>{n}/{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td class=\"text\">{}</td></tr>",
+            if Some(c.label.as_str()) == best {
+                " class=\"best\""
+            } else {
+                ""
+            },
+            c.planned,
+            pct(&c.metric("test_acc")),
+            pct(&c.metric("gap_acc")),
+            pct(&c.metric("train_acc")),
+            pct(&c.metric("best_test_acc")),
+            esc(&note),
+        );
+    }
+    let _ = writeln!(h, "</table>");
+}
+
+/// Diverged and missing runs.
+fn problems(h: &mut String, results: &SweepResults, configs: &[Config]) {
+    let diverged: Vec<_> = configs.iter().flat_map(|c| &c.diverged).collect();
+    let missing = results.missing();
+    let _ = writeln!(h, "<h2>Runs that diverged or are missing</h2>");
+    if diverged.is_empty() && missing.is_empty() {
+        let _ = writeln!(h, "<p>None: every run of the grid finished.</p>");
+        return;
+    }
+    let _ = writeln!(
+        h,
+        "<table>\n<tr><th class=\"text\">run</th><th class=\"text\">settings</th>\
+         <th class=\"text\">what happened</th></tr>"
+    );
+    for run in diverged {
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"text\"><code>{}</code></td><td class=\"text\">{}</td>\
+             <td class=\"text warn\">diverged (loss NaN or infinite) in epoch {}</td></tr>",
+            esc(&run.spec.id),
+            esc(&results.run_label(&run.spec)),
+            run.done
+                .diverged_epoch
+                .map_or("?".to_string(), |e| e.to_string())
+        );
+    }
+    for spec in missing {
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"text\"><code>{}</code></td><td class=\"text\">{}</td>\
+             <td class=\"text warn\">not finished yet: run <code>sweep run {}</code> \
+             to resume</td></tr>",
+            esc(&spec.id),
+            esc(&results.run_label(spec)),
+            esc(&results.manifest.experiment_file)
+        );
+    }
+    let _ = writeln!(h, "</table>");
+}
+
+/// Versions, checksums and timings.
+fn manifest_section(h: &mut String, results: &SweepResults) {
+    let m = &results.manifest;
+    let train: f64 = results.runs.values().map(|r| r.done.train_seconds).sum();
+    let eval: f64 = results.runs.values().map(|r| r.done.eval_seconds).sum();
+    let rows = [
+        ("tool", format!("{} {}", m.tool, m.version)),
+        ("experiment file", m.experiment_file.clone()),
+        ("experiment SHA-256", m.config_sha256.clone()),
+        ("dataset", format!("{} ({})", m.dataset, m.dataset_dir)),
+        ("CPU", m.cpu.clone()),
+        ("worker threads", m.jobs.to_string()),
+        ("last started", m.started_at.clone()),
+        ("last finished", m.finished_at.clone()),
+        (
+            "compute time",
+            format!(
+                "{train:.1} s training + {eval:.1} s evaluation, summed over {} runs",
+                results.runs.len()
+            ),
+        ),
+    ];
+    let _ = writeln!(h, "<h2>Manifest</h2>\n<table>");
+    for (k, v) in rows {
+        let _ = writeln!(
+            h,
+            "<tr><th class=\"text\">{k}</th><td class=\"text\">{}</td></tr>",
+            esc(&v)
+        );
+    }
+    for f in &m.dataset_files {
+        let _ = writeln!(
+            h,
+            "<tr><th class=\"text\">{}</th><td class=\"text\"><code>sha256 {}</code></td></tr>",
+            esc(&f.name),
+            esc(&f.sha256)
+        );
+    }
+    let _ = writeln!(h, "</table>");
+}

@@ -1,0 +1,288 @@
+//! The x axis of a plot against one numeric setting: logarithmic when the
+//! values span a wide range (λ, learning rate, width), with λ = 0 drawn at
+//! its own tick left of an axis break, since log 0 does not exist.
+
+use std::ops::Range;
+
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+
+use crate::config::Key;
+use crate::report::summary::Config;
+
+/// A linear plotters coordinate with tick marks exactly where we say
+/// (values swept, or category centres). Labels come from a formatter.
+#[derive(Debug, Clone)]
+pub struct Ticked {
+    range: Range<f64>,
+    ticks: Vec<f64>,
+}
+
+impl Ticked {
+    /// The coordinate over `range` with ticks at `ticks`.
+    pub fn new(range: Range<f64>, ticks: Vec<f64>) -> Ticked {
+        Ticked { range, ticks }
+    }
+}
+
+impl Ranged for Ticked {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        let span = self.range.end - self.range.start;
+        if span == 0.0 {
+            return (limit.0 + limit.1) / 2;
+        }
+        let t = (v - self.range.start) / span;
+        limit.0 + (t * f64::from(limit.1 - limit.0)).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, _hint: Hint) -> Vec<f64> {
+        self.ticks.clone()
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.range.clone()
+    }
+}
+
+/// Where each value of a swept setting goes on the x axis, and its ticks.
+#[derive(Debug, Clone)]
+pub struct Axis {
+    /// The setting plotted along the axis.
+    pub key: Key,
+    log: bool,
+    zero_pos: Option<f64>,
+    /// Where the axis break between 0 and the positive values is drawn.
+    pub break_pos: Option<f64>,
+    /// Lowest and highest position shown.
+    pub range: (f64, f64),
+    ticks: Vec<(f64, String)>,
+}
+
+/// Settings that can be an x axis (numbers whose size means something).
+fn plottable(key: Key) -> bool {
+    matches!(
+        key,
+        Key::Lambda
+            | Key::LearningRate
+            | Key::HiddenSize
+            | Key::HiddenLayers
+            | Key::TrainSubset
+            | Key::Epochs
+            | Key::BatchSize
+    )
+}
+
+/// Settings whose values are spread multiplicatively when swept.
+fn log_friendly(key: Key) -> bool {
+    matches!(
+        key,
+        Key::Lambda | Key::LearningRate | Key::HiddenSize | Key::TrainSubset | Key::BatchSize
+    )
+}
+
+impl Axis {
+    /// The axis for `key` over the values the configurations take, or `None`
+    /// when `key` is not numeric or takes fewer than two values.
+    pub fn new(key: Key, configs: &[Config]) -> Option<Axis> {
+        if !plottable(key) {
+            return None;
+        }
+        let mut values: Vec<f64> = configs
+            .iter()
+            .filter_map(|c| c.params.number(key))
+            .collect();
+        values.sort_by(f64::total_cmp);
+        values.dedup();
+        if values.len() < 2 {
+            return None;
+        }
+        let positive: Vec<f64> = values.iter().copied().filter(|&v| v > 0.0).collect();
+        let log = log_friendly(key)
+            && positive.len() >= 2
+            && positive[positive.len() - 1] / positive[0] >= 4.0;
+        let mut axis = Axis {
+            key,
+            log,
+            zero_pos: None,
+            break_pos: None,
+            range: (0.0, 1.0),
+            ticks: Vec::new(),
+        };
+        if log {
+            let (lo, hi) = (positive[0].log10(), positive[positive.len() - 1].log10());
+            let step = (0.15 * (hi - lo)).max(0.4);
+            if values[0] == 0.0 {
+                axis.zero_pos = Some(lo - step);
+                axis.break_pos = Some(lo - step / 2.0);
+            }
+            let first = axis.zero_pos.unwrap_or(lo);
+            let pad = 0.06 * (hi - first);
+            axis.range = (first - pad, hi + pad);
+        } else {
+            let (lo, hi) = (values[0], values[values.len() - 1]);
+            let pad = 0.06 * (hi - lo);
+            axis.range = (lo - pad, hi + pad);
+        }
+        axis.ticks = if values.len() <= 10 {
+            values
+                .iter()
+                .map(|&v| (axis.pos(v), text(key, v)))
+                .collect()
+        } else if log {
+            let (lo, hi) = (
+                positive[0].log10().ceil(),
+                positive[positive.len() - 1].log10(),
+            );
+            let decades =
+                (lo as i32..=hi.floor() as i32).map(|d| (d as f64, text(key, 10f64.powi(d))));
+            axis.zero_pos
+                .map(|z| (z, "0".to_string()))
+                .into_iter()
+                .chain(decades)
+                .collect()
+        } else {
+            let (lo, hi) = (values[0], values[values.len() - 1]);
+            (0..=5)
+                .map(|i| lo + (hi - lo) * i as f64 / 5.0)
+                .map(|v| (v, text(key, v)))
+                .collect()
+        };
+        Some(axis)
+    }
+
+    /// The x position of value `v`.
+    pub fn pos(&self, v: f64) -> f64 {
+        match (self.log, self.zero_pos) {
+            (true, Some(zero)) if v <= 0.0 => zero,
+            (true, _) => v.log10(),
+            (false, _) => v,
+        }
+    }
+
+    /// The x position of a configuration, if it has a value for the key.
+    pub fn pos_of(&self, config: &Config) -> Option<f64> {
+        config.params.number(self.key).map(|v| self.pos(v))
+    }
+
+    /// The plotters coordinate of this axis.
+    pub fn coord(&self) -> Ticked {
+        Ticked::new(
+            self.range.0..self.range.1,
+            self.ticks.iter().map(|t| t.0).collect(),
+        )
+    }
+
+    /// The label of the tick at `pos` (empty between ticks).
+    pub fn tick_label(&self, pos: f64) -> String {
+        self.ticks
+            .iter()
+            .find(|t| (t.0 - pos).abs() < 1e-9)
+            .map(|t| t.1.clone())
+            .unwrap_or_default()
+    }
+
+    /// Width of the shown range.
+    pub fn span(&self) -> f64 {
+        self.range.1 - self.range.0
+    }
+
+    /// The axis title, with the scale: "weight decay λ (log scale)".
+    pub fn title(&self) -> String {
+        let name = match self.key {
+            Key::Lambda => "weight decay λ",
+            Key::LearningRate => "learning rate",
+            Key::HiddenSize => "hidden units per layer",
+            Key::HiddenLayers => "hidden layers",
+            Key::TrainSubset => "training images",
+            Key::Epochs => "epochs",
+            Key::BatchSize => "batch size",
+            other => other.name(),
+        };
+        if self.log {
+            format!("{name} (log scale)")
+        } else {
+            name.to_string()
+        }
+    }
+
+    /// A short symbol for titles: `λ`, `learning rate`, `width`.
+    pub fn symbol(&self) -> &'static str {
+        match self.key {
+            Key::Lambda => "λ",
+            Key::LearningRate => "learning rate",
+            Key::HiddenSize => "width",
+            Key::HiddenLayers => "depth",
+            Key::TrainSubset => "training images",
+            Key::Epochs => "epochs",
+            Key::BatchSize => "batch size",
+            other => other.name(),
+        }
+    }
+}
+
+/// A value as the experiment file would write it.
+fn text(key: Key, v: f64) -> String {
+    match key {
+        Key::Lambda | Key::LearningRate => crate::config::Value::Float(v).to_string(),
+        _ => format!("{}", v.round() as i64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RunParams;
+    use crate::report::summary::Config;
+
+    fn configs(key: Key, values: &[f64]) -> Vec<Config<'static>> {
+        values
+            .iter()
+            .map(|&v| {
+                let mut params = RunParams::default();
+                match key {
+                    Key::Lambda => params.lambda = v,
+                    Key::HiddenSize => params.hidden_size = v as usize,
+                    Key::Epochs => params.epochs = v as usize,
+                    _ => unreachable!(),
+                }
+                Config {
+                    params,
+                    label: String::new(),
+                    planned: 1,
+                    finished: Vec::new(),
+                    diverged: Vec::new(),
+                    missing: Vec::new(),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lambda_zero_gets_its_own_tick_left_of_the_smallest_value() {
+        let axis = Axis::new(Key::Lambda, &configs(Key::Lambda, &[0.0, 0.001, 0.01, 0.1])).unwrap();
+        let zero = axis.pos(0.0);
+        assert!(zero < axis.pos(0.001));
+        assert!(axis.break_pos.unwrap() > zero && axis.break_pos.unwrap() < axis.pos(0.001));
+        assert_eq!(axis.tick_label(zero), "0");
+        assert_eq!(axis.tick_label(axis.pos(0.01)), "0.01");
+        assert!((axis.pos(0.01) + 2.0).abs() < 1e-12);
+        assert!(axis.range.0 < zero && axis.range.1 > axis.pos(0.1));
+        assert_eq!(axis.title(), "weight decay λ (log scale)");
+    }
+
+    #[test]
+    fn narrow_ranges_and_counts_stay_linear() {
+        let axis = Axis::new(Key::Epochs, &configs(Key::Epochs, &[5.0, 10.0, 20.0])).unwrap();
+        assert_eq!(axis.pos(10.0), 10.0);
+        assert_eq!(axis.title(), "epochs");
+        let axis = Axis::new(Key::HiddenSize, &configs(Key::HiddenSize, &[100.0, 200.0])).unwrap();
+        assert_eq!(axis.pos(200.0), 200.0);
+    }
+
+    #[test]
+    fn a_setting_with_one_value_has_no_axis() {
+        assert!(Axis::new(Key::Lambda, &configs(Key::Lambda, &[0.01, 0.01])).is_none());
+    }
+}

@@ -1,0 +1,195 @@
+//! Learning curves as small multiples: one panel per configuration with
+//! training and test accuracy per evaluated epoch, mean over seeds and a
+//! 95 % confidence band.
+
+use std::collections::BTreeMap;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::{Chart, DrawResult, TEST_COLOR, TRAIN_COLOR, bold, font};
+use crate::config::Key;
+use crate::report::stats::Stat;
+use crate::report::summary::Config;
+
+/// Most panels drawn; a larger grid makes unreadable thumbnails.
+const MAX_PANELS: usize = 48;
+/// Panels per row at most.
+const MAX_COLUMNS: usize = 6;
+
+/// A curve point: epoch, mean, and the band's low and high (percent).
+type CurvePoint = (f64, f64, f64, f64);
+
+/// One panel: a configuration's curves.
+struct Panel {
+    label: String,
+    train: Vec<CurvePoint>,
+    test: Vec<CurvePoint>,
+    seeds: usize,
+    diverged: usize,
+}
+
+/// The small-multiples chart.
+pub struct CurvesChart {
+    title: String,
+    panels: Vec<Panel>,
+    columns: usize,
+    epochs: f64,
+    y_low: f64,
+}
+
+/// Mean and band of a metric per epoch over the finished seeds.
+fn curve(config: &Config, get: fn(&crate::train::EpochMetrics) -> f64) -> Vec<CurvePoint> {
+    let mut by_epoch: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    for run in &config.finished {
+        for e in &run.epochs {
+            by_epoch.entry(e.epoch).or_default().push(100.0 * get(e));
+        }
+    }
+    by_epoch
+        .into_iter()
+        .filter_map(|(epoch, values)| {
+            let s = Stat::of(&values);
+            let mean = s.mean?;
+            let (lo, hi) = s.ci95.unwrap_or((mean, mean));
+            Some((epoch as f64, mean, lo, hi))
+        })
+        .collect()
+}
+
+impl CurvesChart {
+    /// The chart for sweep `sweep`, or `None` when there is nothing to draw
+    /// or too many configurations for readable panels.
+    pub fn new(sweep: &str, keys: &[Key], configs: &[Config]) -> Option<CurvesChart> {
+        if configs.is_empty() || configs.len() > MAX_PANELS {
+            return None;
+        }
+        let panels: Vec<Panel> = configs
+            .iter()
+            .map(|c| Panel {
+                label: c.label.replace('=', " = "),
+                train: curve(c, |e| e.train_acc),
+                test: curve(c, |e| e.test_acc),
+                seeds: c.finished.len(),
+                diverged: c.diverged.len(),
+            })
+            .collect();
+        if panels.iter().all(|p| p.test.is_empty()) {
+            return None;
+        }
+        // Columns follow the fastest-varying setting (λ when it varies), so
+        // each row holds one value of the others.
+        let column_key = keys
+            .iter()
+            .copied()
+            .find(|&k| k == Key::Lambda)
+            .or(keys.last().copied());
+        let columns = column_key.map_or(1, |k| {
+            let mut values: Vec<String> = configs.iter().map(|c| c.params.text(k)).collect();
+            values.sort();
+            values.dedup();
+            values.len()
+        });
+        let mut columns = columns.clamp(1, MAX_COLUMNS).min(panels.len());
+        if columns == panels.len() && columns > 3 {
+            // A single long row would make thumbnails; fold it in rows of ≤ 3.
+            columns = columns.div_ceil(columns.div_ceil(3));
+        }
+        let epochs = panels
+            .iter()
+            .flat_map(|p| p.test.iter().map(|t| t.0))
+            .fold(1.0, f64::max);
+        let lowest = panels
+            .iter()
+            .flat_map(|p| p.train.iter().chain(&p.test).map(|t| t.2))
+            .fold(100.0, f64::min);
+        Some(CurvesChart {
+            title: format!("{sweep}: learning curves (mean over seeds, 95 % band)"),
+            panels,
+            columns,
+            epochs,
+            y_low: ((lowest - 2.0) / 5.0).floor().max(0.0) * 5.0,
+        })
+    }
+
+    fn rows(&self) -> usize {
+        self.panels.len().div_ceil(self.columns)
+    }
+}
+
+impl Chart for CurvesChart {
+    fn size(&self) -> (u32, u32) {
+        let w = (self.columns as u32 * 400).max(1200);
+        let h = 130 + self.rows() as u32 * 330;
+        (w, h)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let area = area.margin(12, 0, 0, 0).titled(&self.title, font(30.0))?;
+        let (key_area, grid) = area.split_vertically(50);
+        for (i, (name, color)) in [
+            ("train accuracy", TRAIN_COLOR),
+            ("test accuracy", TEST_COLOR),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let x = 40 + i as i32 * 260;
+            key_area.draw(&PathElement::new(
+                vec![(x, 20), (x + 40, 20)],
+                color.stroke_width(4),
+            ))?;
+            key_area.draw(&Text::new(name, (x + 50, 8), font(20.0)))?;
+        }
+        let cells = grid.split_evenly((self.rows(), self.columns));
+        for (panel, cell) in self.panels.iter().zip(&cells) {
+            let caption = if panel.diverged > 0 {
+                format!("{} ({} diverged)", panel.label, panel.diverged)
+            } else {
+                panel.label.clone()
+            };
+            let x_max = self.epochs.max(2.0);
+            let mut chart = ChartBuilder::on(cell)
+                .caption(caption, bold(18.0))
+                .margin(12)
+                .x_label_area_size(45)
+                .y_label_area_size(55)
+                .build_cartesian_2d(1.0..x_max, self.y_low..100.5)?;
+            chart
+                .configure_mesh()
+                .x_labels(5)
+                .y_labels(5)
+                .x_desc("epoch")
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .y_label_formatter(&|y| format!("{y:.0} %"))
+                .label_style(font(16.0))
+                .axis_desc_style(font(16.0))
+                .bold_line_style(RGBColor(225, 225, 225))
+                .light_line_style(RGBColor(245, 245, 245))
+                .draw()?;
+            if panel.seeds == 0 {
+                cell.draw(&Text::new(
+                    "no finished seeds",
+                    (120, 150),
+                    font(20.0).color(&RED),
+                ))?;
+                continue;
+            }
+            for (points, color) in [(&panel.train, TRAIN_COLOR), (&panel.test, TEST_COLOR)] {
+                if panel.seeds > 1 {
+                    let band: Vec<(f64, f64)> = points
+                        .iter()
+                        .map(|p| (p.0, p.3))
+                        .chain(points.iter().rev().map(|p| (p.0, p.2)))
+                        .collect();
+                    chart.draw_series(std::iter::once(Polygon::new(band, color.mix(0.2))))?;
+                }
+                chart.draw_series(LineSeries::new(
+                    points.iter().map(|p| (p.0, p.1)),
+                    color.stroke_width(2),
+                ))?;
+            }
+        }
+        Ok(())
+    }
+}

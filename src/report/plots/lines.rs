@@ -1,0 +1,363 @@
+//! Plots of final metrics against one swept setting: the overfitting gap
+//! (mean, 95 % interval, single seeds) and training and test accuracy, with
+//! one line per value of the other swept settings.
+
+use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
+use plotters::element::DashedPathElement;
+use plotters::prelude::*;
+
+use super::axis::Ticked;
+use super::{Axis, Chart, DrawResult, GREY, TEST_COLOR, TRAIN_COLOR, color, font, percent};
+use crate::config::Key;
+use crate::report::summary::{Config, label};
+
+/// Configurations that share the values of the non-plotted settings: one
+/// line on a chart.
+struct Series<'a> {
+    /// `learning_rate=0.1`, empty when nothing else varies.
+    label: String,
+    /// Its configurations.
+    configs: Vec<&'a Config<'a>>,
+}
+
+fn series<'a>(others: &[Key], configs: &'a [Config<'a>]) -> Vec<Series<'a>> {
+    let mut out: Vec<Series<'a>> = Vec::new();
+    for config in configs {
+        let name = if others.is_empty() {
+            String::new()
+        } else {
+            label(others, &config.params)
+        };
+        match out.iter_mut().find(|s| s.label == name) {
+            Some(s) => s.configs.push(config),
+            None => out.push(Series {
+                label: name,
+                configs: vec![config],
+            }),
+        }
+    }
+    out
+}
+
+/// Horizontal offset of series `i` of `n`, so error bars do not overlap.
+fn dodge(axis: &Axis, i: usize, n: usize) -> f64 {
+    (i as f64 - (n as f64 - 1.0) / 2.0) * 0.012 * axis.span()
+}
+
+/// A y range that holds `values` with some room, and 0 if `with_zero`.
+fn y_range(values: impl Iterator<Item = f64>, with_zero: bool) -> (f64, f64) {
+    let (mut lo, mut hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    if !lo.is_finite() {
+        (lo, hi) = (0.0, 1.0);
+    }
+    if with_zero {
+        lo = lo.min(0.0);
+    }
+    let pad = ((hi - lo) * 0.08).max(0.5);
+    (lo - pad, hi + pad)
+}
+
+type Plane = Cartesian2d<Ticked, RangedCoordf64>;
+
+/// Builds the chart frame: title, axes, grid, and the axis break at λ = 0.
+fn frame<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    axis: &'a Axis,
+    y: (f64, f64),
+    y_desc: &str,
+) -> Result<ChartContext<'a, DB, Plane>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, font(30.0))
+        .margin(24)
+        .x_label_area_size(80)
+        .y_label_area_size(100)
+        .build_cartesian_2d(axis.coord(), y.0..y.1)?;
+    chart
+        .configure_mesh()
+        .x_label_formatter(&|x| axis.tick_label(*x))
+        .y_label_formatter(&|y| format!("{y:.1}"))
+        .x_desc(axis.title())
+        .y_desc(y_desc)
+        .label_style(font(20.0))
+        .axis_desc_style(font(24.0))
+        .bold_line_style(RGBColor(225, 225, 225))
+        .light_line_style(RGBColor(245, 245, 245))
+        .draw()?;
+    if let Some(b) = axis.break_pos {
+        chart.draw_series(DashedLineSeries::new(
+            [(b, y.0), (b, y.1)],
+            8,
+            6,
+            GREY.stroke_width(2),
+        ))?;
+    }
+    Ok(chart)
+}
+
+/// Draws the legend in the best free corner.
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Plane>,
+    position: SeriesLabelPosition,
+) -> DrawResult<DB> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.9))
+        .border_style(GREY)
+        .label_font(font(20.0))
+        .draw()
+}
+
+/// The overfitting gap (train − test accuracy) against one setting.
+pub struct GapChart<'a> {
+    title: String,
+    axis: &'a Axis,
+    series: Vec<Series<'a>>,
+}
+
+impl<'a> GapChart<'a> {
+    /// The chart for sweep `sweep`, against `axis`, a line per value of `others`.
+    pub fn new(sweep: &str, axis: &'a Axis, others: &[Key], configs: &'a [Config<'a>]) -> Self {
+        GapChart {
+            title: format!("{sweep}: train − test accuracy gap vs {}", axis.symbol()),
+            axis,
+            series: series(others, configs),
+        }
+    }
+}
+
+/// A point of a mean line: position, mean and 95 % interval, in percent.
+type MeanPoint = (f64, f64, Option<(f64, f64)>);
+
+/// The means of `metric` of a series, in percent, at dodged positions.
+fn means(axis: &Axis, s: &Series, metric: &str, shift: f64) -> Vec<MeanPoint> {
+    s.configs
+        .iter()
+        .filter_map(|c| {
+            let stat = c.metric(metric);
+            let x = axis.pos_of(c)? + shift;
+            Some((
+                x,
+                100.0 * stat.mean?,
+                stat.ci95.map(|(lo, hi)| (100.0 * lo, 100.0 * hi)),
+            ))
+        })
+        .collect()
+}
+
+/// Error bars where there is an interval, a dot where there is one seed.
+fn bars<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Plane>,
+    points: &[MeanPoint],
+    color: RGBColor,
+    hollow: bool,
+) -> DrawResult<DB> {
+    let style = if hollow {
+        WHITE.filled()
+    } else {
+        color.filled()
+    };
+    chart.draw_series(points.iter().filter_map(|&(x, m, ci)| {
+        ci.map(|(lo, hi)| ErrorBar::new_vertical(x, lo, m, hi, color.stroke_width(2), 16))
+    }))?;
+    chart.draw_series(
+        points
+            .iter()
+            .map(|&(x, m, _)| Circle::new((x, m), 6, style)),
+    )?;
+    chart.draw_series(
+        points
+            .iter()
+            .map(|&(x, m, _)| Circle::new((x, m), 6, color.stroke_width(2))),
+    )?;
+    Ok(())
+}
+
+impl Chart for GapChart<'_> {
+    fn size(&self) -> (u32, u32) {
+        (1200, 800)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let n = self.series.len();
+        let lines: Vec<Vec<MeanPoint>> = self
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| means(self.axis, s, "gap_acc", dodge(self.axis, i, n)))
+            .collect();
+        let seeds: Vec<Vec<(f64, f64)>> = self
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                s.configs
+                    .iter()
+                    .filter_map(|c| Some((self.axis.pos_of(c)? + dodge(self.axis, i, n), c)))
+                    .flat_map(|(x, c)| c.values("gap_acc").into_iter().map(move |v| (x, 100.0 * v)))
+                    .collect()
+            })
+            .collect();
+        let y = y_range(
+            lines
+                .iter()
+                .flatten()
+                .flat_map(|&(_, m, ci)| [Some(m), ci.map(|c| c.0), ci.map(|c| c.1)])
+                .flatten()
+                .chain(seeds.iter().flatten().map(|p| p.1)),
+            true,
+        );
+        let mut chart = frame(
+            area,
+            &self.title,
+            self.axis,
+            y,
+            "gap = train − test accuracy (percentage points)",
+        )?;
+        chart.draw_series(LineSeries::new(
+            [(self.axis.range.0, 0.0), (self.axis.range.1, 0.0)],
+            GREY.stroke_width(1),
+        ))?;
+        for (i, (s, points)) in self.series.iter().zip(&lines).enumerate() {
+            let c = color(i);
+            chart.draw_series(
+                seeds[i]
+                    .iter()
+                    .map(|&p| Circle::new(p, 4, c.mix(0.3).filled())),
+            )?;
+            let line = chart.draw_series(LineSeries::new(
+                points.iter().map(|&(x, m, _)| (x, m)),
+                c.stroke_width(3),
+            ))?;
+            if n > 1 {
+                line.label(s.label.replace('=', " = "))
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 24, y)], c.stroke_width(3))
+                    });
+            }
+            bars(&mut chart, points, c, false)?;
+        }
+        if n > 1 {
+            legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+        }
+        Ok(())
+    }
+}
+
+/// Final training and test accuracy against one setting, best test marked.
+pub struct AccuracyChart<'a> {
+    title: String,
+    axis: &'a Axis,
+    series: Vec<Series<'a>>,
+}
+
+impl<'a> AccuracyChart<'a> {
+    /// The chart for sweep `sweep`, against `axis`, lines per value of `others`.
+    pub fn new(sweep: &str, axis: &'a Axis, others: &[Key], configs: &'a [Config<'a>]) -> Self {
+        AccuracyChart {
+            title: format!("{sweep}: training and test accuracy vs {}", axis.symbol()),
+            axis,
+            series: series(others, configs),
+        }
+    }
+}
+
+impl Chart for AccuracyChart<'_> {
+    fn size(&self) -> (u32, u32) {
+        (1200, 800)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let n = self.series.len();
+        let tests: Vec<Vec<MeanPoint>> = self
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| means(self.axis, s, "test_acc", dodge(self.axis, i, n)))
+            .collect();
+        let trains: Vec<Vec<MeanPoint>> = self
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| means(self.axis, s, "train_acc", dodge(self.axis, i, n)))
+            .collect();
+        let y = y_range(
+            tests
+                .iter()
+                .chain(&trains)
+                .flatten()
+                .flat_map(|&(_, m, ci)| [Some(m), ci.map(|c| c.0), ci.map(|c| c.1)])
+                .flatten(),
+            false,
+        );
+        let y = (y.0, y.1.min(101.0));
+        let mut chart = frame(area, &self.title, self.axis, y, "accuracy (%)")?;
+        for (i, s) in self.series.iter().enumerate() {
+            let (test_color, train_color) = if n == 1 {
+                (TEST_COLOR, TRAIN_COLOR)
+            } else {
+                (color(i), color(i))
+            };
+            let suffix = if n > 1 {
+                format!(", {}", s.label.replace('=', " = "))
+            } else {
+                String::new()
+            };
+            chart
+                .draw_series(DashedLineSeries::new(
+                    trains[i].iter().map(|&(x, m, _)| (x, m)),
+                    14,
+                    8,
+                    train_color.stroke_width(3),
+                ))?
+                .label(format!("train{suffix}"))
+                .legend(move |(x, y)| {
+                    DashedPathElement::new(
+                        vec![(x, y), (x + 24, y)],
+                        8,
+                        4,
+                        train_color.stroke_width(3),
+                    )
+                });
+            bars(&mut chart, &trains[i], train_color, true)?;
+            chart
+                .draw_series(LineSeries::new(
+                    tests[i].iter().map(|&(x, m, _)| (x, m)),
+                    test_color.stroke_width(3),
+                ))?
+                .label(format!("test{suffix}"))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 24, y)], test_color.stroke_width(3))
+                });
+            bars(&mut chart, &tests[i], test_color, false)?;
+        }
+        let best = self
+            .series
+            .iter()
+            .zip(&tests)
+            .flat_map(|(s, points)| s.configs.iter().zip(points))
+            .max_by(|a, b| a.1.1.total_cmp(&b.1.1));
+        if let Some((config, &(x, m, _))) = best {
+            chart
+                .draw_series(std::iter::once(Circle::new(
+                    (x, m),
+                    16,
+                    BLACK.stroke_width(3),
+                )))?
+                .label(format!(
+                    "best test {} ({})",
+                    percent(m / 100.0),
+                    config.label.replace('=', " = ")
+                ))
+                .legend(|(x, y)| Circle::new((x + 12, y), 8, BLACK.stroke_width(2)));
+        }
+        legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
+        Ok(())
+    }
+}

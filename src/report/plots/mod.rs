@@ -1,0 +1,214 @@
+//! The report's plots, each drawn once as SVG and once as PNG by the same
+//! code, with text set in the DejaVu Sans font embedded in the binary (no
+//! system fonts, no fontconfig).
+//!
+//! Which plots exist depends on what the sweep varied: gap and accuracy
+//! against each varied numeric setting, learning curves per configuration,
+//! and heatmaps when exactly two settings (besides the seed) vary.
+
+mod axis;
+mod curves;
+mod heatmap;
+mod lines;
+
+use std::sync::OnceLock;
+
+use anyhow::{Result, anyhow};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use crate::config::Key;
+use crate::report::summary::{Config, config_keys};
+
+pub use axis::Axis;
+
+/// One finished plot: file stem, what it shows, and its bytes.
+#[derive(Debug, Clone)]
+pub struct Figure {
+    /// File name without extension, e.g. `gap_vs_lambda`.
+    pub stem: String,
+    /// One sentence saying what the plot shows, for the HTML report.
+    pub caption: String,
+    /// The SVG document.
+    pub svg: String,
+    /// The PNG image.
+    pub png: Vec<u8>,
+}
+
+/// A plot that can draw itself on any plotters back end.
+trait Chart {
+    /// Width and height in pixels.
+    fn size(&self) -> (u32, u32);
+    /// Draws the chart onto `area` (already filled white).
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB>;
+}
+
+/// What drawing on back end `DB` can fail with.
+type DrawResult<DB> = Result<(), DrawingAreaErrorKind<<DB as DrawingBackend>::ErrorType>>;
+
+/// The font family name written into SVG files. Registered under this exact
+/// name, so the SVG asks for DejaVu Sans and falls back to any sans-serif.
+const FAMILY: &str = "DejaVu Sans, sans-serif";
+
+/// Text in the embedded font at `size` pixels.
+fn font(size: f64) -> FontDesc<'static> {
+    register_fonts();
+    FontDesc::new(FontFamily::Name(FAMILY), size, FontStyle::Normal)
+}
+
+/// Bold text in the embedded font at `size` pixels.
+fn bold(size: f64) -> FontDesc<'static> {
+    register_fonts();
+    FontDesc::new(FontFamily::Name(FAMILY), size, FontStyle::Bold)
+}
+
+fn register_fonts() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        // The files are compiled in; a failure would be a broken build.
+        plotters::style::register_font(
+            FAMILY,
+            FontStyle::Normal,
+            include_bytes!("../../../assets/DejaVuSans.ttf"),
+        )
+        .unwrap_or_else(|_| panic!("assets/DejaVuSans.ttf is not a valid font"));
+        plotters::style::register_font(
+            FAMILY,
+            FontStyle::Bold,
+            include_bytes!("../../../assets/DejaVuSans-Bold.ttf"),
+        )
+        .unwrap_or_else(|_| panic!("assets/DejaVuSans-Bold.ttf is not a valid font"));
+    });
+}
+
+/// Series colours (Okabe–Ito, distinguishable with colour blindness),
+/// darkest first.
+const PALETTE: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(86, 180, 233),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 0, 0),
+];
+
+/// The colour of series `i`.
+fn color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// Colour of training-accuracy curves.
+const TRAIN_COLOR: RGBColor = RGBColor(213, 94, 0);
+/// Colour of test-accuracy curves.
+const TEST_COLOR: RGBColor = RGBColor(0, 114, 178);
+
+/// A grey for helper lines and missing cells.
+const GREY: RGBColor = RGBColor(150, 150, 150);
+
+/// Draws every plot the sweep's grid calls for.
+pub fn figures(sweep: &str, swept: &[Key], configs: &[Config]) -> Result<Vec<Figure>> {
+    let keys = config_keys(swept);
+    let mut figures = Vec::new();
+    for &key in &keys {
+        let Some(axis) = Axis::new(key, configs) else {
+            continue;
+        };
+        let others: Vec<Key> = keys.iter().copied().filter(|&k| k != key).collect();
+        let gap = lines::GapChart::new(sweep, &axis, &others, configs);
+        figures.push(render(
+            format!("gap_vs_{}", key.name()),
+            format!(
+                "Train − test accuracy gap against {}: mean over seeds with 95 % confidence \
+                 intervals; faint dots are single seeds.",
+                axis.title()
+            ),
+            &gap,
+        )?);
+        let accuracy = lines::AccuracyChart::new(sweep, &axis, &others, configs);
+        figures.push(render(
+            format!("accuracy_vs_{}", key.name()),
+            format!(
+                "Final training and test accuracy against {}: the gap is the distance between \
+                 the curves; the ring marks the best mean test accuracy.",
+                axis.title()
+            ),
+            &accuracy,
+        )?);
+    }
+    if let Some(curves) = curves::CurvesChart::new(sweep, &keys, configs) {
+        figures.push(render(
+            "learning_curves".into(),
+            "Training and test accuracy per epoch, one panel per configuration: mean over \
+             seeds with a 95 % confidence band."
+                .into(),
+            &curves,
+        )?);
+    }
+    if let Some((x, y)) = heatmap::axes(&keys) {
+        for metric in [heatmap::Metric::Gap, heatmap::Metric::TestAcc] {
+            let chart = heatmap::HeatmapChart::new(sweep, x, y, metric, configs);
+            figures.push(render(
+                format!("heatmap_{}_{}_{}", metric.stem(), x.name(), y.name()),
+                format!(
+                    "Mean {} over seeds for every {} × {} pair.",
+                    metric.title(),
+                    x.name(),
+                    y.name()
+                ),
+                &chart,
+            )?);
+        }
+    }
+    Ok(figures)
+}
+
+/// Draws `chart` as SVG and as PNG.
+fn render(stem: String, caption: String, chart: &impl Chart) -> Result<Figure> {
+    let (w, h) = chart.size();
+    let mut svg = String::new();
+    {
+        let area = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+        area.fill(&WHITE)
+            .and_then(|_| chart.draw(&area))
+            .and_then(|_| area.present())
+            .map_err(|e| anyhow!("cannot draw {stem}.svg: {e}"))?;
+    }
+    let mut pixels = vec![0u8; (w * h * 3) as usize];
+    {
+        let area = BitMapBackend::with_buffer(&mut pixels, (w, h)).into_drawing_area();
+        area.fill(&WHITE)
+            .and_then(|_| chart.draw(&area))
+            .and_then(|_| area.present())
+            .map_err(|e| anyhow!("cannot draw {stem}.png: {e}"))?;
+    }
+    let png = encode_png(&pixels, w, h)?;
+    Ok(Figure {
+        stem,
+        caption,
+        svg,
+        png,
+    })
+}
+
+/// Encodes an RGB buffer as PNG.
+fn encode_png(pixels: &[u8], w: u32, h: u32) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, w, h);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    // Plots are mostly flat colour: the best compression halves the files
+    // for a few milliseconds more.
+    encoder.set_compression(png::Compression::Best);
+    encoder.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(pixels)?;
+    writer.finish()?;
+    Ok(out)
+}
+
+/// `91.23 %` from a fraction.
+fn percent(x: f64) -> String {
+    format!("{:.2} %", 100.0 * x)
+}

@@ -1,0 +1,342 @@
+//! Configurations (every setting but the seed) and their statistics over
+//! seeds, and `summary.csv`: one row per configuration.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+
+use crate::config::{Key, RunParams, RunSpec};
+use crate::report::stats::{Stat, ci_note};
+use crate::results::FinishedRun;
+use crate::train::Status;
+
+/// How to read one metric off a finished run.
+pub type Getter = fn(&FinishedRun) -> Option<f64>;
+
+/// The metrics summarised over seeds, in column order: name and how to get
+/// it from one run that finished.
+pub const METRICS: [(&str, Getter); 7] = [
+    ("train_acc", |r| r.final_epoch().map(|e| e.train_acc)),
+    ("test_acc", |r| r.final_epoch().map(|e| e.test_acc)),
+    ("gap_acc", |r| r.final_epoch().map(|e| e.gap_acc)),
+    ("train_loss", |r| r.final_epoch().map(|e| e.train_loss)),
+    ("test_loss", |r| r.final_epoch().map(|e| e.test_loss)),
+    ("best_test_acc", |r| r.best_epoch().map(|e| e.test_acc)),
+    ("best_test_epoch", |r| {
+        r.best_epoch().map(|e| e.epoch as f64)
+    }),
+];
+
+/// One configuration of the grid: all runs that differ only in `seed`.
+#[derive(Debug, Clone)]
+pub struct Config<'a> {
+    /// The settings (with the seed of its first run, which means nothing).
+    pub params: RunParams,
+    /// `key=value` of the swept settings other than the seed.
+    pub label: String,
+    /// Runs of it in the grid.
+    pub planned: usize,
+    /// Runs that finished every epoch, in grid order.
+    pub finished: Vec<&'a FinishedRun>,
+    /// Runs whose loss became NaN or infinite.
+    pub diverged: Vec<&'a FinishedRun>,
+    /// Runs of the grid with no complete result yet.
+    pub missing: Vec<&'a RunSpec>,
+}
+
+impl Config<'_> {
+    /// The statistics of metric `index` of [`METRICS`] over finished seeds.
+    pub fn stat(&self, index: usize) -> Stat {
+        let get = METRICS[index].1;
+        let values: Vec<f64> = self.finished.iter().filter_map(|r| get(r)).collect();
+        Stat::of(&values)
+    }
+
+    /// The statistics of the metric called `name` (one of [`METRICS`]).
+    pub fn metric(&self, name: &str) -> Stat {
+        let index = METRICS
+            .iter()
+            .position(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("no metric called {name}"));
+        self.stat(index)
+    }
+
+    /// The per-seed values of the metric called `name`.
+    pub fn values(&self, name: &str) -> Vec<f64> {
+        let get = METRICS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| *f)
+            .unwrap_or_else(|| panic!("no metric called {name}"));
+        self.finished.iter().filter_map(|r| get(r)).collect()
+    }
+}
+
+/// The swept settings that define configurations: every swept key but `seed`.
+pub fn config_keys(swept: &[Key]) -> Vec<Key> {
+    swept.iter().copied().filter(|&k| k != Key::Seed).collect()
+}
+
+/// Groups the grid's runs into configurations, in grid order of their first
+/// run. `runs` holds the finished runs by id.
+pub fn configs<'a>(
+    grid: &'a [RunSpec],
+    swept: &[Key],
+    runs: &'a HashMap<String, FinishedRun>,
+) -> Vec<Config<'a>> {
+    let keys = config_keys(swept);
+    let mut order: Vec<Config<'a>> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for spec in grid {
+        let mut unseeded = spec.params.clone();
+        unseeded.seed = 0;
+        let at = *index.entry(unseeded.canonical()).or_insert_with(|| {
+            order.push(Config {
+                params: spec.params.clone(),
+                label: label(&keys, &spec.params),
+                planned: 0,
+                finished: Vec::new(),
+                diverged: Vec::new(),
+                missing: Vec::new(),
+            });
+            order.len() - 1
+        });
+        let config = &mut order[at];
+        config.planned += 1;
+        match runs.get(&spec.id) {
+            Some(run) if run.done.status == Status::Diverged => config.diverged.push(run),
+            Some(run) => config.finished.push(run),
+            None => config.missing.push(spec),
+        }
+    }
+    order
+}
+
+/// `lambda=0.01 learning_rate=0.1`, or `all runs` when only seeds vary.
+pub fn label(keys: &[Key], params: &RunParams) -> String {
+    if keys.is_empty() {
+        return "all runs".into();
+    }
+    keys.iter()
+        .map(|&k| format!("{}={}", k.name(), params.text(k)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `summary.csv`: per configuration, the swept settings, how many seeds
+/// finished, diverged or are missing, then mean, standard deviation and
+/// 95 % interval of each metric, then the settings the grid holds fixed.
+pub fn summary_csv(configs: &[Config], swept: &[Key]) -> Result<Vec<u8>> {
+    let keys = config_keys(swept);
+    let fixed: Vec<Key> = Key::ALL
+        .into_iter()
+        .filter(|k| !swept.contains(k) && *k != Key::Seed)
+        .collect();
+    let mut header: Vec<String> = keys.iter().map(|k| k.name().to_string()).collect();
+    header.extend(
+        [
+            "seeds_planned",
+            "seeds_finished",
+            "seeds_diverged",
+            "seeds_missing",
+            "seeds",
+            "ci95_note",
+        ]
+        .map(String::from),
+    );
+    for (name, _) in METRICS {
+        for part in ["mean", "sd", "ci95_low", "ci95_high"] {
+            header.push(format!("{name}_{part}"));
+        }
+    }
+    header.extend(fixed.iter().map(|k| k.name().to_string()));
+
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record(&header)?;
+    for config in configs {
+        let mut row: Vec<String> = keys.iter().map(|&k| config.params.text(k)).collect();
+        let n = config.finished.len();
+        row.push(config.planned.to_string());
+        row.push(n.to_string());
+        row.push(config.diverged.len().to_string());
+        row.push(config.missing.len().to_string());
+        row.push(
+            config
+                .finished
+                .iter()
+                .map(|r| r.spec.params.seed.to_string())
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        row.push(ci_note(n).to_string());
+        for index in 0..METRICS.len() {
+            let s = config.stat(index);
+            let cell = |x: Option<f64>| x.map_or(String::new(), num);
+            row.push(cell(s.mean));
+            row.push(cell(s.sd));
+            row.push(cell(s.ci95.map(|c| c.0)));
+            row.push(cell(s.ci95.map(|c| c.1)));
+        }
+        row.extend(fixed.iter().map(|&k| config.params.text(k)));
+        csv.write_record(&row)?;
+    }
+    Ok(csv.into_inner()?)
+}
+
+/// A statistic rounded to 6 significant digits: more would be noise, and
+/// short cells read better in a spreadsheet.
+fn num(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return if x == 0.0 { "0".into() } else { x.to_string() };
+    }
+    let digits = 6 - 1 - x.abs().log10().floor() as i32;
+    let rounded: f64 = format!("{:.*}", digits.max(0) as usize, x)
+        .parse()
+        .unwrap_or(x);
+    rounded.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::RunDone;
+    use crate::train::EpochMetrics;
+
+    fn spec(lambda: f64, seed: u64) -> RunSpec {
+        let params = RunParams {
+            lambda,
+            seed,
+            ..RunParams::default()
+        };
+        RunSpec {
+            id: format!("l{lambda}-s{seed}"),
+            params,
+        }
+    }
+
+    fn run(spec: &RunSpec, status: Status, train_acc: f64, test_acc: f64) -> FinishedRun {
+        let epoch = |epoch, test_acc: f64| EpochMetrics {
+            epoch,
+            train_loss: 0.1,
+            train_acc,
+            test_loss: 0.3,
+            test_acc,
+            gap_acc: train_acc - test_acc,
+            gap_loss: 0.2,
+            penalty: 0.0,
+            train_seconds: 1.0,
+            eval_seconds: 1.0,
+        };
+        FinishedRun {
+            spec: spec.clone(),
+            done: RunDone {
+                status,
+                diverged_epoch: None,
+                train_samples: 100,
+                train_seconds: 1.0,
+                eval_seconds: 1.0,
+                finished_at: String::new(),
+            },
+            // The best epoch is the first one, 0.01 above the final one.
+            epochs: vec![epoch(1, test_acc + 0.01), epoch(2, test_acc)],
+        }
+    }
+
+    /// λ ∈ {0, 0.1} × seeds {0, 1, 2}: for λ = 0 two seeds finished and one
+    /// diverged; for λ = 0.1 one finished and two are missing.
+    fn sweep() -> (Vec<RunSpec>, HashMap<String, FinishedRun>) {
+        let grid: Vec<RunSpec> = [0.0, 0.1]
+            .into_iter()
+            .flat_map(|l| (0..3).map(move |s| spec(l, s)))
+            .collect();
+        let runs = [
+            run(&grid[0], Status::Finished, 1.00, 0.90),
+            run(&grid[1], Status::Finished, 0.98, 0.92),
+            run(&grid[2], Status::Diverged, f64::NAN, f64::NAN),
+            run(&grid[3], Status::Finished, 0.95, 0.93),
+        ];
+        let runs = runs.into_iter().map(|r| (r.spec.id.clone(), r)).collect();
+        (grid, runs)
+    }
+
+    #[test]
+    fn seeds_are_grouped_and_diverged_and_missing_runs_counted_apart() {
+        let (grid, runs) = sweep();
+        let configs = configs(&grid, &[Key::Lambda, Key::Seed], &runs);
+        assert_eq!(configs.len(), 2);
+        let (a, b) = (&configs[0], &configs[1]);
+        assert_eq!(a.label, "lambda=0");
+        assert_eq!(
+            (
+                a.planned,
+                a.finished.len(),
+                a.diverged.len(),
+                a.missing.len()
+            ),
+            (3, 2, 1, 0)
+        );
+        assert_eq!(
+            (
+                b.planned,
+                b.finished.len(),
+                b.diverged.len(),
+                b.missing.len()
+            ),
+            (3, 1, 0, 2)
+        );
+        // The diverged run's NaN never reaches a mean.
+        assert!((a.metric("test_acc").mean.unwrap() - 0.91).abs() < 1e-12);
+    }
+
+    #[test]
+    fn the_gap_spread_comes_from_per_seed_gaps() {
+        // Gaps 0.10 and 0.06: mean 0.08, sd 0.028284. Combining the train
+        // (sd 0.014142) and test (sd 0.014142) spreads would give 0.02.
+        let (grid, runs) = sweep();
+        let configs = configs(&grid, &[Key::Lambda, Key::Seed], &runs);
+        let gap = configs[0].metric("gap_acc");
+        assert!((gap.mean.unwrap() - 0.08).abs() < 1e-12);
+        assert!((gap.sd.unwrap() - 0.028_284_27).abs() < 1e-8);
+        let (lo, hi) = gap.ci95.unwrap();
+        // 12.706 · 0.028284 / √2 = 0.254124
+        assert!((hi - 0.08 - 0.254_124).abs() < 1e-5 && (0.08 - lo - 0.254_124).abs() < 1e-5);
+        let best = configs[0].metric("best_test_epoch");
+        assert_eq!(best.mean, Some(1.0));
+    }
+
+    #[test]
+    fn the_csv_has_a_row_per_configuration_and_leaves_undefined_cells_empty() {
+        let (grid, runs) = sweep();
+        let configs = configs(&grid, &[Key::Lambda, Key::Seed], &runs);
+        let bytes = summary_csv(&configs, &[Key::Lambda, Key::Seed]).unwrap();
+        let mut reader = csv::Reader::from_reader(&bytes[..]);
+        let header = reader.headers().unwrap().clone();
+        let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(&rows[0][col("lambda")], "0");
+        assert_eq!(&rows[0][col("seeds_finished")], "2");
+        assert_eq!(&rows[0][col("seeds_diverged")], "1");
+        assert_eq!(&rows[0][col("seeds")], "0 1");
+        assert_eq!(&rows[0][col("test_acc_mean")], "0.91");
+        assert_eq!(&rows[0][col("gap_acc_sd")], "0.0282843");
+        assert_eq!(&rows[1][col("seeds_missing")], "2");
+        assert_eq!(&rows[1][col("test_acc_mean")], "0.93");
+        assert_eq!(&rows[1][col("test_acc_sd")], "");
+        assert_eq!(&rows[1][col("test_acc_ci95_low")], "");
+        assert_eq!(&rows[1][col("ci95_note")], "1 seed: no spread or interval");
+        // Settings the grid holds fixed follow the statistics.
+        assert_eq!(&rows[1][col("hidden_size")], "200");
+        assert!(!header.iter().any(|h| h == "seed"));
+    }
+
+    #[test]
+    fn numbers_keep_six_significant_digits() {
+        assert_eq!(num(0.976_543_21), "0.976543");
+        assert_eq!(num(0.011_699_999_9), "0.0117");
+        assert_eq!(num(12.345_678), "12.3457");
+        assert_eq!(num(-0.000_123_456_78), "-0.000123457");
+        assert_eq!(num(0.0), "0");
+        assert_eq!(num(100.0), "100");
+    }
+}

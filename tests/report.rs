@@ -1,0 +1,320 @@
+//! The report on small real sweeps: `summary.csv`, plots that are valid SVG
+//! and PNG and hold the expected series, `report.html`, `sweep report` on a
+//! half-finished sweep, and refusals.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use tempfile::TempDir;
+
+/// The series colour of the first line (Okabe–Ito blue), as plotters writes it.
+const FIRST_SERIES: &str = "#0072B2";
+
+fn sweep() -> Command {
+    let mut cmd = Command::cargo_bin("sweep").unwrap();
+    cmd.env(
+        "SWEEP_DATA_DIR",
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data"),
+    );
+    cmd
+}
+
+/// Runs a sweep of 500 MNIST images, 32 × 2 hidden units, 2 epochs, with
+/// the given `[grid]`, and returns the temporary folder and results folder.
+fn run_sweep(name: &str, grid: &str) -> (TempDir, PathBuf) {
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join(format!("{name}.toml"));
+    fs::write(
+        &file,
+        format!(
+            "name = \"{name}\"\ndescription = \"A test sweep of {name}.\"\n\
+             [data]\ndataset = \"mnist\"\ntrain_subset = 500\n\
+             [model]\nhidden_size = 32\n[train]\nepochs = 2\n[grid]\n{grid}\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("results");
+    let output = sweep()
+        .args(["run", "--quiet", "--jobs", "2", "--out"])
+        .arg(&out)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    (dir, out.join(name))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn report(dir: &Path) -> Output {
+    sweep().arg("report").arg(dir).output().unwrap()
+}
+
+/// Parses an SVG file as XML (it must be well formed) and returns its text.
+fn svg(path: &Path) -> String {
+    let text = fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&text)
+        .unwrap_or_else(|e| panic!("{} is not valid XML: {e}", path.display()));
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    text
+}
+
+/// Decodes a PNG file and returns its width and height.
+fn png_size(path: &Path) -> (u32, u32) {
+    let decoder = png::Decoder::new(fs::File::open(path).unwrap());
+    let mut reader = decoder
+        .read_info()
+        .unwrap_or_else(|e| panic!("{} is not a PNG: {e}", path.display()));
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    // Not blank: some pixels are neither white nor one colour.
+    let distinct: std::collections::HashSet<&[u8]> = buf[..info.buffer_size()]
+        .chunks(3)
+        .take(2_000_000)
+        .collect();
+    assert!(distinct.len() > 10, "{} looks blank", path.display());
+    (info.width, info.height)
+}
+
+/// Elements of `svg` with the given tag whose attributes include all `attrs`.
+fn count(svg: &str, tag: &str, attrs: &[(&str, &str)]) -> usize {
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    doc.descendants()
+        .filter(|n| n.has_tag_name(tag))
+        .filter(|n| attrs.iter().all(|(k, v)| n.attribute(*k) == Some(*v)))
+        .count()
+}
+
+fn plot_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir.join("plots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn csv_rows(path: &Path) -> (csv::StringRecord, Vec<csv::StringRecord>) {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header = reader.headers().unwrap().clone();
+    (header, reader.records().map(|r| r.unwrap()).collect())
+}
+
+fn cell<'a>(header: &csv::StringRecord, row: &'a csv::StringRecord, name: &str) -> &'a str {
+    let at = header.iter().position(|h| h == name).unwrap();
+    &row[at]
+}
+
+#[test]
+fn a_lambda_sweep_gets_a_summary_plots_with_one_error_bar_per_lambda_and_a_report() {
+    let (_tmp, dir) = run_sweep(
+        "gap",
+        "lambda = [0, 0.001, 0.01, 0.1]\nseed = { count = 2 }",
+    );
+
+    let (header, rows) = csv_rows(&dir.join("summary.csv"));
+    assert_eq!(rows.len(), 4);
+    for row in &rows {
+        assert_eq!(cell(&header, row, "seeds_finished"), "2");
+        assert_eq!(cell(&header, row, "seeds_missing"), "0");
+        let mean: f64 = cell(&header, row, "gap_acc_mean").parse().unwrap();
+        let lo: f64 = cell(&header, row, "gap_acc_ci95_low").parse().unwrap();
+        let hi: f64 = cell(&header, row, "gap_acc_ci95_high").parse().unwrap();
+        assert!(lo <= mean && mean <= hi);
+    }
+
+    assert_eq!(
+        plot_files(&dir),
+        [
+            "accuracy_vs_lambda.png",
+            "accuracy_vs_lambda.svg",
+            "gap_vs_lambda.png",
+            "gap_vs_lambda.svg",
+            "learning_curves.png",
+            "learning_curves.svg"
+        ]
+    );
+    let gap = svg(&dir.join("plots/gap_vs_lambda.svg"));
+    // An error bar is three lines (whisker and two caps) in the series colour.
+    assert_eq!(
+        count(&gap, "line", &[("stroke", FIRST_SERIES)]),
+        3 * 4,
+        "one error bar per λ"
+    );
+    // Every seed is a faint dot.
+    assert_eq!(
+        count(
+            &gap,
+            "circle",
+            &[("fill", FIRST_SERIES), ("opacity", "0.3")]
+        ),
+        8
+    );
+    // λ = 0 has its own tick on the log axis.
+    assert!(gap.contains(">\n0\n</text>") || gap.contains(">0\n</text>"));
+    assert!(gap.contains("weight decay λ (log scale)"));
+    assert!(gap.contains("font-family=\"DejaVu Sans, sans-serif\""));
+    assert_eq!(png_size(&dir.join("plots/gap_vs_lambda.png")), (1200, 800));
+    png_size(&dir.join("plots/accuracy_vs_lambda.png"));
+    png_size(&dir.join("plots/learning_curves.png"));
+
+    let curves = svg(&dir.join("plots/learning_curves.svg"));
+    // Two bands (train and test) per panel, one panel per λ.
+    assert_eq!(count(&curves, "polygon", &[("opacity", "0.2")]), 2 * 4);
+    for panel in [
+        "lambda = 0",
+        "lambda = 0.001",
+        "lambda = 0.01",
+        "lambda = 0.1",
+    ] {
+        assert!(curves.contains(panel), "no panel {panel}");
+    }
+
+    let html = fs::read_to_string(dir.join("report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 3);
+    assert!(html.contains("A test sweep of gap."));
+    assert!(html.contains("8 of 8 runs finished"));
+    assert!(html.contains("None: every run of the grid finished."));
+    assert!(!html.contains("<script"));
+    // Nothing is fetched from the network (the SVG namespace is only a name).
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+}
+
+#[test]
+fn two_swept_settings_get_a_line_per_value_and_heatmaps() {
+    let (_tmp, dir) = run_sweep(
+        "pair",
+        "lambda = [0, 0.01]\nlearning_rate = [0.05, 0.1]\nseed = { count = 2 }",
+    );
+    let plots = plot_files(&dir);
+    for stem in [
+        "gap_vs_lambda",
+        "accuracy_vs_lambda",
+        "gap_vs_learning_rate",
+        "accuracy_vs_learning_rate",
+        "learning_curves",
+        "heatmap_gap_lambda_learning_rate",
+        "heatmap_test_acc_lambda_learning_rate",
+    ] {
+        for ext in ["svg", "png"] {
+            assert!(plots.contains(&format!("{stem}.{ext}")), "no {stem}.{ext}");
+        }
+    }
+    let gap = svg(&dir.join("plots/gap_vs_lambda.svg"));
+    assert!(gap.contains("learning_rate = 0.05") && gap.contains("learning_rate = 0.1"));
+    assert_eq!(count(&gap, "line", &[("stroke", FIRST_SERIES)]), 3 * 2);
+
+    // Each heatmap cell carries its value: the mean gap in points.
+    let (header, rows) = csv_rows(&dir.join("summary.csv"));
+    assert_eq!(rows.len(), 4);
+    let heat = svg(&dir.join("plots/heatmap_gap_lambda_learning_rate.svg"));
+    let doc = roxmltree::Document::parse(&heat).unwrap();
+    let written: Vec<f64> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text()?.trim().parse().ok())
+        .collect();
+    for row in &rows {
+        // The CSV keeps 6 significant digits, the cell 2 decimals.
+        let gap = 100.0 * cell(&header, row, "gap_acc_mean").parse::<f64>().unwrap();
+        assert!(
+            written.iter().any(|w| (w - gap).abs() <= 0.0051),
+            "heatmap lacks {gap:.2}: {written:?}"
+        );
+    }
+    png_size(&dir.join("plots/heatmap_gap_lambda_learning_rate.png"));
+}
+
+#[test]
+fn report_on_a_half_finished_sweep_lists_the_missing_runs() {
+    let (_tmp, dir) = run_sweep("half", "lambda = [0, 0.01]\nseed = { count = 3 }");
+    let (header, rows) = csv_rows(&dir.join("runs.csv"));
+    let ids: Vec<String> = rows
+        .iter()
+        .map(|r| cell(&header, r, "run_id").to_string())
+        .collect();
+    // One run lost its completion marker (it was interrupted), another
+    // never started.
+    fs::remove_file(dir.join("runs").join(&ids[1]).join("done.json")).unwrap();
+    fs::remove_dir_all(dir.join("runs").join(&ids[4])).unwrap();
+
+    let output = report(&dir);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("4 of 6 runs finished"), "{stdout}");
+    assert!(stdout.contains("missing 2 run(s)"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{} (lambda=0 seed=1)", ids[1])),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{} (lambda=0.01 seed=1)", ids[4])),
+        "{stdout}"
+    );
+
+    let (header, rows) = csv_rows(&dir.join("summary.csv"));
+    for row in &rows {
+        assert_eq!(cell(&header, row, "seeds_finished"), "2");
+        assert_eq!(cell(&header, row, "seeds_missing"), "1");
+        assert_eq!(cell(&header, row, "seeds"), "0 2");
+    }
+    let html = fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("2 missing (the sweep is not complete)"));
+    assert!(html.contains(&ids[1]) && html.contains(&ids[4]));
+    let gap = svg(&dir.join("plots/gap_vs_lambda.svg"));
+    assert_eq!(
+        count(
+            &gap,
+            "circle",
+            &[("fill", FIRST_SERIES), ("opacity", "0.3")]
+        ),
+        4
+    );
+}
+
+#[test]
+fn a_sweep_of_seeds_alone_gets_learning_curves_and_no_axis_plots() {
+    let (_tmp, dir) = run_sweep("seeds", "seed = { count = 2 }");
+    assert_eq!(
+        plot_files(&dir),
+        ["learning_curves.png", "learning_curves.svg"]
+    );
+    let (_, rows) = csv_rows(&dir.join("summary.csv"));
+    assert_eq!(rows.len(), 1);
+}
+
+#[test]
+fn a_single_seed_has_no_interval_and_the_csv_says_so() {
+    let (_tmp, dir) = run_sweep("single", "lambda = [0, 0.01]");
+    let (header, rows) = csv_rows(&dir.join("summary.csv"));
+    for row in &rows {
+        assert_eq!(cell(&header, row, "seeds_finished"), "1");
+        assert_eq!(cell(&header, row, "test_acc_sd"), "");
+        assert_eq!(cell(&header, row, "test_acc_ci95_low"), "");
+        assert_eq!(
+            cell(&header, row, "ci95_note"),
+            "1 seed: no spread or interval"
+        );
+    }
+    let gap = svg(&dir.join("plots/gap_vs_lambda.svg"));
+    assert_eq!(count(&gap, "line", &[("stroke", FIRST_SERIES)]), 0);
+}
+
+#[test]
+fn a_folder_that_is_not_a_sweep_is_refused_with_exit_code_2() {
+    let tmp = TempDir::new().unwrap();
+    let output = report(tmp.path());
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("is not the results folder of a sweep: cannot read manifest.json"),
+        "{stderr}"
+    );
+    let output = report(&tmp.path().join("nope"));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).contains("is not a folder"));
+}
