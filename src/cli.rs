@@ -47,6 +47,16 @@ pub struct RunArgs {
     /// Show no progress; print only the final summary.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Train again the runs that failed in an earlier invocation (missing
+    /// runs are trained in any case).
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Stop the whole sweep at the first run that fails.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Start even if the memory estimate exceeds the memory available.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 /// Flags of `sweep plan`.

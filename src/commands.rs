@@ -1,16 +1,20 @@
 //! What each subcommand does, from parsed arguments to printed output.
 
 use std::io::Write;
+use std::process::ExitCode;
 
 use anyhow::Result;
 
 use crate::cli::{PlanArgs, ReportArgs, RunArgs};
 use crate::config::Experiment;
+use crate::interrupt;
 use crate::report::{self, ReportOutcome};
 use crate::sweep::{self, RunOptions};
 
-/// `sweep run`: trains the grid and says where the results went.
-pub fn run(args: &RunArgs) -> Result<()> {
+/// `sweep run`: trains the grid and says where the results went. The exit
+/// code is 0 when every run has a record and none failed, 1 when a run
+/// failed, 130 when a signal stopped the sweep.
+pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let exp = Experiment::load(&args.file)?;
     let jobs = match args.jobs {
         Some(j) => usize::from(j),
@@ -21,16 +25,24 @@ pub fn run(args: &RunArgs) -> Result<()> {
         out: args.out.clone(),
         fresh: args.fresh,
         quiet: args.quiet,
+        retry_failed: args.retry_failed,
+        fail_fast: args.fail_fast,
+        yes: args.yes,
     };
+    interrupt::install();
     let summary = sweep::run(&exp, &opts)?;
     let mut out = std::io::stdout().lock();
     let diverged = match summary.diverged {
         0 => String::new(),
         n => format!(", {n} diverged"),
     };
+    let failed = match summary.failed.len() {
+        0 => String::new(),
+        n => format!(", {n} FAILED"),
+    };
     writeln!(
         out,
-        "{}: {} runs ({} trained now, {} reused{diverged}) in {:.1} s",
+        "{}: {} runs ({} trained now, {} reused{diverged}{failed}) in {:.1} s",
         exp.name, summary.total, summary.trained, summary.reused, summary.seconds
     )?;
     writeln!(out, "results: {}", summary.dir.display())?;
@@ -42,7 +54,34 @@ pub fn run(args: &RunArgs) -> Result<()> {
         out,
         "  epochs.csv   one row per run and epoch (learning curves)"
     )?;
-    print_report(&mut out, &summary.report)
+    print_report(&mut out, &summary.report)?;
+    if !summary.failed.is_empty() {
+        writeln!(
+            out,
+            "{} run(s) FAILED (message in runs/<id>/error.txt; `sweep run {} --retry-failed` trains them again):",
+            summary.failed.len(),
+            args.file.display()
+        )?;
+        for failure in &summary.failed {
+            writeln!(out, "  {failure}")?;
+        }
+    }
+    if summary.stopped && summary.missing > 0 {
+        writeln!(
+            out,
+            "stopped with {} of {} runs not done; run `sweep run {}` again to resume",
+            summary.missing,
+            summary.total,
+            args.file.display()
+        )?;
+    }
+    Ok(if summary.stopped && interrupt::interrupted_by_signal() {
+        ExitCode::from(interrupt::EXIT_INTERRUPTED)
+    } else if !summary.failed.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `sweep report`: rebuilds the report of a results folder.

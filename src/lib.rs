@@ -10,6 +10,8 @@ pub mod commands;
 pub mod config;
 pub mod data;
 pub mod error;
+pub mod faults;
+pub mod interrupt;
 pub mod nn;
 pub mod progress;
 pub mod report;

@@ -10,11 +10,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run(args) => commands::run(args),
-        Command::Plan(args) => commands::plan(args),
-        Command::Report(args) => commands::report(args),
+        Command::Plan(args) => commands::plan(args).map(|()| ExitCode::SUCCESS),
+        Command::Report(args) => commands::report(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");

@@ -105,6 +105,7 @@ impl Progress {
         if self.mode == Mode::Lines {
             let outcome = match (status, last) {
                 (Status::Diverged, _) => "diverged".to_string(),
+                (Status::Failed, _) => "FAILED".to_string(),
                 (_, Some(m)) => format!(
                     "train {:.2}% · test {:.2}% · gap {:+.2} pts",
                     100.0 * m.train_acc,
@@ -119,6 +120,15 @@ impl Progress {
                 self.total,
                 line.label
             );
+        }
+    }
+
+    /// Removes the line of a run stopped before its end (not counted).
+    pub fn abandon(&self, line: RunLine) {
+        line.bar.finish_and_clear();
+        self.multi.remove(&line.bar);
+        if self.mode == Mode::Lines {
+            eprintln!("{} · stopped before its end, not recorded", line.label);
         }
     }
 

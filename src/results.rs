@@ -40,12 +40,39 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let mut file = fs::File::create(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
+        if path.file_name() == Some("runs.csv".as_ref()) {
+            crate::faults::crash_point("aggregate");
+        }
         fs::rename(&tmp, path)
     };
     write().map_err(|e| {
         let _ = fs::remove_file(&tmp);
-        anyhow::anyhow!(e).context(format!("cannot write {}", path.display()))
+        match e.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => bad_input!(
+                "cannot write {}: no space left on the device; free some space and run the \
+                 same command again (finished runs are kept)",
+                path.display()
+            ),
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                bad_input!(
+                    "cannot write {}: {e}; choose a writable folder with --out",
+                    path.display()
+                )
+            }
+            _ => anyhow::anyhow!(e).context(format!("cannot write {}", path.display())),
+        }
     })
+}
+
+/// A text cell that a spreadsheet would run as a formula (it starts with
+/// `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, which
+/// spreadsheets show as text. Numbers never pass through here.
+pub fn csv_text(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_string()
+    }
 }
 
 /// What a run's `params.json` holds: enough to know exactly what it trained.
@@ -74,6 +101,13 @@ pub struct RunDone {
     pub eval_seconds: f64,
     /// When it finished (RFC 3339).
     pub finished_at: String,
+    /// What went wrong, for a failed run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+fn now_utc() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// What `grid.json` holds: the whole grid, so that `sweep report` knows
@@ -110,9 +144,27 @@ impl FinishedRun {
                 train_samples: outcome.train_samples,
                 train_seconds: outcome.train_seconds,
                 eval_seconds: outcome.eval_seconds,
-                finished_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                finished_at: now_utc(),
+                error: None,
             },
             epochs: outcome.epochs,
+        }
+    }
+
+    /// The record of a run that stopped with an error.
+    pub fn failed(spec: &RunSpec, error: String, seconds: f64) -> FinishedRun {
+        FinishedRun {
+            spec: spec.clone(),
+            done: RunDone {
+                status: Status::Failed,
+                diverged_epoch: None,
+                train_samples: 0,
+                train_seconds: seconds,
+                eval_seconds: 0.0,
+                finished_at: now_utc(),
+                error: Some(error),
+            },
+            epochs: Vec::new(),
         }
     }
 
@@ -131,6 +183,13 @@ impl FinishedRun {
                 _ => Some(e),
             })
     }
+}
+
+/// Exclusive use of a results folder, released when dropped or when the
+/// process ends in any way.
+#[derive(Debug)]
+pub struct FolderLock {
+    _file: fs::File,
 }
 
 /// The folder of one sweep's results.
@@ -177,7 +236,19 @@ impl ResultsDir {
             fs::remove_dir_all(&runs)
                 .with_context(|| format!("cannot remove {}", runs.display()))?;
         }
-        for file in ["runs.csv", "epochs.csv", "manifest.json"] {
+        let plots = self.root.join("plots");
+        if plots.exists() {
+            fs::remove_dir_all(&plots)
+                .with_context(|| format!("cannot remove {}", plots.display()))?;
+        }
+        for file in [
+            "runs.csv",
+            "epochs.csv",
+            "summary.csv",
+            "report.html",
+            "manifest.json",
+            "grid.json",
+        ] {
             let path = self.root.join(file);
             if path.exists() {
                 fs::remove_file(&path)
@@ -187,10 +258,100 @@ impl ResultsDir {
         Ok(())
     }
 
+    /// Takes the folder for this process alone, or says who holds it. The
+    /// lock is the operating system's (`flock`) on `.lock`: it ends with the
+    /// process however it ends, so a crashed sweep never leaves it stuck.
+    pub fn lock(&self) -> Result<FolderLock> {
+        fs::create_dir_all(&self.root).map_err(|e| {
+            bad_input!(
+                "cannot create results folder {}: {e}; choose a writable folder with --out",
+                self.root.display()
+            )
+        })?;
+        let path = self.root.join(".lock");
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| {
+                bad_input!(
+                    "cannot create {}: {e}; choose a writable folder with --out",
+                    path.display()
+                )
+            })?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let holder = fs::read_to_string(&path).unwrap_or_default();
+                let holder = holder.trim();
+                return Err(bad_input!(
+                    "{} is in use by another `sweep run` ({}); wait for it to end or stop it \
+                     (Ctrl-C), then run this again",
+                    self.root.display(),
+                    if holder.is_empty() {
+                        "starting"
+                    } else {
+                        holder
+                    }
+                ));
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(anyhow::anyhow!(e).context(format!("cannot lock {}", path.display())));
+            }
+        }
+        let host = fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "this machine".into());
+        let note = format!(
+            "pid {} on {host}, since {}",
+            std::process::id(),
+            chrono::Local::now().format("%Y-%m-%d %H:%M:%S")
+        );
+        file.set_len(0)
+            .and_then(|_| file.write_all(note.as_bytes()))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(FolderLock { _file: file })
+    }
+
+    /// Removes temporary files left by a process that died mid-write (they
+    /// were never renamed into place, so nothing ever read them).
+    pub fn remove_stale_temporaries(&self) {
+        let is_temp = |p: &Path| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.') && n.contains(".tmp-"))
+        };
+        let mut dirs = vec![self.root.clone(), self.root.join("plots")];
+        if let Ok(runs) = fs::read_dir(self.root.join("runs")) {
+            dirs.extend(runs.filter_map(|e| e.ok()).map(|e| e.path()));
+        }
+        for dir in dirs {
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for path in entries.filter_map(|e| e.ok()).map(|e| e.path()) {
+                if is_temp(&path) {
+                    let _ = fs::remove_file(&path);
+                }
+            }
+        }
+    }
+
     /// Saves a finished run: parameters, epochs, then the completion marker.
     pub fn save_run(&self, run: &FinishedRun) -> Result<()> {
         let dir = self.run_dir(&run.spec.id);
         fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        // A record from an earlier attempt (a failed run being retried)
+        // stops counting before any of its files change.
+        for stale in [DONE_FILE, "error.txt"] {
+            let path = dir.join(stale);
+            if path.exists() {
+                fs::remove_file(&path)
+                    .with_context(|| format!("cannot remove {}", path.display()))?;
+            }
+        }
         let params = RunParamsFile {
             id: run.spec.id.clone(),
             dataset: self.dataset.clone(),
@@ -208,7 +369,12 @@ impl ResultsDir {
             csv.write_record(EPOCH_COLUMNS)?;
         }
         write_atomic(&dir.join("epochs.csv"), &csv.into_inner()?)?;
-        write_atomic(&dir.join(DONE_FILE), &serde_json::to_vec_pretty(&run.done)?)
+        if let Some(error) = &run.done.error {
+            write_atomic(&dir.join("error.txt"), format!("{error}\n").as_bytes())?;
+        }
+        write_atomic(&dir.join(DONE_FILE), &serde_json::to_vec_pretty(&run.done)?)?;
+        crate::faults::crash_point("run-saved");
+        Ok(())
     }
 
     /// Reads run `spec` back if it finished earlier with exactly these
@@ -278,6 +444,11 @@ impl ResultsDir {
         self.root.join("grid.json")
     }
 
+    /// Reads the grid file of an earlier sweep here, if any.
+    pub fn read_grid(&self) -> Option<GridFile> {
+        serde_json::from_slice(&fs::read(self.grid_path()).ok()?).ok()
+    }
+
     /// Writes the grid file.
     pub fn write_grid(&self, grid: &GridFile) -> Result<()> {
         write_atomic(&self.grid_path(), &serde_json::to_vec_pretty(grid)?)
@@ -304,7 +475,7 @@ pub const EPOCH_COLUMNS: [&str; 10] = [
 ];
 
 /// Metric columns of `runs.csv` after the parameters.
-pub const RUN_COLUMNS: [&str; 18] = [
+pub const RUN_COLUMNS: [&str; 19] = [
     "train_samples",
     "epochs_done",
     "diverged_epoch",
@@ -323,6 +494,7 @@ pub const RUN_COLUMNS: [&str; 18] = [
     "train_seconds",
     "eval_seconds",
     "finished_at",
+    "error",
 ];
 
 fn param_header() -> Vec<&'static str> {
@@ -332,12 +504,12 @@ fn param_header() -> Vec<&'static str> {
 }
 
 fn param_cells(dataset: &str, run: &FinishedRun) -> Vec<String> {
-    let status = match run.done.status {
-        Status::Finished => "finished",
-        Status::Diverged => "diverged",
-    };
-    let mut cells = vec![run.spec.id.clone(), status.to_string(), dataset.to_string()];
-    cells.extend(Key::ALL.iter().map(|&k| run.spec.params.text(k)));
+    let mut cells = vec![
+        run.spec.id.clone(),
+        run.done.status.as_str().to_string(),
+        csv_text(dataset),
+    ];
+    cells.extend(Key::ALL.iter().map(|&k| csv_text(&run.spec.params.text(k))));
     cells
 }
 
@@ -385,6 +557,7 @@ pub fn runs_csv<'a>(
         row.push(num(train_seconds));
         row.push(num(eval_seconds));
         row.push(run.done.finished_at.clone());
+        row.push(csv_text(run.done.error.as_deref().unwrap_or("")));
         csv.write_record(&row)?;
     }
     Ok(csv.into_inner()?)

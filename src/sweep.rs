@@ -3,6 +3,7 @@
 //! it ends and keep the aggregate CSVs current.
 
 use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,8 +18,11 @@ use crate::data::Dataset;
 use crate::nn::mlp::{eval_flops_per_sample, train_flops_per_sample};
 use crate::progress::Progress;
 use crate::report::{self, ReportOutcome};
-use crate::results::{FinishedRun, GridFile, Manifest, ResultsDir, cpu_model};
-use crate::train::{self, Status};
+use crate::results::{
+    DONE_FILE, FinishedRun, FolderLock, GridFile, Manifest, ResultsDir, cpu_model,
+};
+use crate::train::{self, Interrupted, Status};
+use crate::{faults, interrupt};
 
 /// How `sweep run` was asked to behave.
 #[derive(Debug, Clone)]
@@ -31,6 +35,12 @@ pub struct RunOptions {
     pub fresh: bool,
     /// No progress display.
     pub quiet: bool,
+    /// Train the runs that failed earlier again (as well as missing ones).
+    pub retry_failed: bool,
+    /// Stop the sweep at the first failed run.
+    pub fail_fast: bool,
+    /// Go ahead even when the memory estimate exceeds what the machine has.
+    pub yes: bool,
 }
 
 /// What a finished `sweep run` reports.
@@ -46,6 +56,12 @@ pub struct SweepSummary {
     pub trained: usize,
     /// Runs whose loss became NaN or infinite.
     pub diverged: usize,
+    /// Runs that stopped with an error: `id (settings): message`.
+    pub failed: Vec<String>,
+    /// Runs of the grid still without a record (the sweep was stopped).
+    pub missing: usize,
+    /// The sweep stopped early (a signal, or `--fail-fast`).
+    pub stopped: bool,
     /// Wall-clock seconds of this invocation.
     pub seconds: f64,
     /// The report written at the end.
@@ -111,13 +127,17 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
     let started = Instant::now();
     let started_at = now();
     let data = load_data(exp)?;
+    check_memory(exp, &data, opts)?;
     let results = ResultsDir::new(results_dir(exp, &opts.out), &exp.dataset_label);
-    prepare_dir(exp, &data, &results, opts.fresh)?;
+    let _lock = prepare_dir(exp, &data, &results, opts.fresh)?;
 
-    // Runs finished by an earlier invocation are reused as they are.
+    // Runs recorded by an earlier invocation are reused as they are; failed
+    // ones only when not asked to retry them.
     let mut finished: HashMap<String, FinishedRun> = HashMap::new();
     for spec in &exp.runs {
-        if let Some(run) = results.load_run(spec) {
+        if let Some(run) = results.load_run(spec)
+            && !(opts.retry_failed && run.done.status == Status::Failed)
+        {
             finished.insert(spec.id.clone(), run);
         }
     }
@@ -161,6 +181,16 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
             results.root().display()
         ));
     }
+    let kept_failed = finished
+        .values()
+        .filter(|r| r.done.status == Status::Failed)
+        .count();
+    if kept_failed > 0 {
+        progress.note(&format!(
+            "note: {kept_failed} run(s) failed earlier and are kept as failed; \
+             add --retry-failed to train them again"
+        ));
+    }
     let orphans = results.orphans(&exp.runs);
     if !orphans.is_empty() {
         progress.note(&format!(
@@ -181,17 +211,40 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
     // Each worker takes the next pending run in grid order, so runs start in
     // the order `sweep plan` lists them whatever the number of workers.
     let next = AtomicUsize::new(0);
+    let stop = || interrupt::stop_requested();
     pool.install(|| {
         (0..opts.jobs)
             .into_par_iter()
             .try_for_each(|_| -> Result<()> {
-                while let Some(spec) = pending.get(next.fetch_add(1, Ordering::Relaxed)) {
+                while !stop() {
+                    let Some(spec) = pending.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        break;
+                    };
                     let line = progress.start(run_label(exp, spec), spec.params.epochs);
                     let run_started = Instant::now();
-                    let outcome =
-                        train::train(&spec.params, &data, &mut |m| progress.epoch(&line, m));
-                    let run = FinishedRun::new(spec, outcome);
+                    let attempt = catch_unwind(AssertUnwindSafe(|| {
+                        faults::maybe_fail(&spec.id);
+                        train::train(
+                            &spec.params,
+                            &data,
+                            &mut |m| progress.epoch(&line, m),
+                            &stop,
+                        )
+                    }));
+                    let seconds = run_started.elapsed().as_secs_f64();
+                    let run = match attempt {
+                        Ok(Ok(outcome)) => FinishedRun::new(spec, outcome),
+                        // Stopped: nothing is recorded; it trains again on resume.
+                        Ok(Err(Interrupted)) => {
+                            progress.abandon(line);
+                            break;
+                        }
+                        Err(payload) => FinishedRun::failed(spec, panic_message(&payload), seconds),
+                    };
                     results.save_run(&run)?;
+                    if run.done.status == Status::Failed && opts.fail_fast {
+                        interrupt::request_stop();
+                    }
                     let (status, last) = (run.done.status, run.epochs.last().cloned());
                     {
                         let mut finished = finished.lock().unwrap_or_else(|e| e.into_inner());
@@ -200,12 +253,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
                             exp.runs.iter().filter_map(|s| finished.get(&s.id)),
                         )?;
                     }
-                    progress.finish(
-                        line,
-                        status,
-                        last.as_ref(),
-                        run_started.elapsed().as_secs_f64(),
-                    );
+                    progress.finish(line, status, last.as_ref(), seconds);
                 }
                 Ok(())
             })
@@ -217,23 +265,56 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
     manifest.finished_at = now();
     results.write_manifest(&manifest)?;
     let report = report::write(results.root())?;
+    let label = |spec: &RunSpec| run_label(exp, spec);
     Ok(SweepSummary {
         dir: results.root().to_path_buf(),
         total: exp.runs.len(),
         reused,
-        trained: pending.len(),
+        trained: finished.len() - reused,
         diverged: finished
             .values()
             .filter(|r| r.done.status == Status::Diverged)
             .count(),
+        failed: exp
+            .runs
+            .iter()
+            .filter_map(|s| finished.get(&s.id))
+            .filter(|r| r.done.status == Status::Failed)
+            .map(|r| {
+                format!(
+                    "{} ({}): {}",
+                    r.spec.id,
+                    label(&r.spec),
+                    r.done.error.as_deref().unwrap_or("unknown error")
+                )
+            })
+            .collect(),
+        missing: exp.runs.len() - finished.len(),
+        stopped: interrupt::stop_requested(),
         seconds: started.elapsed().as_secs_f64(),
         report,
     })
 }
 
-/// Creates (or, with `fresh`, empties) the results folder after checking
-/// that earlier results in it came from the same dataset files.
-fn prepare_dir(exp: &Experiment, data: &Dataset, results: &ResultsDir, fresh: bool) -> Result<()> {
+/// The text of a panic, as the run's error message.
+fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "the run panicked".to_string());
+    format!("panic: {text}")
+}
+
+/// Takes the results folder for this process (refusing if another sweep
+/// writes it), then empties it with `fresh`, or checks that the results
+/// already in it can be resumed: same dataset files, same fixed settings.
+fn prepare_dir(
+    exp: &Experiment,
+    data: &Dataset,
+    results: &ResultsDir,
+    fresh: bool,
+) -> Result<FolderLock> {
     let root = results.root();
     if let Some(file) = root.ancestors().find(|p| p.exists() && !p.is_dir()) {
         return Err(bad_input!(
@@ -242,19 +323,133 @@ fn prepare_dir(exp: &Experiment, data: &Dataset, results: &ResultsDir, fresh: bo
             file.display()
         ));
     }
+    let lock = results.lock()?;
+    results.remove_stale_temporaries();
     if fresh {
         results.clear()?;
-    } else if let Some(old) = results.read_manifest()
-        && old.dataset_files != data.files
-    {
+    } else {
+        if let Some(old) = results.read_manifest()
+            && old.dataset_files != data.files
+        {
+            return Err(bad_input!(
+                "{} holds results of `{}` made from other dataset files (checksums differ); \
+                 mixing them would be wrong. Run with --fresh to start over, or choose another --out",
+                root.display(),
+                exp.name
+            ));
+        }
+        if let Some(old) = results.read_grid() {
+            check_unchanged_meaning(exp, &old, results)?;
+        }
+    }
+    results.create()?;
+    Ok(lock)
+}
+
+/// Refuses to resume when the experiment changed a setting that every
+/// finished run shares (epochs, subset, dataset, …): the old runs would be
+/// silently orphaned and the folder would mix two different experiments.
+/// Adding or removing values of swept settings is fine.
+fn check_unchanged_meaning(exp: &Experiment, old: &GridFile, results: &ResultsDir) -> Result<()> {
+    let finished = old
+        .runs
+        .iter()
+        .filter(|s| results.run_dir(&s.id).join(DONE_FILE).is_file())
+        .count();
+    if finished == 0 {
+        return Ok(());
+    }
+    let advice = format!(
+        "the {finished} finished run(s) in {} were trained with the old value. Run with --fresh \
+         to discard them, or give the changed experiment another `name` (or --out)",
+        results.root().display()
+    );
+    if old.dataset != exp.dataset_label {
         return Err(bad_input!(
-            "{} holds results of `{}` made from other dataset files (checksums differ); \
-             mixing them would be wrong. Run with --fresh to start over, or choose another --out",
-            root.display(),
-            exp.name
+            "{}: the dataset changed from `{}` to `{}` since the last run; {advice}",
+            exp.path.display(),
+            old.dataset,
+            exp.dataset_label
         ));
     }
-    results.create()
+    for key in Key::ALL {
+        let values = |runs: &[RunSpec]| {
+            let mut v: Vec<String> = runs.iter().map(|s| s.params.text(key)).collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        let (before, now) = (values(&old.runs), values(&exp.runs));
+        if before.len() == 1 && now.len() == 1 && before != now {
+            let show = |v: &str| {
+                if v.is_empty() {
+                    "all".to_string()
+                } else {
+                    v.to_string()
+                }
+            };
+            return Err(bad_input!(
+                "{}: `{}` changed from {} to {} since the last run; {advice}",
+                exp.path.display(),
+                key.name(),
+                show(&before[0]),
+                show(&now[0])
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Bytes a sweep needs at most: the dataset once, plus each worker's
+/// network, gradients and activation buffers for the largest run.
+pub fn memory_estimate(exp: &Experiment, data: &Dataset, jobs: usize) -> u64 {
+    let dataset = (data.train.images.len() + data.test.images.len()) as u64;
+    let per_run = exp
+        .runs
+        .iter()
+        .map(|spec| {
+            let p = &spec.params;
+            let sizes = p.layer_sizes(data.pixels(), crate::data::NUM_CLASSES);
+            let weights: u64 = sizes
+                .windows(2)
+                .map(|w| (w[0] as u64 + 1) * w[1] as u64)
+                .sum();
+            let units: u64 = sizes.iter().map(|&s| s as u64).sum();
+            let batch = p.batch_size as u64;
+            // weights + gradients, activations and deltas of a batch, the
+            // evaluation chunk, index lists; 4 bytes each.
+            4 * (2 * weights + 2 * batch * units + train::EVAL_CHUNK as u64 * units)
+                + 8 * data.train.len() as u64
+        })
+        .max()
+        .unwrap_or(0);
+    dataset + jobs.min(exp.runs.len()).max(1) as u64 * per_run
+}
+
+/// Memory the system can give without swapping, from /proc/meminfo.
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Refuses a sweep that would need more memory than the machine has
+/// available, unless `--yes`.
+fn check_memory(exp: &Experiment, data: &Dataset, opts: &RunOptions) -> Result<()> {
+    let need = memory_estimate(exp, data, opts.jobs);
+    match available_memory() {
+        Some(have) if need > have && !opts.yes => Err(bad_input!(
+            "{}: the sweep needs about {:.1} GiB of memory ({} worker(s) × the largest run, \
+             plus the dataset) but only {:.1} GiB is available; lower `hidden_size` or \
+             `batch_size`, use fewer --jobs, or add --yes to try anyway",
+            exp.path.display(),
+            need as f64 / (1u64 << 30) as f64,
+            opts.jobs.min(exp.runs.len()),
+            have as f64 / (1u64 << 30) as f64
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn now() -> String {

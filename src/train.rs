@@ -50,7 +50,25 @@ pub enum Status {
     Finished,
     /// The loss became NaN or infinite; training stopped.
     Diverged,
+    /// The run stopped with an error (a panic); the message is kept.
+    Failed,
 }
+
+impl Status {
+    /// The word used in CSV files and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Finished => "finished",
+            Status::Diverged => "diverged",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// A run stopped before its end because the sweep was asked to stop; it
+/// is not recorded and trains again on resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interrupted;
 
 /// Everything a run produced.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,13 +164,16 @@ fn evaluate(
 
 /// Trains one network as `params` says and evaluates it every `eval_every`
 /// epochs (and after the last). `on_epoch` sees each evaluated epoch as it
-/// completes, for progress display. The result depends only on `params`
-/// and `data`: the same seed gives the same bits in any thread.
+/// completes, for progress display; `stop` is asked before every step and
+/// ends the run with [`Interrupted`] when it says so. The result depends
+/// only on `params` and `data`: the same seed gives the same bits in any
+/// thread.
 pub fn train(
     params: &RunParams,
     data: &Dataset,
     on_epoch: &mut dyn FnMut(&EpochMetrics),
-) -> RunOutcome {
+    stop: &dyn Fn() -> bool,
+) -> Result<RunOutcome, Interrupted> {
     let pixels = data.pixels();
     let sizes = params.layer_sizes(pixels, NUM_CLASSES);
     let train_idx = training_indices(params, data.train.len());
@@ -192,6 +213,9 @@ pub fn train(
         }
         let mut diverged = false;
         for step in 0..steps {
+            if stop() {
+                return Err(Interrupted);
+            }
             let indices: &[u32] = match params.sampling {
                 Sampling::Shuffle => &order[step * batch..(step + 1) * batch],
                 Sampling::Replacement => {
@@ -220,7 +244,7 @@ pub fn train(
         let train_seconds = started.elapsed().as_secs_f64();
         outcome.train_seconds += train_seconds;
         if diverged {
-            return outcome.diverged(epoch);
+            return Ok(outcome.diverged(epoch));
         }
         if epoch % params.eval_every != 0 && epoch != params.epochs {
             continue;
@@ -258,12 +282,12 @@ pub fn train(
         };
         outcome.eval_seconds += metrics.eval_seconds;
         if !(train_loss.is_finite() && test_loss.is_finite() && metrics.penalty.is_finite()) {
-            return outcome.diverged(epoch);
+            return Ok(outcome.diverged(epoch));
         }
         on_epoch(&metrics);
         outcome.epochs.push(metrics);
     }
-    outcome
+    Ok(outcome)
 }
 
 impl RunOutcome {

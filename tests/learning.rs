@@ -41,7 +41,7 @@ fn small() -> RunParams {
 
 fn run(params: &RunParams, data: &Dataset) -> RunOutcome {
     let mut seen = Vec::new();
-    let outcome = train(params, data, &mut |m| seen.push(m.epoch));
+    let outcome = train(params, data, &mut |m| seen.push(m.epoch), &|| false).unwrap();
     let reported: Vec<usize> = outcome.epochs.iter().map(|e| e.epoch).collect();
     assert_eq!(seen, reported, "on_epoch must see every recorded epoch");
     outcome

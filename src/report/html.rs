@@ -67,16 +67,22 @@ pub fn report_html(results: &SweepResults, configs: &[Config], figures: &[Figure
     }
     let missing = results.missing();
     let diverged: Vec<_> = configs.iter().flat_map(|c| &c.diverged).collect();
+    let failed: usize = configs.iter().map(|c| c.failed.len()).sum();
     let _ = writeln!(
         h,
-        "<p class=\"status\">{} of {} runs finished{}{} · dataset <code>{}</code> · \
+        "<p class=\"status\">{} of {} runs finished{}{}{} · dataset <code>{}</code> · \
          experiment <code>{}</code></p>",
-        results.runs.len() - diverged.len(),
+        results.runs.len() - diverged.len() - failed,
         results.grid.runs.len(),
         if diverged.is_empty() {
             String::new()
         } else {
             format!(", <span class=\"warn\">{} diverged</span>", diverged.len())
+        },
+        if failed == 0 {
+            String::new()
+        } else {
+            format!(", <span class=\"warn\">{failed} failed</span>")
         },
         if missing.is_empty() {
             String::new()
@@ -252,6 +258,9 @@ fn headline_table(h: &mut String, configs: &[Config], keys: &[Key]) {
         if !c.diverged.is_empty() {
             note.push(format!("{} diverged", c.diverged.len()));
         }
+        if !c.failed.is_empty() {
+            note.push(format!("{} failed", c.failed.len()));
+        }
         if !c.missing.is_empty() {
             note.push(format!("{} missing", c.missing.len()));
         }
@@ -281,12 +290,13 @@ fn headline_table(h: &mut String, configs: &[Config], keys: &[Key]) {
     let _ = writeln!(h, "</table>");
 }
 
-/// Diverged and missing runs.
+/// Diverged, failed and missing runs.
 fn problems(h: &mut String, results: &SweepResults, configs: &[Config]) {
     let diverged: Vec<_> = configs.iter().flat_map(|c| &c.diverged).collect();
+    let failed: Vec<_> = configs.iter().flat_map(|c| &c.failed).collect();
     let missing = results.missing();
-    let _ = writeln!(h, "<h2>Runs that diverged or are missing</h2>");
-    if diverged.is_empty() && missing.is_empty() {
+    let _ = writeln!(h, "<h2>Runs that diverged, failed or are missing</h2>");
+    if diverged.is_empty() && failed.is_empty() && missing.is_empty() {
         let _ = writeln!(h, "<p>None: every run of the grid finished.</p>");
         return;
     }
@@ -305,6 +315,18 @@ fn problems(h: &mut String, results: &SweepResults, configs: &[Config]) {
             run.done
                 .diverged_epoch
                 .map_or("?".to_string(), |e| e.to_string())
+        );
+    }
+    for run in failed {
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"text\"><code>{}</code></td><td class=\"text\">{}</td>\
+             <td class=\"text warn\">failed: {} (<code>sweep run {} --retry-failed</code> \
+             trains it again)</td></tr>",
+            esc(&run.spec.id),
+            esc(&results.run_label(&run.spec)),
+            esc(run.done.error.as_deref().unwrap_or("unknown error")),
+            esc(&results.manifest.experiment_file)
         );
     }
     for spec in missing {

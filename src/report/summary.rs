@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::config::{Key, RunParams, RunSpec};
 use crate::report::stats::{Stat, ci_note};
-use crate::results::FinishedRun;
+use crate::results::{FinishedRun, csv_text};
 use crate::train::Status;
 
 /// How to read one metric off a finished run.
@@ -40,6 +40,8 @@ pub struct Config<'a> {
     pub finished: Vec<&'a FinishedRun>,
     /// Runs whose loss became NaN or infinite.
     pub diverged: Vec<&'a FinishedRun>,
+    /// Runs that stopped with an error.
+    pub failed: Vec<&'a FinishedRun>,
     /// Runs of the grid with no complete result yet.
     pub missing: Vec<&'a RunSpec>,
 }
@@ -97,6 +99,7 @@ pub fn configs<'a>(
                 planned: 0,
                 finished: Vec::new(),
                 diverged: Vec::new(),
+                failed: Vec::new(),
                 missing: Vec::new(),
             });
             order.len() - 1
@@ -104,8 +107,11 @@ pub fn configs<'a>(
         let config = &mut order[at];
         config.planned += 1;
         match runs.get(&spec.id) {
-            Some(run) if run.done.status == Status::Diverged => config.diverged.push(run),
-            Some(run) => config.finished.push(run),
+            Some(run) => match run.done.status {
+                Status::Finished => config.finished.push(run),
+                Status::Diverged => config.diverged.push(run),
+                Status::Failed => config.failed.push(run),
+            },
             None => config.missing.push(spec),
         }
     }
@@ -124,7 +130,7 @@ pub fn label(keys: &[Key], params: &RunParams) -> String {
 }
 
 /// `summary.csv`: per configuration, the swept settings, how many seeds
-/// finished, diverged or are missing, then mean, standard deviation and
+/// finished, diverged, failed or are missing, then mean, standard deviation and
 /// 95 % interval of each metric, then the settings the grid holds fixed.
 pub fn summary_csv(configs: &[Config], swept: &[Key]) -> Result<Vec<u8>> {
     let keys = config_keys(swept);
@@ -138,6 +144,7 @@ pub fn summary_csv(configs: &[Config], swept: &[Key]) -> Result<Vec<u8>> {
             "seeds_planned",
             "seeds_finished",
             "seeds_diverged",
+            "seeds_failed",
             "seeds_missing",
             "seeds",
             "ci95_note",
@@ -154,11 +161,15 @@ pub fn summary_csv(configs: &[Config], swept: &[Key]) -> Result<Vec<u8>> {
     let mut csv = csv::Writer::from_writer(Vec::new());
     csv.write_record(&header)?;
     for config in configs {
-        let mut row: Vec<String> = keys.iter().map(|&k| config.params.text(k)).collect();
+        let mut row: Vec<String> = keys
+            .iter()
+            .map(|&k| csv_text(&config.params.text(k)))
+            .collect();
         let n = config.finished.len();
         row.push(config.planned.to_string());
         row.push(n.to_string());
         row.push(config.diverged.len().to_string());
+        row.push(config.failed.len().to_string());
         row.push(config.missing.len().to_string());
         row.push(
             config
@@ -177,7 +188,7 @@ pub fn summary_csv(configs: &[Config], swept: &[Key]) -> Result<Vec<u8>> {
             row.push(cell(s.ci95.map(|c| c.0)));
             row.push(cell(s.ci95.map(|c| c.1)));
         }
-        row.extend(fixed.iter().map(|&k| config.params.text(k)));
+        row.extend(fixed.iter().map(|&k| csv_text(&config.params.text(k))));
         csv.write_record(&row)?;
     }
     Ok(csv.into_inner()?)
@@ -236,6 +247,7 @@ mod tests {
                 train_seconds: 1.0,
                 eval_seconds: 1.0,
                 finished_at: String::new(),
+                error: None,
             },
             // The best epoch is the first one, 0.01 above the final one.
             epochs: vec![epoch(1, test_acc + 0.01), epoch(2, test_acc)],

@@ -253,6 +253,7 @@ mod tests {
                     planned: 1,
                     finished: Vec::new(),
                     diverged: Vec::new(),
+                    failed: Vec::new(),
                     missing: Vec::new(),
                 }
             })

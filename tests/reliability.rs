@@ -1,0 +1,506 @@
+//! No result lost to crashes, interruptions, bad runs or a second writer:
+//! `sweep run` is killed (SIGKILL, and aborts injected at the exact moments
+//! between writes), interrupted (SIGINT, SIGTERM), run twice at once, and
+//! given failing runs — and resuming always ends with one record per run and
+//! the same numbers as a sweep that was never disturbed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// λ × seed, 6 runs of about half a second each on 2 000 real MNIST images.
+const GRID: &str = "lambda = [0, 0.01, 0.1]\nseed = { count = 2 }";
+
+fn experiment(grid: &str, epochs: usize) -> String {
+    format!(
+        "name = \"r\"\n[data]\ndataset = \"mnist\"\ntrain_subset = 2000\n\
+         [model]\nhidden_size = 64\n[train]\nepochs = {epochs}\n[grid]\n{grid}\n"
+    )
+}
+
+fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_sweep"))
+}
+
+/// A folder with the experiment file `r.toml`; results in `<dir>/out/r`.
+struct Sweep {
+    dir: TempDir,
+}
+
+impl Sweep {
+    fn new(text: &str) -> Sweep {
+        let dir = TempDir::new().unwrap();
+        fs::write(dir.path().join("r.toml"), text).unwrap();
+        Sweep { dir }
+    }
+
+    fn results(&self) -> PathBuf {
+        self.dir.path().join("out").join("r")
+    }
+
+    fn command(&self, extra: &[&str]) -> Command {
+        let mut cmd = Command::new(binary());
+        cmd.env(
+            "SWEEP_DATA_DIR",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("data"),
+        )
+        .current_dir(self.dir.path())
+        .args(["run", "r.toml", "--out", "out"])
+        .args(extra);
+        if !extra.contains(&"--jobs") {
+            cmd.args(["--jobs", "2"]);
+        }
+        cmd
+    }
+
+    fn run(&self, extra: &[&str]) -> Output {
+        self.command(extra).output().unwrap()
+    }
+
+    fn spawn(&self, extra: &[&str], env: &[(&str, &str)]) -> Child {
+        let mut cmd = self.command(extra);
+        cmd.envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd.spawn().unwrap()
+    }
+
+    /// Runs whose `done.json` exists.
+    fn done(&self) -> usize {
+        fs::read_dir(self.results().join("runs"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.path().join("done.json").is_file())
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A CSV file without the wall-clock columns, rows sorted by run id: what
+/// must be identical between any two sweeps of the same grid.
+fn metrics(path: &Path) -> String {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let clock = ["seconds", "train_seconds", "eval_seconds", "finished_at"];
+    let keep: Vec<usize> = (0..header.len())
+        .filter(|&i| !clock.contains(&&header[i]))
+        .collect();
+    let mut rows: Vec<String> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            keep.iter().map(|&i| &r[i]).collect::<Vec<_>>().join(",")
+        })
+        .collect();
+    rows.sort();
+    let head: Vec<&str> = keep.iter().map(|&i| &header[i]).collect();
+    format!("{}\n{}", head.join(","), rows.join("\n"))
+}
+
+/// `runs.csv` and `epochs.csv` of an undisturbed sweep of [`GRID`], 4 epochs.
+fn reference() -> &'static (String, String) {
+    static REFERENCE: OnceLock<(String, String)> = OnceLock::new();
+    REFERENCE.get_or_init(|| {
+        let sweep = Sweep::new(&experiment(GRID, 4));
+        let out = sweep.run(&["--quiet"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        (
+            metrics(&sweep.results().join("runs.csv")),
+            metrics(&sweep.results().join("epochs.csv")),
+        )
+    })
+}
+
+/// Resumes the sweep and checks it ends exactly like the reference: one
+/// record per run, same numbers, and the report written.
+fn resume_and_compare(sweep: &Sweep, what: &str) {
+    let out = sweep.run(&["--quiet"]);
+    assert!(
+        out.status.success(),
+        "{what}: resume failed: {}",
+        text(&out.stderr)
+    );
+    let (runs, epochs) = reference();
+    assert_eq!(
+        &metrics(&sweep.results().join("runs.csv")),
+        runs,
+        "{what}: runs.csv differs"
+    );
+    assert_eq!(
+        &metrics(&sweep.results().join("epochs.csv")),
+        epochs,
+        "{what}: epochs.csv differs"
+    );
+    assert_eq!(sweep.done(), 6, "{what}");
+    assert!(sweep.results().join("report.html").is_file(), "{what}");
+}
+
+fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        sleep(Duration::from_millis(10));
+    }
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args(["-s", name, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn sigkill_at_any_moment_then_resume_gives_the_undisturbed_numbers() {
+    // Real SIGKILLs: right after the first run is saved, and at fixed times
+    // into the sweep (start-up, mid-run).
+    for (what, delay) in [
+        ("after the first run", None),
+        ("during start-up", Some(20)),
+        ("mid-run", Some(400)),
+        ("later mid-run", Some(1200)),
+    ] {
+        let sweep = Sweep::new(&experiment(GRID, 4));
+        let mut child = sweep.spawn(&["--quiet"], &[]);
+        match delay {
+            None => wait_until("a finished run", Duration::from_secs(60), || {
+                sweep.done() >= 1
+            }),
+            Some(ms) => sleep(Duration::from_millis(ms)),
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        resume_and_compare(&sweep, what);
+    }
+    // Aborts injected between writes: a run's done.json written but the
+    // aggregates not; runs.csv's new text in its temporary file, not renamed.
+    for point in ["run-saved:1", "run-saved:3", "aggregate:2", "aggregate:4"] {
+        let sweep = Sweep::new(&experiment(GRID, 4));
+        let out = sweep
+            .command(&["--quiet"])
+            .env("SWEEP_TEST_CRASH", point)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{point}: the crash did not happen");
+        resume_and_compare(&sweep, point);
+        let leftovers: Vec<_> = fs::read_dir(sweep.results())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{point}: temporary files left");
+    }
+}
+
+#[test]
+fn a_first_signal_stops_cleanly_with_exit_code_130_and_resume_finishes() {
+    for name in ["INT", "TERM"] {
+        let sweep = Sweep::new(&experiment(GRID, 4));
+        let child = sweep.spawn(&[], &[]);
+        wait_until("a finished run", Duration::from_secs(60), || {
+            sweep.done() >= 1
+        });
+        signal(&child, name);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "SIG{name}");
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(stderr.contains("stopping: no new runs start"), "{stderr}");
+        assert!(
+            stdout.contains("run `sweep run r.toml` again to resume"),
+            "{stdout}"
+        );
+        // What finished is in the aggregates and the report.
+        let done = sweep.done();
+        assert!((1..6).contains(&done), "SIG{name}: {done} runs done");
+        let rows = fs::read_to_string(sweep.results().join("runs.csv"))
+            .unwrap()
+            .lines()
+            .count();
+        assert_eq!(rows, done + 1);
+        assert!(sweep.results().join("report.html").is_file());
+        resume_and_compare(&sweep, &format!("SIG{name}"));
+    }
+}
+
+#[test]
+fn a_second_signal_quits_at_once() {
+    let sweep = Sweep::new(&experiment(GRID, 40));
+    let child = sweep.spawn(&[], &[]);
+    wait_until("the lock", Duration::from_secs(30), || {
+        fs::read_to_string(sweep.results().join(".lock")).is_ok_and(|s| !s.is_empty())
+    });
+    sleep(Duration::from_millis(200));
+    signal(&child, "INT");
+    sleep(Duration::from_millis(50));
+    signal(&child, "INT");
+    let started = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(text(&out.stderr).contains("quitting at once"));
+}
+
+#[test]
+fn a_second_sweep_on_the_same_folder_is_refused_while_the_first_runs() {
+    let sweep = Sweep::new(&experiment(GRID, 40));
+    let mut first = sweep.spawn(&["--quiet"], &[]);
+    wait_until("the lock", Duration::from_secs(30), || {
+        fs::read_to_string(sweep.results().join(".lock")).is_ok_and(|s| !s.is_empty())
+    });
+    let second = sweep.run(&["--quiet"]);
+    assert_eq!(second.status.code(), Some(2));
+    let stderr = text(&second.stderr);
+    assert!(
+        stderr.contains("is in use by another `sweep run` (pid"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&first.id().to_string()), "{stderr}");
+    // A killed holder leaves no stuck lock.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let mut third = sweep.spawn(&["--quiet"], &[]);
+    wait_until("the lock", Duration::from_secs(30), || {
+        fs::read_to_string(sweep.results().join(".lock"))
+            .is_ok_and(|s| s.contains(&format!("pid {} ", third.id())))
+    });
+    third.kill().unwrap();
+    third.wait().unwrap();
+}
+
+/// Run ids of the grid in order, from `sweep plan`.
+fn run_ids(sweep: &Sweep) -> Vec<String> {
+    let out = Command::new(binary())
+        .env(
+            "SWEEP_DATA_DIR",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("data"),
+        )
+        .current_dir(sweep.dir.path())
+        .args(["plan", "r.toml"])
+        .output()
+        .unwrap();
+    text(&out.stdout)
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("run_id"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("total"))
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_failing_run_is_recorded_the_others_finish_and_retry_failed_redoes_it() {
+    let sweep = Sweep::new(&experiment(GRID, 4));
+    let ids = run_ids(&sweep);
+    assert_eq!(ids.len(), 6);
+    let out = sweep
+        .command(&["--quiet"])
+        .env("SWEEP_TEST_FAIL", &ids[2])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("1 FAILED"), "{stdout}");
+    assert!(stdout.contains("1 run(s) FAILED"), "{stdout}");
+    assert!(stdout.contains(&ids[2]), "{stdout}");
+    let error =
+        fs::read_to_string(sweep.results().join("runs").join(&ids[2]).join("error.txt")).unwrap();
+    assert!(error.contains("failure injected by SWEEP_TEST_FAIL"));
+    assert_eq!(sweep.done(), 6);
+    let runs = fs::read_to_string(sweep.results().join("runs.csv")).unwrap();
+    assert_eq!(runs.matches(",failed,").count(), 1);
+    assert_eq!(runs.matches(",finished,").count(), 5);
+    let summary = fs::read_to_string(sweep.results().join("summary.csv")).unwrap();
+    // λ = 0.01 (the failed run's configuration): 2 planned, 1 finished,
+    // 0 diverged, 1 failed, 0 missing.
+    assert!(
+        summary
+            .lines()
+            .nth(2)
+            .unwrap()
+            .starts_with("0.01,2,1,0,1,0,"),
+        "{summary}"
+    );
+
+    // A plain re-run keeps the failure (and says how to retry).
+    let out = sweep.run(&["--quiet"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("0 trained now, 6 reused"));
+
+    // --retry-failed trains only it, and the sweep ends as if it never failed.
+    let out = sweep.run(&["--quiet", "--retry-failed"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("1 trained now, 5 reused"));
+    assert!(
+        !sweep
+            .results()
+            .join("runs")
+            .join(&ids[2])
+            .join("error.txt")
+            .exists()
+    );
+    resume_and_compare(&sweep, "after --retry-failed");
+}
+
+#[test]
+fn fail_fast_stops_the_sweep_at_the_first_failure() {
+    let sweep = Sweep::new(&experiment(GRID, 4));
+    let ids = run_ids(&sweep);
+    let out = sweep
+        .command(&["--quiet", "--fail-fast", "--jobs", "1"])
+        .env("SWEEP_TEST_FAIL", &ids[1])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(sweep.done(), 2, "the run before and the failed one");
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("stopped with 4 of 6 runs not done"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn changing_a_setting_every_finished_run_shares_is_refused_unless_fresh() {
+    let sweep = Sweep::new(&experiment("lambda = [0, 0.01]", 2));
+    assert!(sweep.run(&["--quiet"]).status.success());
+    // More values of a swept setting: fine, the old runs are reused.
+    fs::write(
+        sweep.dir.path().join("r.toml"),
+        experiment("lambda = [0, 0.01, 0.1]", 2),
+    )
+    .unwrap();
+    let out = sweep.run(&["--quiet"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("1 trained now, 2 reused"));
+    // Another number of epochs changes what every run means.
+    fs::write(
+        sweep.dir.path().join("r.toml"),
+        experiment("lambda = [0, 0.01, 0.1]", 3),
+    )
+    .unwrap();
+    let out = sweep.run(&["--quiet"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "r.toml: `epochs` changed from 2 to 3 since the last run; the 3 finished run(s)"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Run with --fresh"), "{stderr}");
+    let out = sweep.run(&["--quiet", "--fresh"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("3 trained now, 0 reused"));
+}
+
+#[test]
+fn a_sweep_needing_more_memory_than_the_machine_has_is_refused_with_the_estimate() {
+    let sweep = Sweep::new(
+        "name = \"r\"\n[data]\ndataset = \"mnist\"\ntrain_subset = 1000\n\
+         [model]\nhidden_size = 200000\n[grid]\nlambda = [0, 0.1]\n",
+    );
+    let out = sweep.run(&["--quiet"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("the sweep needs about"), "{stderr}");
+    assert!(stderr.contains("GiB of memory"), "{stderr}");
+    assert!(stderr.contains("add --yes to try anyway"), "{stderr}");
+    assert!(!sweep.results().exists(), "nothing written");
+}
+
+#[test]
+fn an_output_folder_that_cannot_be_created_is_a_clear_input_error() {
+    let sweep = Sweep::new(&experiment("lambda = [0, 0.01]", 1));
+    let out = Command::new(binary())
+        .env(
+            "SWEEP_DATA_DIR",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("data"),
+        )
+        .current_dir(sweep.dir.path())
+        .args(["run", "r.toml", "--quiet", "--out", "/proc/sweep-results"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("cannot create results folder /proc/sweep-results/r"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("choose a writable folder with --out"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_full_disk_is_reported_as_such_and_the_sweep_resumes_once_there_is_room() {
+    let sweep = Sweep::new(&experiment(GRID, 2));
+    let mount = sweep.dir.path().join("out");
+    fs::create_dir_all(&mount).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=24k", "tmpfs"])
+        .arg(&mount)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a small tmpfs here (needs root)");
+        return;
+    }
+    let out = sweep.run(&["--quiet"]);
+    let unmount = || {
+        Command::new("umount").arg(&mount).status().unwrap();
+    };
+    let stderr = text(&out.stderr);
+    unmount();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no space left on the device"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn text_a_spreadsheet_would_run_as_a_formula_is_neutralised_in_every_csv() {
+    let dir = TempDir::new().unwrap();
+    // A dataset folder whose name is a formula: it becomes the `dataset` cell.
+    let data = dir.path().join("=HYPERLINK(\"x\")");
+    fs::create_dir_all(&data).unwrap();
+    let mnist = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
+    for entry in fs::read_dir(&mnist).unwrap() {
+        let entry = entry.unwrap();
+        std::os::unix::fs::symlink(entry.path(), data.join(entry.file_name())).unwrap();
+    }
+    fs::write(
+        dir.path().join("r.toml"),
+        "name = \"r\"\ndescription = \"=1+1\"\n[data]\ndata_dir = \"=HYPERLINK(\\\"x\\\")\"\n\
+         train_subset = 500\n[model]\nhidden_size = 16\n[train]\nepochs = 1\n\
+         [grid]\nlambda = [0, 0.01]\n",
+    )
+    .unwrap();
+    let out = Command::new(binary())
+        .current_dir(dir.path())
+        .args(["run", "r.toml", "--quiet", "--out", "out"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for file in ["runs.csv", "epochs.csv"] {
+        let mut reader = csv::Reader::from_path(dir.path().join("out/r").join(file)).unwrap();
+        let header = reader.headers().unwrap().clone();
+        let at = header.iter().position(|h| h == "dataset").unwrap();
+        for row in reader.records() {
+            assert_eq!(&row.unwrap()[at], "'=HYPERLINK(\"x\")", "{file}");
+        }
+    }
+    // Negative numbers stay numbers.
+    let runs = fs::read_to_string(dir.path().join("out/r/runs.csv")).unwrap();
+    assert!(!runs.contains("'-"));
+}
