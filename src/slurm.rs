@@ -1,0 +1,592 @@
+//! The text of the two batch scripts `sweep slurm` writes — an array job
+//! whose task K runs `sweep run FILE --shard K/N`, and a report job that
+//! runs `sweep report` once the array has ended — plus reading the job id
+//! `sbatch --parsable` prints. Text only: nothing here writes files or
+//! runs commands (the caller does), and only [`current_binary`] looks at the
+//! system.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::bad_input;
+
+/// File name of the array job's script, in `<results>/slurm/`.
+pub const ARRAY_SCRIPT: &str = "sweep.sbatch";
+/// File name of the report job's script, in `<results>/slurm/`.
+pub const REPORT_SCRIPT: &str = "report.sbatch";
+
+/// Everything the two scripts are made from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlurmOptions {
+    /// The `sweep` binary the jobs call: an absolute path (see
+    /// [`current_binary`]) that the compute nodes can reach.
+    pub binary: PathBuf,
+    /// Folder the jobs run in (`#SBATCH --chdir`): the working directory of
+    /// `sweep slurm`, absolute, so that the relative paths below mean the same
+    /// in the jobs whatever folder `sbatch` is called from.
+    pub workdir: PathBuf,
+    /// The experiment file, as the user gave it.
+    pub experiment: PathBuf,
+    /// The `--out` folder, as the user gave it (results go to `<out>/<name>`).
+    pub out: PathBuf,
+    /// The sweep's name (its results folder's name).
+    pub name: String,
+    /// Array tasks = shards, N ≥ 1.
+    pub tasks: usize,
+    /// CPUs per task; each task trains this many runs at once.
+    pub cpus_per_task: usize,
+    /// Memory per task (`--mem`, e.g. `4G`), if set.
+    pub mem: Option<String>,
+    /// Time limit per task (`--time`, e.g. `2:00:00`), if set.
+    pub time: Option<String>,
+    /// Partition, if set (else the cluster's default).
+    pub partition: Option<String>,
+    /// At most this many tasks running at once (`--array=…%P`), if set.
+    pub max_parallel: Option<usize>,
+    /// Further options written as `#SBATCH <line>` into both scripts, e.g.
+    /// `--account=proj --qos=short` (sbatch reads several options on one
+    /// line); an entry holding several lines gives several `#SBATCH` lines.
+    pub extra: Vec<String>,
+}
+
+impl SlurmOptions {
+    /// The sweep's results folder, `<out>/<name>`.
+    pub fn results_dir(&self) -> PathBuf {
+        self.out.join(&self.name)
+    }
+
+    /// The folder the scripts are written to, `<out>/<name>/slurm`.
+    pub fn script_dir(&self) -> PathBuf {
+        self.results_dir().join("slurm")
+    }
+
+    /// The folder the jobs' logs go to, `<out>/<name>/slurm/logs`. Slurm does
+    /// not create it: it must exist before the jobs start, or they end
+    /// FAILED (`Reason=JobLaunchFailure`, exit code 0:53) without a log.
+    pub fn log_dir(&self) -> PathBuf {
+        self.script_dir().join("logs")
+    }
+
+    /// The array job's script (`sweep.sbatch`): task K of N runs
+    /// `sweep run FILE --shard K/N --jobs C` and exits with its exit code.
+    ///
+    /// N is written into the script rather than read from
+    /// `$SLURM_ARRAY_TASK_COUNT`, because a retry submits the same script
+    /// with `--array=` listing only some shards, and then the count Slurm
+    /// reports is the number of tasks retried, not N.
+    pub fn array_script(&self) -> Result<String> {
+        self.check()?;
+        let logs = self.log_dir();
+        let mut s = self.header(&format!("sweep-{}", self.name))?;
+        directive(&mut s, "output", &logs, Some("%A_%a.out"))?;
+        directive(&mut s, "error", &logs, Some("%A_%a.err"))?;
+        let _ = writeln!(
+            s,
+            "#SBATCH --array={}",
+            array_spec(&(0..self.tasks).collect::<Vec<_>>(), self.max_parallel)
+        );
+        let _ = writeln!(s, "#SBATCH --cpus-per-task={}", self.cpus_per_task);
+        if let Some(mem) = &self.mem {
+            let _ = writeln!(s, "#SBATCH --mem={}", word("--mem", mem)?);
+        }
+        self.common(&mut s)?;
+        let _ = writeln!(
+            s,
+            "\n# Shard $SLURM_ARRAY_TASK_ID of {n}. `exec` makes sweep's exit code the task's:\n\
+             # a task with failed runs ends FAILED. N = {n} is written here, not read from\n\
+             # $SLURM_ARRAY_TASK_COUNT: `sbatch --array=K,L {ARRAY_SCRIPT}` reruns only\n\
+             # shards K and L of {n}, and then Slurm's count is 2.",
+            n = self.tasks
+        );
+        let _ = writeln!(
+            s,
+            "exec {} run {} --out {} --shard \"$SLURM_ARRAY_TASK_ID/{}\" --jobs \"${{SLURM_CPUS_PER_TASK:-{}}}\"",
+            shell_quote(&self.binary)?,
+            shell_quote(&self.experiment)?,
+            shell_quote(&self.out)?,
+            self.tasks,
+            self.cpus_per_task,
+        );
+        Ok(s)
+    }
+
+    /// The report job's script (`report.sbatch`): one CPU, no array, runs
+    /// `sweep report <results>`. Submit it with
+    /// `--dependency=afterany:<array job id>` so it runs once every task has
+    /// ended, whether they succeeded or not.
+    pub fn report_script(&self) -> Result<String> {
+        self.check()?;
+        let logs = self.log_dir();
+        let mut s = self.header(&format!("sweep-{}-report", self.name))?;
+        directive(&mut s, "output", &logs, Some("report_%j.out"))?;
+        directive(&mut s, "error", &logs, Some("report_%j.err"))?;
+        s.push_str("#SBATCH --cpus-per-task=1\n");
+        self.common(&mut s)?;
+        let _ = writeln!(
+            s,
+            "\nexec {} report {}",
+            shell_quote(&self.binary)?,
+            shell_quote(&self.results_dir())?
+        );
+        Ok(s)
+    }
+
+    /// The shell commands that submit both scripts, the report after the
+    /// array (what `sweep slurm` prints without `--submit`).
+    pub fn submit_commands(&self) -> Result<String> {
+        let dir = self.script_dir();
+        Ok(format!(
+            "array=$(sbatch --parsable {})\n\
+             sbatch --dependency=afterany:\"${{array%%;*}}\" {}\n",
+            shell_quote(&dir.join(ARRAY_SCRIPT))?,
+            shell_quote(&dir.join(REPORT_SCRIPT))?
+        ))
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.tasks == 0 {
+            return Err(bad_input!("--tasks must be at least 1"));
+        }
+        if self.cpus_per_task == 0 {
+            return Err(bad_input!("--cpus-per-task must be at least 1"));
+        }
+        if self.max_parallel == Some(0) {
+            return Err(bad_input!("--max-parallel must be at least 1"));
+        }
+        if !self.binary.is_absolute() || !self.workdir.is_absolute() {
+            return Err(bad_input!(
+                "the sweep binary ({}) and the working folder ({}) must be absolute paths",
+                self.binary.display(),
+                self.workdir.display()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Shebang, job name, working folder and the note saying where the
+    /// script came from.
+    fn header(&self, job_name: &str) -> Result<String> {
+        let mut s = String::from("#!/bin/bash\n");
+        let _ = writeln!(
+            s,
+            "# Written by `sweep slurm {}`; submit with the commands it prints.",
+            // A newline in the path must not end the comment.
+            self.experiment.display().to_string().escape_debug()
+        );
+        let _ = writeln!(s, "#SBATCH --job-name={job_name}");
+        directive(&mut s, "chdir", &self.workdir, None)?;
+        Ok(s)
+    }
+
+    /// The options both scripts share, then the shell's strict mode. Every
+    /// `#SBATCH` line must come before the first command: sbatch stops
+    /// reading them there.
+    fn common(&self, s: &mut String) -> Result<()> {
+        if let Some(time) = &self.time {
+            let _ = writeln!(s, "#SBATCH --time={}", word("--time", time)?);
+        }
+        if let Some(partition) = &self.partition {
+            let _ = writeln!(s, "#SBATCH --partition={}", word("--partition", partition)?);
+        }
+        for line in self.extra.iter().flat_map(|e| e.lines()) {
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            if !line.starts_with('-') || line.chars().any(|c| c.is_control()) {
+                return Err(bad_input!(
+                    "--extra-sbatch takes sbatch options such as \"--account=proj --qos=short\"; got {line:?}"
+                ));
+            }
+            let _ = writeln!(s, "#SBATCH {line}");
+        }
+        s.push_str("set -euo pipefail\n");
+        Ok(())
+    }
+}
+
+/// The `--array` value for the shards `indices` (sorted or not), runs of
+/// consecutive shards as ranges: `[0, 1, 2, 5]` → `0-2,5`; with at most
+/// `max_parallel` tasks at once, `%P` is added.
+pub fn array_spec(indices: &[usize], max_parallel: Option<usize>) -> String {
+    let mut sorted = indices.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        while i + 1 < sorted.len() && sorted[i + 1] == sorted[i] + 1 {
+            i += 1;
+        }
+        parts.push(if sorted[i] == start {
+            start.to_string()
+        } else {
+            format!("{start}-{}", sorted[i])
+        });
+        i += 1;
+    }
+    let mut spec = parts.join(",");
+    if let Some(p) = max_parallel {
+        let _ = write!(spec, "%{p}");
+    }
+    spec
+}
+
+/// The job id in what `sbatch --parsable` printed: `12345` or, on a
+/// multi-cluster site, `12345;cluster`.
+pub fn parse_job_id(output: &str) -> Result<u64> {
+    let text = output.trim();
+    let id = text.split(';').next().unwrap_or_default().trim();
+    id.parse::<u64>().map_err(|_| {
+        anyhow::anyhow!("sbatch --parsable printed {text:?}, not a job id like \"12345\"")
+    })
+}
+
+/// The absolute path of the running `sweep` binary, for the scripts to call.
+pub fn current_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe()
+        .map_err(|e| anyhow::anyhow!("cannot find the path of the sweep binary: {e}"))?;
+    Ok(exe.canonicalize().unwrap_or(exe))
+}
+
+/// One `#SBATCH --NAME=DIR[/PATTERN]` line. sbatch reads these lines
+/// itself, without a shell, so a path cannot be quoted: refuse folders with
+/// characters that would break it (`%` would be taken as a file-name
+/// pattern). `pattern` is ours, e.g. `%A_%a.out`.
+fn directive(s: &mut String, name: &str, dir: &Path, pattern: Option<&str>) -> Result<()> {
+    let text = utf8(dir)?;
+    if text.is_empty() || has_bad_chars(text) {
+        return Err(bad_input!(
+            "cannot use the folder {text:?} in an #SBATCH --{name} line: it is empty or holds a \
+             space, quote, backslash or %; choose a folder without them"
+        ));
+    }
+    match pattern {
+        Some(file) => {
+            let _ = writeln!(s, "#SBATCH --{name}={}", dir.join(file).display());
+        }
+        None => {
+            let _ = writeln!(s, "#SBATCH --{name}={text}");
+        }
+    }
+    Ok(())
+}
+
+fn has_bad_chars(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "\"'%\\".contains(c))
+}
+
+/// A user-given value of an `#SBATCH` option: one word.
+fn word<'a>(flag: &str, value: &'a str) -> Result<&'a str> {
+    let value = value.trim();
+    if value.is_empty() || has_bad_chars(value) {
+        return Err(bad_input!(
+            "{flag} takes one word without spaces or quotes, e.g. {}; got {value:?}",
+            match flag {
+                "--mem" => "4G",
+                "--time" => "2:00:00",
+                _ => "gpu",
+            }
+        ));
+    }
+    Ok(value)
+}
+
+fn utf8(path: &Path) -> Result<&str> {
+    path.to_str().ok_or_else(|| {
+        bad_input!(
+            "the path {} is not valid UTF-8; batch scripts need plain text paths",
+            path.display()
+        )
+    })
+}
+
+/// `path` as one shell word: as it is when it holds only safe characters,
+/// else in single quotes.
+fn shell_quote(path: &Path) -> Result<String> {
+    let text = utf8(path)?;
+    let safe = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:,=@".contains(c));
+    Ok(if safe {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+
+    use super::*;
+
+    fn options() -> SlurmOptions {
+        SlurmOptions {
+            binary: PathBuf::from("/opt/sweep/bin/sweep"),
+            workdir: PathBuf::from("/home/ada/project"),
+            experiment: PathBuf::from("experiments/lambda.toml"),
+            out: PathBuf::from("results"),
+            name: "lambda".into(),
+            tasks: 4,
+            cpus_per_task: 2,
+            mem: None,
+            time: None,
+            partition: None,
+            max_parallel: None,
+            extra: Vec::new(),
+        }
+    }
+
+    /// Runs `script` with bash in the environment `env`: (exit code, stdout).
+    fn run_bash(script: &str, env: &[(&str, &str)]) -> (i32, String) {
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .env_remove("SLURM_CPUS_PER_TASK")
+            .envs(env.iter().copied())
+            .output()
+            .expect("bash runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
+    #[test]
+    fn the_array_script_runs_shard_k_of_n_with_the_task_cpus() {
+        assert_eq!(
+            options().array_script().unwrap(),
+            "#!/bin/bash\n\
+             # Written by `sweep slurm experiments/lambda.toml`; submit with the commands it prints.\n\
+             #SBATCH --job-name=sweep-lambda\n\
+             #SBATCH --chdir=/home/ada/project\n\
+             #SBATCH --output=results/lambda/slurm/logs/%A_%a.out\n\
+             #SBATCH --error=results/lambda/slurm/logs/%A_%a.err\n\
+             #SBATCH --array=0-3\n\
+             #SBATCH --cpus-per-task=2\n\
+             set -euo pipefail\n\
+             \n\
+             # Shard $SLURM_ARRAY_TASK_ID of 4. `exec` makes sweep's exit code the task's:\n\
+             # a task with failed runs ends FAILED. N = 4 is written here, not read from\n\
+             # $SLURM_ARRAY_TASK_COUNT: `sbatch --array=K,L sweep.sbatch` reruns only\n\
+             # shards K and L of 4, and then Slurm's count is 2.\n\
+             exec /opt/sweep/bin/sweep run experiments/lambda.toml --out results \
+             --shard \"$SLURM_ARRAY_TASK_ID/4\" --jobs \"${SLURM_CPUS_PER_TASK:-2}\"\n"
+        );
+    }
+
+    #[test]
+    fn optional_settings_appear_only_when_given() {
+        let plain = options().array_script().unwrap();
+        for absent in ["--mem", "--time", "--partition", "%"] {
+            assert!(
+                !plain.lines().any(|l| l.starts_with("#SBATCH")
+                    && l.contains(absent)
+                    && !l.contains("%A_%a")),
+                "{absent} in\n{plain}"
+            );
+        }
+        let full = SlurmOptions {
+            mem: Some("4G".into()),
+            time: Some("2:00:00".into()),
+            partition: Some("short".into()),
+            max_parallel: Some(2),
+            extra: vec![
+                "--account=ml --comment=x".into(),
+                " ".into(),
+                "--qos=low\n\n  --nice=5\n".into(),
+            ],
+            ..options()
+        }
+        .array_script()
+        .unwrap();
+        for line in [
+            "#SBATCH --array=0-3%2",
+            "#SBATCH --mem=4G",
+            "#SBATCH --time=2:00:00",
+            "#SBATCH --partition=short",
+            "#SBATCH --account=ml --comment=x",
+            "#SBATCH --qos=low",
+            "#SBATCH --nice=5",
+        ] {
+            assert!(full.lines().any(|l| l == line), "no {line:?} in\n{full}");
+        }
+        assert!(!full.contains("#SBATCH \n"), "{full}");
+    }
+
+    #[test]
+    fn every_sbatch_line_comes_before_the_first_command() {
+        for script in [
+            options().array_script().unwrap(),
+            options().report_script().unwrap(),
+        ] {
+            let lines: Vec<&str> = script.lines().collect();
+            let first_command = lines
+                .iter()
+                .position(|l| !l.is_empty() && !l.starts_with('#'))
+                .unwrap();
+            let last_directive = lines
+                .iter()
+                .rposition(|l| l.starts_with("#SBATCH"))
+                .unwrap();
+            assert!(last_directive < first_command, "{script}");
+            assert_eq!(lines[first_command], "set -euo pipefail");
+            assert!(lines.last().unwrap().starts_with("exec "), "{script}");
+        }
+    }
+
+    #[test]
+    fn the_report_script_is_one_task_that_runs_sweep_report() {
+        let script = SlurmOptions {
+            mem: Some("64G".into()),
+            partition: Some("short".into()),
+            ..options()
+        }
+        .report_script()
+        .unwrap();
+        assert!(script.contains("#SBATCH --job-name=sweep-lambda-report\n"));
+        assert!(script.contains("#SBATCH --output=results/lambda/slurm/logs/report_%j.out\n"));
+        assert!(script.contains("#SBATCH --cpus-per-task=1\n"));
+        assert!(script.contains("#SBATCH --partition=short\n"));
+        assert!(
+            !script.contains("--array") && !script.contains("--mem"),
+            "{script}"
+        );
+        assert!(script.ends_with("\nexec /opt/sweep/bin/sweep report results/lambda\n"));
+    }
+
+    #[test]
+    fn the_task_runs_its_own_shard_and_exits_with_sweeps_code() {
+        let echo = SlurmOptions {
+            binary: PathBuf::from("/bin/echo"),
+            experiment: PathBuf::from("my experiments/it's.toml"),
+            ..options()
+        };
+        let script = echo.array_script().unwrap();
+        let (code, out) = run_bash(
+            &script,
+            &[("SLURM_ARRAY_TASK_ID", "3"), ("SLURM_CPUS_PER_TASK", "8")],
+        );
+        assert_eq!(code, 0);
+        assert_eq!(
+            out,
+            "run my experiments/it's.toml --out results --shard 3/4 --jobs 8\n"
+        );
+        let (_, out) = run_bash(&script, &[("SLURM_ARRAY_TASK_ID", "0")]);
+        assert!(out.ends_with("--shard 0/4 --jobs 2\n"), "{out}");
+
+        let failing = SlurmOptions {
+            binary: PathBuf::from("/bin/false"),
+            ..options()
+        };
+        let (code, _) = run_bash(
+            &failing.array_script().unwrap(),
+            &[("SLURM_ARRAY_TASK_ID", "1")],
+        );
+        assert_eq!(code, 1);
+        // Outside an array job the task refuses to start (set -u).
+        let (code, out) = run_bash(&echo.array_script().unwrap(), &[]);
+        assert_ne!(code, 0);
+        assert_eq!(out, "");
+    }
+
+    #[test]
+    fn unusable_values_are_refused_with_the_flag_named() {
+        let err = |o: SlurmOptions| o.array_script().unwrap_err().to_string();
+        let e = err(SlurmOptions {
+            workdir: PathBuf::from("/home/ada/my project"),
+            ..options()
+        });
+        assert!(e.contains("\"/home/ada/my project\""), "{e}");
+        let e = err(SlurmOptions {
+            out: PathBuf::from("100%"),
+            ..options()
+        });
+        assert!(e.contains("#SBATCH --output"), "{e}");
+        let e = err(SlurmOptions {
+            mem: Some("4 G".into()),
+            ..options()
+        });
+        assert!(e.starts_with("--mem takes one word"), "{e}");
+        let e = err(SlurmOptions {
+            extra: vec!["account=ml".into()],
+            ..options()
+        });
+        assert!(e.starts_with("--extra-sbatch takes sbatch options"), "{e}");
+        let e = err(SlurmOptions {
+            extra: vec!["--qos=low\nrm -rf x".into()],
+            ..options()
+        });
+        assert!(e.ends_with("got \"rm -rf x\""), "{e}");
+        // A newline in a path stays inside the comment and the quotes.
+        let script = SlurmOptions {
+            binary: PathBuf::from("/bin/echo"),
+            experiment: PathBuf::from("x\necho y.toml"),
+            ..options()
+        }
+        .array_script()
+        .unwrap();
+        assert!(script.contains("`sweep slurm x\\necho y.toml`"), "{script}");
+        let (_, out) = run_bash(&script, &[("SLURM_ARRAY_TASK_ID", "0")]);
+        assert!(out.starts_with("run x\necho y.toml --out"), "{out}");
+        assert_eq!(
+            err(SlurmOptions {
+                tasks: 0,
+                ..options()
+            }),
+            "--tasks must be at least 1"
+        );
+        assert_eq!(
+            err(SlurmOptions {
+                max_parallel: Some(0),
+                ..options()
+            }),
+            "--max-parallel must be at least 1"
+        );
+        let e = err(SlurmOptions {
+            binary: PathBuf::from("target/release/sweep"),
+            ..options()
+        });
+        assert!(e.contains("must be absolute"), "{e}");
+    }
+
+    #[test]
+    fn submit_commands_chain_the_report_after_the_array() {
+        assert_eq!(
+            options().submit_commands().unwrap(),
+            "array=$(sbatch --parsable results/lambda/slurm/sweep.sbatch)\n\
+             sbatch --dependency=afterany:\"${array%%;*}\" results/lambda/slurm/report.sbatch\n"
+        );
+    }
+
+    #[test]
+    fn array_specs_join_consecutive_shards() {
+        assert_eq!(array_spec(&[0, 1, 2, 3], None), "0-3");
+        assert_eq!(array_spec(&[0], None), "0");
+        assert_eq!(array_spec(&[5, 0, 2, 1, 7, 6, 1], Some(3)), "0-2,5-7%3");
+        assert_eq!(array_spec(&[1, 3], None), "1,3");
+    }
+
+    #[test]
+    fn job_ids_are_read_from_parsable_output() {
+        assert_eq!(parse_job_id("12345\n").unwrap(), 12345);
+        assert_eq!(parse_job_id("678;cluster-a\n").unwrap(), 678);
+        let err = parse_job_id("Submitted batch job 5\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "sbatch --parsable printed \"Submitted batch job 5\", not a job id like \"12345\""
+        );
+        assert!(parse_job_id("").is_err());
+    }
+
+    #[test]
+    fn the_current_binary_is_an_absolute_path() {
+        assert!(current_binary().unwrap().is_absolute());
+    }
+}
