@@ -28,6 +28,10 @@ pub enum Command {
     /// Rebuild summary.csv, the plots and report.html of a results folder
     /// from the files in it (also for a sweep that is only partly done).
     Report(ReportArgs),
+    /// Measure this machine: FMA peak, GEMM rates, seconds per training
+    /// epoch and evaluation, parallel speed-up, and runs per hour for an
+    /// experiment.
+    Bench(BenchArgs),
 }
 
 /// Flags of `sweep run`.
@@ -64,6 +68,22 @@ pub struct RunArgs {
 pub struct PlanArgs {
     /// The experiment file (TOML).
     pub file: PathBuf,
+}
+
+/// Flags of `sweep bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Experiment whose first run's network is timed and whose runs per
+    /// hour are estimated (default: the notebook's 784-200-200-10 on all of
+    /// MNIST).
+    pub file: Option<PathBuf>,
+    /// Workers for the parallel measurement (default: one per core).
+    #[arg(short, long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// A few seconds instead of about a minute: shorter timings, 5 000
+    /// training images, one epoch (numbers are rougher).
+    #[arg(long)]
+    pub quick: bool,
 }
 
 /// Flags of `sweep report`.

@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::{PlanArgs, ReportArgs, RunArgs};
+use crate::cli::{BenchArgs, PlanArgs, ReportArgs, RunArgs};
 use crate::config::Experiment;
 use crate::interrupt;
+use crate::nn::mlp::{eval_flops_per_sample, train_flops_per_sample};
 use crate::report::{self, ReportOutcome};
 use crate::sweep::{self, RunOptions};
 
@@ -199,4 +200,182 @@ fn fixed_settings(exp: &Experiment) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `sweep bench`: measures what this machine does with sweep's workloads.
+pub fn bench(args: &BenchArgs) -> Result<()> {
+    use std::time::{Duration, Instant};
+
+    use crate::bench;
+    use crate::config::RunParams;
+    use crate::data::NUM_CLASSES;
+
+    let jobs = match args.jobs {
+        Some(j) => usize::from(j),
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let budget = Duration::from_millis(if args.quick { 60 } else { 1500 });
+    let (exp, data) = match &args.file {
+        Some(file) => {
+            let exp = Experiment::load(file)?;
+            let data = sweep::load_data(&exp)?;
+            (Some(exp), data)
+        }
+        None => {
+            let source = crate::data::DataSource::Named("mnist".into());
+            let data = crate::data::Dataset::load(&source, std::path::Path::new("."))?;
+            (None, data)
+        }
+    };
+    let mut params = exp
+        .as_ref()
+        .map_or_else(RunParams::default, |e| e.runs[0].params.clone());
+    if exp.is_none() {
+        params.epochs = 3;
+    }
+    if args.quick {
+        params.epochs = 1;
+        params.train_subset = Some(params.train_subset.unwrap_or(5000).min(5000));
+    } else {
+        params.epochs = params.epochs.clamp(1, 3);
+    }
+    let sizes = params.layer_sizes(data.pixels(), NUM_CLASSES);
+    let arch: Vec<String> = sizes.iter().map(|s| s.to_string()).collect();
+
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "machine: {} · {} core(s) · sweep {}",
+        crate::results::cpu_model(),
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        env!("CARGO_PKG_VERSION")
+    )?;
+    let peak = bench::fma_peak(budget);
+    match peak {
+        Some(p) => writeln!(out, "FMA peak, 1 core:                {p:7.1} GFLOP/s")?,
+        None => writeln!(out, "FMA peak: not measured (no AVX2+FMA)")?,
+    }
+    let square = bench::square_rate(512, budget);
+    writeln!(
+        out,
+        "matrixmultiply 512³, 1 core:     {square:7.1} GFLOP/s{}",
+        peak.map_or(String::new(), |p| format!(
+            " ({:.0} % of peak)",
+            100.0 * square / p
+        ))
+    )?;
+    writeln!(
+        out,
+        "GEMMs of one training step ({}, batch {}):",
+        arch.join("-"),
+        params.batch_size
+    )?;
+    let (mut flops, mut seconds) = (0.0, 0.0);
+    for shape in bench::step_shapes(&sizes, params.batch_size) {
+        let rate = bench::gemm_rate(&shape, budget / 4);
+        flops += shape.flops() as f64;
+        seconds += shape.flops() as f64 / (rate * 1e9);
+        writeln!(
+            out,
+            "  {:<20} {:>4}×{:>4}×{:>4}  {rate:7.1} GFLOP/s",
+            shape.name, shape.m, shape.k, shape.n
+        )?;
+    }
+    let step_rate = flops / seconds / 1e9;
+    writeln!(
+        out,
+        "  all together                       {step_rate:7.1} GFLOP/s"
+    )?;
+
+    writeln!(
+        out,
+        "one run, 1 thread ({} training images, batch {}, {} epoch(s)):",
+        params.train_subset.unwrap_or(data.train.len()),
+        params.batch_size,
+        params.epochs
+    )?;
+    let t = bench::epoch_timing(&params, &data, 1);
+    let train_rate = t.train_flops as f64 / t.train_seconds / 1e9;
+    let eval_rate = t.eval_flops as f64 / t.eval_seconds / 1e9;
+    let single_eval = t.eval_seconds;
+    let of_peak = |r: f64| {
+        peak.map_or(String::new(), |p| {
+            format!(", {:.0} % of peak", 100.0 * r / p)
+        })
+    };
+    writeln!(
+        out,
+        "  training epoch    {:7.3} s   {train_rate:6.1} GFLOP/s ({:.0} % of the step's GEMM rate{})",
+        t.train_seconds,
+        100.0 * train_rate / step_rate,
+        of_peak(train_rate)
+    )?;
+    writeln!(
+        out,
+        "  evaluation        {:7.3} s   {eval_rate:6.1} GFLOP/s{}",
+        t.eval_seconds,
+        of_peak(eval_rate)
+    )?;
+
+    // The same run on `jobs` workers at once, as a sweep trains them.
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| bench::epoch_timing(&params, &data, 1));
+        }
+    });
+    let parallel = started.elapsed().as_secs_f64();
+    let single = {
+        let started = Instant::now();
+        bench::epoch_timing(&params, &data, 1);
+        started.elapsed().as_secs_f64()
+    };
+    if jobs > 1 {
+        // One run alone with idle workers: they take evaluation chunks.
+        let t = bench::epoch_timing(&params, &data, jobs);
+        writeln!(
+            out,
+            "  evaluation on {jobs} threads (one run, idle workers help): {:7.3} s ({:.2}× one thread)",
+            t.eval_seconds,
+            single_eval / t.eval_seconds
+        )?;
+    }
+    let speedup = jobs as f64 * single / parallel;
+    writeln!(
+        out,
+        "  {jobs} runs at once:   {speedup:.2}× the throughput of one ({:.0} % parallel efficiency)",
+        100.0 * speedup / jobs as f64
+    )?;
+
+    if let Some(exp) = &exp {
+        let planned = sweep::plan(exp, &data);
+        // Each run's time from its work at the rates just measured.
+        let run_seconds: f64 = planned
+            .iter()
+            .map(|p| {
+                let s = p.spec.params.layer_sizes(data.pixels(), NUM_CLASSES);
+                let ps = &p.spec.params;
+                let batch = ps.batch_size.min(p.train_samples);
+                let steps = (p.train_samples / batch).max(1) as f64;
+                let train =
+                    ps.epochs as f64 * steps * batch as f64 * train_flops_per_sample(&s) as f64;
+                let evals = ps.epochs.div_ceil(ps.eval_every) as f64;
+                let eval = evals
+                    * (p.train_samples + data.test.len()) as f64
+                    * eval_flops_per_sample(&s) as f64;
+                train / (train_rate * 1e9) + eval / (eval_rate * 1e9)
+            })
+            .sum();
+        let wall = run_seconds / speedup.max(1.0).min(planned.len() as f64);
+        writeln!(
+            out,
+            "{}: {} runs, about {:.0} s of compute → {:.0} s on {jobs} worker(s), {:.0} runs per hour",
+            exp.name,
+            planned.len(),
+            run_seconds,
+            wall,
+            planned.len() as f64 * 3600.0 / wall
+        )?;
+    }
+    Ok(())
 }

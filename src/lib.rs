@@ -5,6 +5,7 @@
 //! Data flows one way: experiment file → checked run specs → dataset loaded
 //! once → parallel runs → records on disk → report (read back from disk).
 
+pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -16,5 +17,7 @@ pub mod nn;
 pub mod progress;
 pub mod report;
 pub mod results;
+pub mod shard;
+pub mod slurm;
 pub mod sweep;
 pub mod train;

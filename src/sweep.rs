@@ -482,12 +482,18 @@ pub fn plan<'a>(exp: &'a Experiment, data: &Dataset) -> Vec<PlannedRun<'a>> {
             let steps = (n / batch).max(1) as u64;
             let evals =
                 (p.epochs / p.eval_every + usize::from(p.epochs % p.eval_every != 0)) as u64;
-            let train = p.epochs as u64 * steps * batch as u64 * train_flops_per_sample(&sizes);
-            let eval = evals * (n + data.test.len()) as u64 * eval_flops_per_sample(&sizes);
+            // Saturating: absurd sizes must give a huge number, not a panic.
+            let train = (p.epochs as u64)
+                .saturating_mul(steps)
+                .saturating_mul(batch as u64)
+                .saturating_mul(train_flops_per_sample(&sizes));
+            let eval = evals
+                .saturating_mul((n + data.test.len()) as u64)
+                .saturating_mul(eval_flops_per_sample(&sizes));
             PlannedRun {
                 spec,
                 train_samples: n,
-                flops: train + eval,
+                flops: train.saturating_add(eval),
             }
         })
         .collect()

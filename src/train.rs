@@ -7,6 +7,7 @@ use std::time::Instant;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{RunParams, Sampling};
@@ -133,30 +134,45 @@ fn gather(
 }
 
 /// Mean loss and accuracy of `model` over the images `indices` of `split`.
+///
+/// Chunks of [`EVAL_CHUNK`] images are scored as rayon tasks: when the
+/// sweep has idle workers (fewer runs left than `--jobs`) they take some,
+/// otherwise the calling worker does them all. Each chunk's sums are
+/// computed alone and added in chunk order, so the result has the same
+/// bits however many threads took part.
 fn evaluate(
     model: &Mlp,
-    acts: &mut Activations,
     split: &Split,
     pixels: usize,
     indices: &[u32],
     table: &[f32; 256],
-    labels: &mut [u8],
 ) -> (f64, f64) {
+    let sizes = model.sizes();
+    let chunk = EVAL_CHUNK.min(indices.len().max(1));
+    let scores: Vec<(f64, usize)> = indices
+        .par_chunks(chunk)
+        .map_init(
+            || (Activations::new(&sizes, chunk), vec![0u8; chunk]),
+            |(acts, labels), part| {
+                let rows = part.len();
+                gather(
+                    split,
+                    pixels,
+                    part,
+                    table,
+                    acts.input_mut(),
+                    &mut labels[..rows],
+                );
+                model.forward(acts, rows);
+                let score = model.score(acts, &labels[..rows]);
+                (score.loss_sum, score.correct)
+            },
+        )
+        .collect();
     let (mut loss_sum, mut correct) = (0.0, 0);
-    for chunk in indices.chunks(acts.batch()) {
-        let rows = chunk.len();
-        gather(
-            split,
-            pixels,
-            chunk,
-            table,
-            acts.input_mut(),
-            &mut labels[..rows],
-        );
-        model.forward(acts, rows);
-        let score = model.score(acts, &labels[..rows]);
-        loss_sum += score.loss_sum;
-        correct += score.correct;
+    for (l, c) in scores {
+        loss_sum += l;
+        correct += c;
     }
     let n = indices.len() as f64;
     (loss_sum / n, correct as f64 / n)
@@ -191,8 +207,7 @@ pub fn train(
     let table = pixel_table();
     let mut acts = Activations::new(&sizes, batch);
     let mut grads = Gradients::new(&model, batch);
-    let mut eval_acts = Activations::new(&sizes, EVAL_CHUNK);
-    let mut labels = vec![0u8; batch.max(EVAL_CHUNK)];
+    let mut labels = vec![0u8; batch];
     let mut order = train_idx.clone();
     let mut drawn = vec![0u32; batch];
 
@@ -234,12 +249,13 @@ pub fn train(
                 &mut labels[..batch],
             );
             model.forward(&mut acts, batch);
-            let score = model.backward(&mut acts, &labels[..batch], lambda, &mut grads);
+            // The decay λW joins the gradient inside the update (one pass).
+            let score = model.backward(&mut acts, &labels[..batch], 0.0, &mut grads);
             if !score.loss_sum.is_finite() {
                 diverged = true;
                 break;
             }
-            model.sgd_step(&grads, lr);
+            model.sgd_step(&grads, lr, lambda);
         }
         let train_seconds = started.elapsed().as_secs_f64();
         outcome.train_seconds += train_seconds;
@@ -250,24 +266,8 @@ pub fn train(
             continue;
         }
         let started = Instant::now();
-        let (train_loss, train_acc) = evaluate(
-            &model,
-            &mut eval_acts,
-            &data.train,
-            pixels,
-            &train_idx,
-            &table,
-            &mut labels,
-        );
-        let (test_loss, test_acc) = evaluate(
-            &model,
-            &mut eval_acts,
-            &data.test,
-            pixels,
-            &test_idx,
-            &table,
-            &mut labels,
-        );
+        let (train_loss, train_acc) = evaluate(&model, &data.train, pixels, &train_idx, &table);
+        let (test_loss, test_acc) = evaluate(&model, &data.test, pixels, &test_idx, &table);
         let metrics = EpochMetrics {
             epoch,
             train_loss,

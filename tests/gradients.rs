@@ -138,7 +138,24 @@ fn an_sgd_step_lowers_the_loss_on_its_batch() {
     let mut model = Mlp::new(&[pixels, 32, 10], Init::He, &mut rng);
     let before = total_loss(&model, &inputs, &labels, 0.01);
     let grads = analytic(&model, &inputs, &labels, 0.01);
-    model.sgd_step(&grads, 0.05);
+    model.sgd_step(&grads, 0.05, 0.0);
     let after = total_loss(&model, &inputs, &labels, 0.01);
     assert!(after < before, "loss went from {before} to {after}");
+}
+
+#[test]
+fn decay_in_the_update_gives_the_same_bits_as_decay_in_the_gradient() {
+    let (inputs, labels, pixels) = mnist_batch();
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let start = Mlp::new(&[pixels, 32, 16, 10], Init::He, &mut rng);
+    let lambda = 0.01f32;
+    let mut in_gradient = start.clone();
+    in_gradient.sgd_step(&analytic(&start, &inputs, &labels, lambda), 0.1, 0.0);
+    let mut in_update = start.clone();
+    in_update.sgd_step(&analytic(&start, &inputs, &labels, 0.0), 0.1, lambda);
+    for (a, b) in in_gradient.layers().iter().zip(in_update.layers()) {
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a.weights), bits(&b.weights));
+        assert_eq!(bits(&a.bias), bits(&b.bias));
+    }
 }

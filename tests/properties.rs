@@ -421,7 +421,9 @@ fn axis(key: Key) -> BoxedStrategy<AxisText> {
         Key::Sampling => subsequence(vec!["\"shuffle\"", "\"replacement\""], 1..=2)
             .prop_map(|v| v.into_iter().map(str::to_string).collect())
             .boxed(),
-        Key::DataSeed | Key::Seed => distinct_ints(0..=i64::MAX as u64).boxed(),
+        // Whole numbers are bounded so every value is exact as a float.
+        Key::DataSeed | Key::Seed => distinct_ints(0..=1u64 << 53).boxed(),
+        Key::HiddenLayers => distinct_ints(min..=64).boxed(),
         _ => distinct_ints(min..=100_000).boxed(),
     };
     let listed = (values, any::<bool>()).prop_map(move |(v, table)| as_list(v, table));

@@ -408,7 +408,7 @@ fn changing_a_setting_every_finished_run_shares_is_refused_unless_fresh() {
 fn a_sweep_needing_more_memory_than_the_machine_has_is_refused_with_the_estimate() {
     let sweep = Sweep::new(
         "name = \"r\"\n[data]\ndataset = \"mnist\"\ntrain_subset = 1000\n\
-         [model]\nhidden_size = 200000\n[grid]\nlambda = [0, 0.1]\n",
+         [model]\nhidden_size = 100000\nhidden_layers = 4\n[grid]\nlambda = [0, 0.1]\n",
     );
     let out = sweep.run(&["--quiet"]);
     assert_eq!(out.status.code(), Some(2));

@@ -150,10 +150,27 @@ fn parse_range(key: Key, table: &toml::Table) -> Result<Vec<Value>, AxisError> {
                 ));
             }
             let count = whole(table, "count", name, 1).map_err(|e| at("count", e))?;
+            if count > super::MAX_RUNS as u64 {
+                return Err(at(
+                    "count",
+                    format!(
+                        "`grid.{name}.count` = {count} is more than the {} runs a grid may have",
+                        super::MAX_RUNS
+                    ),
+                ));
+            }
             let start = match table.get("start") {
                 Some(_) => whole(table, "start", name, 0).map_err(|e| at("start", e))?,
                 None => 0,
             };
+            if start.checked_add(count).is_none_or(|end| end > MAX_WHOLE) {
+                return Err(at(
+                    "start",
+                    format!(
+                        "`grid.{name}`: start + count must stay ≤ {MAX_WHOLE}, got {start} + {count}"
+                    ),
+                ));
+            }
             (start..start + count)
                 .map(|n| {
                     key.parse(&toml::Value::Integer(n as i64))
@@ -162,7 +179,17 @@ fn parse_range(key: Key, table: &toml::Table) -> Result<Vec<Value>, AxisError> {
                 .collect()
         }
         _ => {
-            let num = whole(table, "num", name, 1).map_err(|e| at("num", e))? as usize;
+            let num = whole(table, "num", name, 1).map_err(|e| at("num", e))?;
+            if num > super::MAX_RUNS as u64 {
+                return Err(at(
+                    "num",
+                    format!(
+                        "`grid.{name}.num` = {num} is more than the {} runs a grid may have",
+                        super::MAX_RUNS
+                    ),
+                ));
+            }
+            let num = num as usize;
             let (lo, hi) = bounds(table, form, name).map_err(|e| at(form, e))?;
             let log = form == "log";
             if log && (lo <= 0.0 || hi <= 0.0) {
@@ -224,6 +251,10 @@ pub fn spaced(lo: f64, hi: f64, num: usize, log: bool) -> Vec<f64> {
         })
         .collect()
 }
+
+/// The largest whole number a setting may take: every one up to it is
+/// exactly a float, so TOML's `3.0` and `3` always mean the same run.
+pub const MAX_WHOLE: u64 = 1 << 53;
 
 fn whole(table: &toml::Table, field: &str, name: &str, min: i64) -> Result<u64, String> {
     match table.get(field) {

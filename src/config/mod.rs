@@ -532,4 +532,28 @@ mod tests {
         let err = parse("[data]\ndataset = \"mnsit\"\n").unwrap_err();
         assert!(err.contains("did you mean `mnist`"), "{err}");
     }
+
+    #[test]
+    fn minus_zero_is_the_same_setting_and_run_as_zero() {
+        let a = parse("lambda = -0.0\n").unwrap();
+        let b = parse("lambda = 0\n").unwrap();
+        assert_eq!(a.runs[0].id, b.runs[0].id);
+        assert_eq!(a.runs[0].params.lambda.to_bits(), 0.0f64.to_bits());
+    }
+
+    #[test]
+    fn sizes_beyond_any_machine_are_refused_before_anything_is_built() {
+        for (text, want) in [
+            (
+                "[grid]\nseed = { count = 1000000000000 }\n",
+                "more than the 100000 runs",
+            ),
+            ("hidden_layers = 65\n", "`hidden_layers` must be ≤ 64"),
+            ("hidden_size = 100001\n", "`hidden_size` must be ≤ 100000"),
+            ("epochs = 1e300\n", "`epochs` must be ≤ 1000000, got 1e300"),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(err.contains(want), "{text}: {err}");
+        }
+    }
 }

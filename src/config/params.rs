@@ -60,10 +60,13 @@ pub enum Key {
 /// The kind of value a setting takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// A whole number with a lower bound.
+    /// A whole number within bounds.
     Int {
         /// Smallest allowed value.
         min: u64,
+        /// Largest allowed value (a network or grid beyond it cannot be
+        /// trained on any machine, and sizes must not overflow).
+        max: u64,
     },
     /// A finite real number, `≥ 0` or `> 0`.
     Float {
@@ -133,10 +136,23 @@ impl Key {
     /// The kind of value it takes.
     pub fn kind(self) -> Kind {
         match self {
-            Key::DataSeed | Key::Seed | Key::HiddenLayers => Kind::Int { min: 0 },
-            Key::TrainSubset | Key::HiddenSize | Key::Epochs | Key::BatchSize | Key::EvalEvery => {
-                Kind::Int { min: 1 }
-            }
+            Key::DataSeed | Key::Seed => Kind::Int {
+                min: 0,
+                max: super::grid::MAX_WHOLE,
+            },
+            Key::HiddenLayers => Kind::Int { min: 0, max: 64 },
+            Key::HiddenSize => Kind::Int {
+                min: 1,
+                max: 100_000,
+            },
+            Key::TrainSubset | Key::BatchSize => Kind::Int {
+                min: 1,
+                max: 100_000_000,
+            },
+            Key::Epochs | Key::EvalEvery => Kind::Int {
+                min: 1,
+                max: 1_000_000,
+            },
             Key::LearningRate => Kind::Float { zero_ok: false },
             Key::Lambda => Kind::Float { zero_ok: true },
             Key::Init => Kind::Init,
@@ -149,10 +165,17 @@ impl Key {
     pub fn parse(self, value: &toml::Value) -> Result<Value, String> {
         let name = self.name();
         match self.kind() {
-            Kind::Int { min } => {
+            Kind::Int { min, max } => {
                 let n = match value {
                     toml::Value::Integer(n) => *n,
-                    toml::Value::Float(f) if f.fract() == 0.0 && f.is_finite() => *f as i64,
+                    toml::Value::Float(f)
+                        if f.fract() == 0.0 && f.is_finite() && f.abs() <= max as f64 =>
+                    {
+                        *f as i64
+                    }
+                    toml::Value::Float(f) if f.fract() == 0.0 && f.is_finite() => {
+                        return Err(format!("`{name}` must be ≤ {max}, got {f:e}"));
+                    }
                     other => {
                         return Err(format!(
                             "`{name}` must be a whole number, got {} {other}",
@@ -162,6 +185,9 @@ impl Key {
                 };
                 if n < min as i64 {
                     return Err(format!("`{name}` must be ≥ {min}, got {n}"));
+                }
+                if n as u64 > max {
+                    return Err(format!("`{name}` must be ≤ {max}, got {n}"));
                 }
                 Ok(Value::Int(n as u64))
             }
@@ -182,7 +208,8 @@ impl Key {
                 match zero_ok {
                     true if x < 0.0 => Err(format!("`{name}` must be ≥ 0, got {x}")),
                     false if x <= 0.0 => Err(format!("`{name}` must be > 0, got {x}")),
-                    _ => Ok(Value::Float(x)),
+                    // −0 and 0 are the same setting (and the same run id).
+                    _ => Ok(Value::Float(if x == 0.0 { 0.0 } else { x })),
                 }
             }
             Kind::Init => match value {

@@ -172,8 +172,10 @@ impl Mlp {
                 0.0,
                 weight_grad,
             );
-            for (g, &w) in weight_grad.iter_mut().zip(&layer.weights) {
-                *g += lambda * w;
+            if lambda != 0.0 {
+                for (g, &w) in weight_grad.iter_mut().zip(&layer.weights) {
+                    *g += lambda * w;
+                }
             }
             // db = column sums of δ
             let bias_grad = &mut grads.bias[l];
@@ -198,21 +200,32 @@ impl Mlp {
                     0.0,
                     below,
                 );
+                // Written as a select (not a conditional store) so that it
+                // vectorises; the same values either way.
                 for (d, &h) in below.iter_mut().zip(input) {
-                    if h <= 0.0 {
-                        *d = 0.0;
-                    }
+                    *d = if h <= 0.0 { 0.0 } else { *d };
                 }
             }
         }
         score
     }
 
-    /// One SGD step: `θ ← θ − lr · ∇θ` for every weight and bias.
-    pub fn sgd_step(&mut self, grads: &Gradients, learning_rate: f32) {
+    /// One SGD step: `θ ← θ − lr · ∇θ` for every weight and bias, where a
+    /// weight's gradient is `grads` plus `lambda · W`. Training passes the
+    /// data gradient (from `backward` with λ = 0) and the decay here: the
+    /// same arithmetic, in the same order, as adding λW in `backward`, but
+    /// one pass over the weights instead of two.
+    pub fn sgd_step(&mut self, grads: &Gradients, learning_rate: f32, lambda: f32) {
         for (l, layer) in self.layers.iter_mut().enumerate() {
-            for (w, &g) in layer.weights.iter_mut().zip(&grads.weights[l]) {
-                *w -= learning_rate * g;
+            if lambda != 0.0 {
+                for (w, &g) in layer.weights.iter_mut().zip(&grads.weights[l]) {
+                    let g = g + lambda * *w;
+                    *w -= learning_rate * g;
+                }
+            } else {
+                for (w, &g) in layer.weights.iter_mut().zip(&grads.weights[l]) {
+                    *w -= learning_rate * g;
+                }
             }
             for (b, &g) in layer.bias.iter_mut().zip(&grads.bias[l]) {
                 *b -= learning_rate * g;
