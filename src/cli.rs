@@ -32,6 +32,13 @@ pub enum Command {
     /// epoch and evaluation, parallel speed-up, and runs per hour for an
     /// experiment.
     Bench(BenchArgs),
+    /// Run the sweep as a Slurm array job: write the sbatch scripts under
+    /// results/<name>/slurm/ and print the commands (or submit with
+    /// --submit, or resubmit unfinished shards with --retry).
+    Slurm(SlurmArgs),
+    /// Show finished, running, failed and missing runs of a results folder,
+    /// per shard when it was submitted with `sweep slurm`.
+    Status(StatusArgs),
 }
 
 /// Flags of `sweep run`.
@@ -61,6 +68,12 @@ pub struct RunArgs {
     /// Start even if the memory estimate exceeds the memory available.
     #[arg(long)]
     pub yes: bool,
+    /// Train only shard K of N (0 ≤ K < N): a fixed, cost-balanced part of
+    /// the grid; shards 0/N … N-1/N together cover every run once and may
+    /// run at the same time into the same folder. In a Slurm array job:
+    /// --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<crate::shard::Shard>,
 }
 
 /// Flags of `sweep plan`.
@@ -84,6 +97,51 @@ pub struct BenchArgs {
     /// training images, one epoch (numbers are rougher).
     #[arg(long)]
     pub quick: bool,
+}
+
+/// Flags of `sweep slurm`.
+#[derive(Debug, Args)]
+pub struct SlurmArgs {
+    /// The experiment file (TOML).
+    pub file: PathBuf,
+    /// Folder in which the sweep's results folder <name>/ is made (a
+    /// filesystem every node of the cluster shares).
+    #[arg(short, long, default_value = "results")]
+    pub out: PathBuf,
+    /// Array tasks (shards); at most the number of runs.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub tasks: u32,
+    /// CPUs per task; each task trains this many runs at once.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub cpus_per_task: u32,
+    /// Memory per task, as sbatch takes it (e.g. 2G).
+    #[arg(long)]
+    pub mem: Option<String>,
+    /// Time limit per task, as sbatch takes it (e.g. 2:00:00).
+    #[arg(long)]
+    pub time: Option<String>,
+    /// Partition to submit to (default: the cluster's).
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// At most this many tasks running at once.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_parallel: Option<u32>,
+    /// More sbatch options for both scripts, e.g. "--account=proj --qos=short".
+    #[arg(long, value_name = "OPTIONS")]
+    pub extra_sbatch: Vec<String>,
+    /// Submit the array and the report job (then exit; nothing stays running).
+    #[arg(long)]
+    pub submit: bool,
+    /// Submit again only the shards that have unfinished or failed runs.
+    #[arg(long, conflicts_with = "submit")]
+    pub retry: bool,
+}
+
+/// Flags of `sweep status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The sweep's results folder, e.g. results/lambda.
+    pub dir: PathBuf,
 }
 
 /// Flags of `sweep report`.

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::{BenchArgs, PlanArgs, ReportArgs, RunArgs};
+use crate::cli::{BenchArgs, PlanArgs, ReportArgs, RunArgs, SlurmArgs, StatusArgs};
 use crate::config::Experiment;
 use crate::interrupt;
 use crate::nn::mlp::{eval_flops_per_sample, train_flops_per_sample};
@@ -29,6 +29,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         retry_failed: args.retry_failed,
         fail_fast: args.fail_fast,
         yes: args.yes,
+        shard: args.shard,
     };
     interrupt::install();
     let summary = sweep::run(&exp, &opts)?;
@@ -41,9 +42,12 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         0 => String::new(),
         n => format!(", {n} FAILED"),
     };
+    let shard = args
+        .shard
+        .map_or(String::new(), |s| format!(" (shard {s})"));
     writeln!(
         out,
-        "{}: {} runs ({} trained now, {} reused{diverged}{failed}) in {:.1} s",
+        "{}{shard}: {} runs ({} trained now, {} reused{diverged}{failed}) in {:.1} s",
         exp.name, summary.total, summary.trained, summary.reused, summary.seconds
     )?;
     writeln!(out, "results: {}", summary.dir.display())?;
@@ -70,10 +74,12 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     if summary.stopped && summary.missing > 0 {
         writeln!(
             out,
-            "stopped with {} of {} runs not done; run `sweep run {}` again to resume",
+            "stopped with {} of {} runs not done; run `sweep run {}{}` again to resume",
             summary.missing,
             summary.total,
-            args.file.display()
+            args.file.display(),
+            args.shard
+                .map_or(String::new(), |s| format!(" --shard {s}"))
         )?;
     }
     Ok(if summary.stopped && interrupt::interrupted_by_signal() {
@@ -376,6 +382,128 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
             wall,
             planned.len() as f64 * 3600.0 / wall
         )?;
+    }
+    Ok(())
+}
+
+/// `sweep slurm`: writes the array and report scripts, and prints or
+/// submits them.
+pub fn slurm(args: &SlurmArgs) -> Result<()> {
+    use crate::cluster;
+    use crate::slurm::{SlurmOptions, current_binary};
+
+    let exp = Experiment::load(&args.file)?;
+    let opts = SlurmOptions {
+        binary: current_binary()?,
+        workdir: cluster::absolute(std::path::Path::new("."))?,
+        experiment: args.file.clone(),
+        out: args.out.clone(),
+        name: exp.name.clone(),
+        tasks: args.tasks as usize,
+        cpus_per_task: args.cpus_per_task as usize,
+        mem: args.mem.clone(),
+        time: args.time.clone(),
+        partition: args.partition.clone(),
+        max_parallel: args.max_parallel.map(|p| p as usize),
+        extra: args.extra_sbatch.clone(),
+    };
+    let results = opts.results_dir();
+    let outcome = cluster::prepare(&exp, opts, args.submit, args.retry)?;
+    let mut out = std::io::stdout().lock();
+    let sizes: Vec<String> = outcome
+        .runs_per_shard
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    writeln!(
+        out,
+        "{}: {} runs in {} shards of {} runs (balanced by estimated work)",
+        exp.name,
+        exp.runs.len(),
+        outcome.tasks,
+        sizes.join(", ")
+    )?;
+    writeln!(
+        out,
+        "scripts: {}/{{sweep.sbatch, report.sbatch, shards.json}}, logs in {}/logs/",
+        outcome.script_dir.display(),
+        outcome.script_dir.display()
+    )?;
+    if args.retry && outcome.shards_submitted.is_empty() {
+        writeln!(
+            out,
+            "nothing to retry: every shard has finished all its runs (or is running now)"
+        )?;
+        return Ok(());
+    }
+    match outcome.submitted {
+        Some((array, report)) => {
+            let which = if args.retry {
+                format!(
+                    "shards {} of {}",
+                    outcome
+                        .shards_submitted
+                        .iter()
+                        .map(|k| k.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    outcome.tasks
+                )
+            } else {
+                format!("{} shards", outcome.tasks)
+            };
+            writeln!(
+                out,
+                "submitted array job {array} ({which}) and report job {report} (after it)"
+            )?;
+            writeln!(out, "watch it with: sweep status {}", results.display())?;
+            writeln!(
+                out,
+                "if tasks fail or are cancelled: sweep slurm {} --retry",
+                args.file.display()
+            )?;
+        }
+        None => {
+            writeln!(out, "submit with:")?;
+            for line in outcome.commands.lines() {
+                writeln!(out, "  {line}")?;
+            }
+            writeln!(
+                out,
+                "(or run `sweep slurm {} --submit`)",
+                args.file.display()
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// `sweep status`: finished, running, failed and missing runs.
+pub fn status(args: &StatusArgs) -> Result<()> {
+    let s = crate::cluster::status(&args.dir)?;
+    let mut out = std::io::stdout().lock();
+    let line = |name: String, s: &crate::cluster::ShardStatus| {
+        format!(
+            "{name:<10} {:>5} {:>9} {:>9} {:>7} {:>8}  {}",
+            s.runs,
+            s.finished,
+            s.diverged,
+            s.failed,
+            s.missing,
+            if s.running { "running" } else { "" }
+        )
+    };
+    writeln!(
+        out,
+        "{:<10} {:>5} {:>9} {:>9} {:>7} {:>8}",
+        "", "runs", "finished", "diverged", "failed", "missing"
+    )?;
+    for shard in &s.shards {
+        writeln!(out, "{}", line(format!("shard {}", shard.index), shard))?;
+    }
+    writeln!(out, "{}", line("all".into(), &s.total))?;
+    for failure in &s.failures {
+        writeln!(out, "failed: {failure}")?;
     }
     Ok(())
 }

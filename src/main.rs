@@ -13,6 +13,8 @@ fn main() -> ExitCode {
         Command::Plan(args) => commands::plan(args).map(|()| ExitCode::SUCCESS),
         Command::Report(args) => commands::report(args).map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => commands::bench(args).map(|()| ExitCode::SUCCESS),
+        Command::Slurm(args) => commands::slurm(args).map(|()| ExitCode::SUCCESS),
+        Command::Status(args) => commands::status(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

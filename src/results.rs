@@ -31,8 +31,16 @@ pub const DONE_FILE: &str = "done.json";
 /// flushed to disk, then renamed over `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
+    // Unique per writer, also across the machines of a cluster writing into
+    // one shared folder (the process id alone could repeat there).
+    let nonce = {
+        use std::hash::{BuildHasher, Hasher};
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    };
     let tmp = dir.join(format!(
-        ".{}.tmp-{}",
+        ".{}.tmp-{}-{nonce:016x}",
         path.file_name().unwrap_or_default().to_string_lossy(),
         std::process::id()
     ));
@@ -185,11 +193,30 @@ impl FinishedRun {
     }
 }
 
-/// Exclusive use of a results folder, released when dropped or when the
-/// process ends in any way.
+/// Use of a results folder (see [`ResultsDir::lock`]), released when
+/// dropped or when the process ends in any way.
 #[derive(Debug)]
 pub struct FolderLock {
-    _file: fs::File,
+    _files: Vec<fs::File>,
+}
+
+fn lock_error(path: &Path, e: std::io::Error) -> anyhow::Error {
+    anyhow::anyhow!(e).context(format!("cannot lock {}", path.display()))
+}
+
+/// Writes who holds a lock into its file, for the message others get.
+fn write_holder(mut file: &fs::File, path: &Path) -> Result<()> {
+    let host = fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "this machine".into());
+    let note = format!(
+        "pid {} on {host}, since {}",
+        std::process::id(),
+        chrono::Local::now().format("%Y-%m-%d %H:%M:%S")
+    );
+    file.set_len(0)
+        .and_then(|_| file.write_all(note.as_bytes()))
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The folder of one sweep's results.
@@ -258,18 +285,100 @@ impl ResultsDir {
         Ok(())
     }
 
-    /// Takes the folder for this process alone, or says who holds it. The
-    /// lock is the operating system's (`flock`) on `.lock`: it ends with the
-    /// process however it ends, so a crashed sweep never leaves it stuck.
-    pub fn lock(&self) -> Result<FolderLock> {
+    /// Takes the folder for this process, or says who holds it. A whole
+    /// sweep holds `.lock` alone; shard K of N shares `.lock` with the other
+    /// shards and holds `.lock.shard-K-of-N` alone, so shards run side by
+    /// side but not twice, and never beside an unsharded run. The locks are
+    /// the operating system's (`flock`): they end with the process however
+    /// it ends, so a crashed sweep never leaves one stuck.
+    pub fn lock(&self, shard: Option<(usize, usize)>) -> Result<FolderLock> {
         fs::create_dir_all(&self.root).map_err(|e| {
             bad_input!(
                 "cannot create results folder {}: {e}; choose a writable folder with --out",
                 self.root.display()
             )
         })?;
-        let path = self.root.join(".lock");
-        let mut file = fs::OpenOptions::new()
+        let main = self.open_lock_file(".lock")?;
+        let busy = |path: &Path, what: &str| {
+            let holder = fs::read_to_string(path).unwrap_or_default();
+            let holder = holder.trim();
+            bad_input!(
+                "{} is in use by {what} ({}); wait for it to end or stop it (Ctrl-C), then run \
+                 this again",
+                self.root.display(),
+                if holder.is_empty() {
+                    "starting"
+                } else {
+                    holder
+                }
+            )
+        };
+        let main_path = self.root.join(".lock");
+        let Some((k, n)) = shard else {
+            match main.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(busy(&main_path, "another `sweep run`"));
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(lock_error(&main_path, e)),
+            }
+            write_holder(&main, &main_path)?;
+            return Ok(FolderLock { _files: vec![main] });
+        };
+        match main.try_lock_shared() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(busy(&main_path, "a `sweep run` without --shard"));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(lock_error(&main_path, e)),
+        }
+        let name = format!(".lock.shard-{k}-of-{n}");
+        let own = self.open_lock_file(&name)?;
+        let own_path = self.root.join(&name);
+        match own.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(busy(
+                    &own_path,
+                    &format!("another `sweep run --shard {k}/{n}`"),
+                ));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(lock_error(&own_path, e)),
+        }
+        write_holder(&own, &own_path)?;
+        Ok(FolderLock {
+            _files: vec![main, own],
+        })
+    }
+
+    /// True while some process holds shard K of N's lock.
+    pub fn shard_running(&self, k: usize, n: usize) -> bool {
+        let Ok(file) = fs::File::open(self.root.join(format!(".lock.shard-{k}-of-{n}"))) else {
+            return false;
+        };
+        matches!(file.try_lock(), Err(fs::TryLockError::WouldBlock))
+    }
+
+    /// True while an unsharded `sweep run` holds the folder.
+    pub fn whole_run_running(&self) -> bool {
+        let Ok(file) = fs::File::open(self.root.join(".lock")) else {
+            return false;
+        };
+        matches!(file.try_lock_shared(), Err(fs::TryLockError::WouldBlock))
+    }
+
+    /// Waits for, then holds, the right to rewrite the folder's aggregate
+    /// files (`runs.csv`, `epochs.csv`, the report) — shards share them.
+    pub fn lock_aggregates(&self) -> Result<FolderLock> {
+        let path = self.root.join(".lock.aggregates");
+        let file = self.open_lock_file(".lock.aggregates")?;
+        file.lock().map_err(|e| lock_error(&path, e))?;
+        Ok(FolderLock { _files: vec![file] })
+    }
+
+    fn open_lock_file(&self, name: &str) -> Result<fs::File> {
+        let path = self.root.join(name);
+        fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
@@ -280,39 +389,12 @@ impl ResultsDir {
                     "cannot create {}: {e}; choose a writable folder with --out",
                     path.display()
                 )
-            })?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                let holder = fs::read_to_string(&path).unwrap_or_default();
-                let holder = holder.trim();
-                return Err(bad_input!(
-                    "{} is in use by another `sweep run` ({}); wait for it to end or stop it \
-                     (Ctrl-C), then run this again",
-                    self.root.display(),
-                    if holder.is_empty() {
-                        "starting"
-                    } else {
-                        holder
-                    }
-                ));
-            }
-            Err(fs::TryLockError::Error(e)) => {
-                return Err(anyhow::anyhow!(e).context(format!("cannot lock {}", path.display())));
-            }
-        }
-        let host = fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_else(|_| "this machine".into());
-        let note = format!(
-            "pid {} on {host}, since {}",
-            std::process::id(),
-            chrono::Local::now().format("%Y-%m-%d %H:%M:%S")
-        );
-        file.set_len(0)
-            .and_then(|_| file.write_all(note.as_bytes()))
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(FolderLock { _file: file })
+            })
+    }
+
+    /// Every run of `specs` with a complete record on disk, in that order.
+    pub fn load_runs(&self, specs: &[RunSpec]) -> Vec<FinishedRun> {
+        specs.iter().filter_map(|s| self.load_run(s)).collect()
     }
 
     /// Removes temporary files left by a process that died mid-write (they

@@ -102,7 +102,7 @@ impl SlurmOptions {
         );
         let _ = writeln!(
             s,
-            "exec {} run {} --out {} --shard \"$SLURM_ARRAY_TASK_ID/{}\" --jobs \"${{SLURM_CPUS_PER_TASK:-{}}}\"",
+            "exec {} run {} --out {} --shard \"$SLURM_ARRAY_TASK_ID/{}\" --jobs \"${{SLURM_CPUS_PER_TASK:-{}}}\" --retry-failed --quiet",
             shell_quote(&self.binary)?,
             shell_quote(&self.experiment)?,
             shell_quote(&self.out)?,
@@ -377,7 +377,7 @@ mod tests {
              # $SLURM_ARRAY_TASK_COUNT: `sbatch --array=K,L sweep.sbatch` reruns only\n\
              # shards K and L of 4, and then Slurm's count is 2.\n\
              exec /opt/sweep/bin/sweep run experiments/lambda.toml --out results \
-             --shard \"$SLURM_ARRAY_TASK_ID/4\" --jobs \"${SLURM_CPUS_PER_TASK:-2}\"\n"
+             --shard \"$SLURM_ARRAY_TASK_ID/4\" --jobs \"${SLURM_CPUS_PER_TASK:-2}\" --retry-failed --quiet\n"
         );
     }
 
@@ -476,10 +476,13 @@ mod tests {
         assert_eq!(code, 0);
         assert_eq!(
             out,
-            "run my experiments/it's.toml --out results --shard 3/4 --jobs 8\n"
+            "run my experiments/it's.toml --out results --shard 3/4 --jobs 8 --retry-failed --quiet\n"
         );
         let (_, out) = run_bash(&script, &[("SLURM_ARRAY_TASK_ID", "0")]);
-        assert!(out.ends_with("--shard 0/4 --jobs 2\n"), "{out}");
+        assert!(
+            out.ends_with("--shard 0/4 --jobs 2 --retry-failed --quiet\n"),
+            "{out}"
+        );
 
         let failing = SlurmOptions {
             binary: PathBuf::from("/bin/false"),

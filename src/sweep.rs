@@ -21,6 +21,7 @@ use crate::report::{self, ReportOutcome};
 use crate::results::{
     DONE_FILE, FinishedRun, FolderLock, GridFile, Manifest, ResultsDir, cpu_model,
 };
+use crate::shard::{self, DataSize, Shard};
 use crate::train::{self, Interrupted, Status};
 use crate::{faults, interrupt};
 
@@ -41,6 +42,8 @@ pub struct RunOptions {
     pub fail_fast: bool,
     /// Go ahead even when the memory estimate exceeds what the machine has.
     pub yes: bool,
+    /// Train only this shard's runs (`--shard K/N`).
+    pub shard: Option<Shard>,
 }
 
 /// What a finished `sweep run` reports.
@@ -129,12 +132,33 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
     let data = load_data(exp)?;
     check_memory(exp, &data, opts)?;
     let results = ResultsDir::new(results_dir(exp, &opts.out), &exp.dataset_label);
-    let _lock = prepare_dir(exp, &data, &results, opts.fresh)?;
+    let _lock = prepare_dir(exp, &data, &results, opts)?;
+    // The runs this invocation is responsible for: the grid, or one shard.
+    let mine: Vec<RunSpec> = match &opts.shard {
+        Some(shard) => shard
+            .select(&exp.runs, &shard::costs(&exp.runs, DataSize::of(&data)))
+            .into_iter()
+            .cloned()
+            .collect(),
+        None => exp.runs.clone(),
+    };
+    let sharded = opts.shard.is_some();
+    // Rewrites runs.csv and epochs.csv. A shard rebuilds them from every
+    // run on disk, under the folder's aggregate lock, since other shards
+    // write into the same folder.
+    let write_aggregates = |finished: &HashMap<String, FinishedRun>| -> Result<()> {
+        if sharded {
+            let _guard = results.lock_aggregates()?;
+            results.write_aggregates(&results.load_runs(&exp.runs))
+        } else {
+            results.write_aggregates(exp.runs.iter().filter_map(|s| finished.get(&s.id)))
+        }
+    };
 
     // Runs recorded by an earlier invocation are reused as they are; failed
     // ones only when not asked to retry them.
     let mut finished: HashMap<String, FinishedRun> = HashMap::new();
-    for spec in &exp.runs {
+    for spec in &mine {
         if let Some(run) = results.load_run(spec)
             && !(opts.retry_failed && run.done.status == Status::Failed)
         {
@@ -142,8 +166,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
         }
     }
     let reused = finished.len();
-    let pending: Vec<&RunSpec> = exp
-        .runs
+    let pending: Vec<&RunSpec> = mine
         .iter()
         .filter(|s| !finished.contains_key(&s.id))
         .collect();
@@ -173,11 +196,18 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
         runs: exp.runs.clone(),
     })?;
 
-    let progress = Progress::new(exp.runs.len(), reused, opts.quiet);
+    let progress = Progress::new(mine.len(), reused, opts.quiet);
+    if let Some(shard) = &opts.shard {
+        progress.note(&format!(
+            "shard {shard}: {} of the grid's {} runs",
+            mine.len(),
+            exp.runs.len()
+        ));
+    }
     if reused > 0 {
         progress.note(&format!(
             "resuming: {reused} of {} runs already finished in {}",
-            exp.runs.len(),
+            mine.len(),
             results.root().display()
         ));
     }
@@ -200,7 +230,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
             results.root().join("runs").display()
         ));
     }
-    results.write_aggregates(exp.runs.iter().filter_map(|s| finished.get(&s.id)))?;
+    write_aggregates(&finished)?;
 
     let finished = Mutex::new(finished);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -249,9 +279,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
                     {
                         let mut finished = finished.lock().unwrap_or_else(|e| e.into_inner());
                         finished.insert(spec.id.clone(), run);
-                        results.write_aggregates(
-                            exp.runs.iter().filter_map(|s| finished.get(&s.id)),
-                        )?;
+                        write_aggregates(&finished)?;
                     }
                     progress.finish(line, status, last.as_ref(), seconds);
                 }
@@ -261,22 +289,32 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
     progress.finish_all();
 
     let finished = finished.into_inner().unwrap_or_else(|e| e.into_inner());
-    manifest.runs_done = finished.len();
-    manifest.finished_at = now();
-    results.write_manifest(&manifest)?;
-    let report = report::write(results.root())?;
+    let report = {
+        let _guard = if sharded {
+            Some(results.lock_aggregates()?)
+        } else {
+            None
+        };
+        manifest.runs_done = if sharded {
+            results.load_runs(&exp.runs).len()
+        } else {
+            finished.len()
+        };
+        manifest.finished_at = now();
+        results.write_manifest(&manifest)?;
+        report::write(results.root())?
+    };
     let label = |spec: &RunSpec| run_label(exp, spec);
     Ok(SweepSummary {
         dir: results.root().to_path_buf(),
-        total: exp.runs.len(),
+        total: mine.len(),
         reused,
         trained: finished.len() - reused,
         diverged: finished
             .values()
             .filter(|r| r.done.status == Status::Diverged)
             .count(),
-        failed: exp
-            .runs
+        failed: mine
             .iter()
             .filter_map(|s| finished.get(&s.id))
             .filter(|r| r.done.status == Status::Failed)
@@ -289,7 +327,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
                 )
             })
             .collect(),
-        missing: exp.runs.len() - finished.len(),
+        missing: mine.len() - finished.len(),
         stopped: interrupt::stop_requested(),
         seconds: started.elapsed().as_secs_f64(),
         report,
@@ -313,8 +351,18 @@ fn prepare_dir(
     exp: &Experiment,
     data: &Dataset,
     results: &ResultsDir,
-    fresh: bool,
+    opts: &RunOptions,
 ) -> Result<FolderLock> {
+    let fresh = opts.fresh;
+    if fresh && let Some(shard) = &opts.shard {
+        return Err(bad_input!(
+            "--fresh cannot be combined with --shard {shard}: it would delete the other shards' \
+             results. Start over once without --shard (`sweep run {} --fresh` stops at once \
+             with Ctrl-C), or remove {}",
+            exp.path.display(),
+            results.root().display()
+        ));
+    }
     let root = results.root();
     if let Some(file) = root.ancestors().find(|p| p.exists() && !p.is_dir()) {
         return Err(bad_input!(
@@ -323,8 +371,12 @@ fn prepare_dir(
             file.display()
         ));
     }
-    let lock = results.lock()?;
-    results.remove_stale_temporaries();
+    let lock = results.lock(opts.shard.map(|s| (s.index, s.count)))?;
+    if opts.shard.is_none() {
+        // Only a sweep that holds the folder alone may: a shard would
+        // delete the files other shards are writing right now.
+        results.remove_stale_temporaries();
+    }
     if fresh {
         results.clear()?;
     } else {

@@ -105,7 +105,7 @@ pub fn training_indices(params: &RunParams, train_len: usize) -> Vec<u32> {
 }
 
 /// Pixel byte → [0, 1] value, exactly `b / 255` as PyTorch's `ToTensor` gives.
-fn pixel_table() -> [f32; 256] {
+pub fn pixel_table() -> [f32; 256] {
     std::array::from_fn(|b| b as f32 / 255.0)
 }
 
@@ -140,7 +140,7 @@ fn gather(
 /// otherwise the calling worker does them all. Each chunk's sums are
 /// computed alone and added in chunk order, so the result has the same
 /// bits however many threads took part.
-fn evaluate(
+pub fn evaluate(
     model: &Mlp,
     split: &Split,
     pixels: usize,

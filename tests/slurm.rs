@@ -1,0 +1,309 @@
+//! `sweep slurm` on a real Slurm: the single-node cluster `ci/local-slurm.sh`
+//! brings up on localhost (`.ci/run` starts it and sets `SLURM_CONF` and
+//! `SWEEP_REQUIRE_SLURM=1`; elsewhere, without `sbatch`, the test skips).
+//!
+//! A sweep submitted as a 3-task array gives every run exactly once, with
+//! the same numbers as `sweep run` on one machine; a task whose run fails
+//! ends FAILED in Slurm and `--retry` resubmits only its shard; `scancel`
+//! half-way, then `--retry`, completes the sweep.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+/// 6 runs of about half a second on 2 000 real MNIST images.
+const EXPERIMENT: &str = "name = \"s\"\n[data]\ndataset = \"mnist\"\ntrain_subset = 2000\n\
+     [model]\nhidden_size = 64\n[train]\nepochs = 4\n\
+     [grid]\nlambda = [0, 0.01, 0.1]\nseed = { count = 2 }\n";
+
+fn slurm_available() -> bool {
+    let found = Command::new("sinfo")
+        .arg("-h")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("SWEEP_REQUIRE_SLURM").as_deref() != Ok("1"),
+            "SWEEP_REQUIRE_SLURM=1 but no Slurm answers (start one: ci/local-slurm.sh up, \
+             then eval \"$(ci/local-slurm.sh env)\")"
+        );
+        eprintln!("skipped: no Slurm cluster (sinfo failed)");
+    }
+    found
+}
+
+struct Sandbox {
+    dir: TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        let dir = TempDir::new().unwrap();
+        fs::write(dir.path().join("s.toml"), EXPERIMENT).unwrap();
+        Sandbox { dir }
+    }
+
+    fn sweep(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_sweep"))
+            .env(
+                "SWEEP_DATA_DIR",
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("data"),
+            )
+            .envs(env.iter().copied())
+            .current_dir(self.dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn results(&self, out: &str) -> PathBuf {
+        self.dir.path().join(out).join("s")
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The job ids `sweep slurm --submit` printed: (array, report).
+fn job_ids(stdout: &str) -> (String, String) {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("submitted array job "))
+        .unwrap_or_else(|| panic!("no job ids in: {stdout}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let report = words
+        .iter()
+        .position(|w| *w == "report")
+        .map(|i| words[i + 2].to_string())
+        .unwrap();
+    (words[3].to_string(), report)
+}
+
+/// Polls `squeue` until the job has left the queue.
+fn wait_for(job: &str) {
+    let start = Instant::now();
+    loop {
+        let out = Command::new("squeue")
+            .args(["-h", "-j", job, "-o", "%i %T"])
+            .output()
+            .unwrap();
+        let listed = text(&out.stdout);
+        if listed
+            .lines()
+            .all(|l| l.contains("COMPLETED") || l.contains("FAILED") || l.contains("CANCELLED"))
+        {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(240),
+            "job {job} still queued: {listed}"
+        );
+        sleep(Duration::from_millis(200));
+    }
+}
+
+/// End state of each task of an array job: `1_0 COMPLETED`, …
+fn task_states(array: &str) -> Vec<String> {
+    let out = Command::new("squeue")
+        .args(["-h", "-t", "all", "-j", array, "-o", "%i %T"])
+        .output()
+        .unwrap();
+    let mut lines: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
+    lines.sort();
+    lines
+}
+
+/// A results CSV without wall-clock columns, rows sorted: what two
+/// sweeps of the same grid must share byte for byte.
+fn metrics(path: &Path) -> String {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let clock = ["seconds", "train_seconds", "eval_seconds", "finished_at"];
+    let keep: Vec<usize> = (0..header.len())
+        .filter(|&i| !clock.contains(&&header[i]))
+        .collect();
+    let mut rows: Vec<String> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            keep.iter().map(|&i| &r[i]).collect::<Vec<_>>().join(",")
+        })
+        .collect();
+    rows.sort();
+    rows.join("\n")
+}
+
+fn assert_same_as_single_machine(sb: &Sandbox, out: &str, what: &str) {
+    let (one, sharded) = (sb.results("single"), sb.results(out));
+    for file in ["runs.csv", "epochs.csv"] {
+        assert_eq!(
+            metrics(&one.join(file)),
+            metrics(&sharded.join(file)),
+            "{what}: {file} differs from the single-machine sweep"
+        );
+    }
+    let ids: Vec<String> = csv::Reader::from_path(sharded.join("runs.csv"))
+        .unwrap()
+        .records()
+        .map(|r| r.unwrap()[0].to_string())
+        .collect();
+    assert_eq!(ids.len(), 6, "{what}: one row per run");
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 6, "{what}");
+    assert!(sharded.join("report.html").is_file(), "{what}: no report");
+}
+
+fn shard_of_first_run(sb: &Sandbox, out: &str, shard: usize) -> String {
+    let file: serde_json::Value =
+        serde_json::from_slice(&fs::read(sb.results(out).join("slurm/shards.json")).unwrap())
+            .unwrap();
+    file["shards"][shard][0].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_sweep_run_as_a_slurm_array_matches_one_machine_and_retries_only_what_failed() {
+    if !slurm_available() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let single = sb.sweep(&["run", "s.toml", "--out", "single", "--quiet"], &[]);
+    assert!(single.status.success(), "{}", text(&single.stderr));
+
+    // 1. The whole sweep as a 3-task array, then the report job.
+    let started = Instant::now();
+    let out = sb.sweep(
+        &[
+            "slurm",
+            "s.toml",
+            "--out",
+            "array",
+            "--tasks",
+            "3",
+            "--cpus-per-task",
+            "1",
+            "--submit",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("6 runs in 3 shards of 2, 2, 2 runs"),
+        "{stdout}"
+    );
+    let (array, report) = job_ids(&stdout);
+    wait_for(&array);
+    wait_for(&report);
+    eprintln!(
+        "3-task array + report: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(task_states(&array).iter().all(|l| l.ends_with("COMPLETED")));
+    assert_same_as_single_machine(&sb, "array", "array");
+    let status = sb.sweep(&["status", "array/s"], &[]);
+    let status = text(&status.stdout);
+    assert!(status.contains("all            6         6"), "{status}");
+
+    // 2. A task whose run fails ends FAILED; --retry resubmits only it.
+    let prepared = sb.sweep(
+        &["slurm", "s.toml", "--out", "failing", "--tasks", "3"],
+        &[],
+    );
+    assert!(prepared.status.success());
+    assert!(text(&prepared.stdout).contains("submit with:"));
+    let victim = shard_of_first_run(&sb, "failing", 1);
+    let out = sb.sweep(
+        &[
+            "slurm",
+            "s.toml",
+            "--out",
+            "failing",
+            "--tasks",
+            "3",
+            "--cpus-per-task",
+            "1",
+            "--submit",
+        ],
+        // sbatch passes the submitting environment to the tasks.
+        &[("SWEEP_TEST_FAIL", &victim)],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (array, report) = job_ids(&text(&out.stdout));
+    wait_for(&array);
+    wait_for(&report);
+    let states = task_states(&array);
+    assert_eq!(
+        states,
+        [
+            format!("{array}_0 COMPLETED"),
+            format!("{array}_1 FAILED"),
+            format!("{array}_2 COMPLETED")
+        ],
+        "Slurm must see the failed shard"
+    );
+    let status = text(&sb.sweep(&["status", "failing/s"], &[]).stdout);
+    assert!(
+        status.contains(&format!("failed: {victim}: panic: failure injected")),
+        "{status}"
+    );
+    let retry = sb.sweep(&["slurm", "s.toml", "--out", "failing", "--retry"], &[]);
+    assert!(retry.status.success(), "{}", text(&retry.stderr));
+    let stdout = text(&retry.stdout);
+    assert!(stdout.contains("(shards 1 of 3)"), "{stdout}");
+    let (array, report) = job_ids(&stdout);
+    wait_for(&array);
+    wait_for(&report);
+    assert_eq!(task_states(&array), [format!("{array}_1 COMPLETED")]);
+    assert_same_as_single_machine(&sb, "failing", "after --retry");
+    let nothing = sb.sweep(&["slurm", "s.toml", "--out", "failing", "--retry"], &[]);
+    assert!(text(&nothing.stdout).contains("nothing to retry"));
+
+    // 3. scancel half-way, then --retry completes the sweep.
+    let out = sb.sweep(
+        &[
+            "slurm",
+            "s.toml",
+            "--out",
+            "cancelled",
+            "--tasks",
+            "3",
+            "--cpus-per-task",
+            "1",
+            "--submit",
+        ],
+        &[],
+    );
+    let (array, report) = job_ids(&text(&out.stdout));
+    let runs = sb.results("cancelled").join("runs");
+    let start = Instant::now();
+    while fs::read_dir(&runs).map_or(0, |d| {
+        d.filter(|e| e.as_ref().unwrap().path().join("done.json").exists())
+            .count()
+    }) == 0
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no run finished"
+        );
+        sleep(Duration::from_millis(20));
+    }
+    Command::new("scancel").arg(&array).status().unwrap();
+    wait_for(&array);
+    wait_for(&report);
+    let status = text(&sb.sweep(&["status", "cancelled/s"], &[]).stdout);
+    assert!(
+        !status.contains("all            6         6"),
+        "cancelled too late: {status}"
+    );
+    let retry = sb.sweep(&["slurm", "s.toml", "--out", "cancelled", "--retry"], &[]);
+    assert!(retry.status.success(), "{}", text(&retry.stderr));
+    let (array, report) = job_ids(&text(&retry.stdout));
+    wait_for(&array);
+    wait_for(&report);
+    assert_same_as_single_machine(&sb, "cancelled", "after scancel and --retry");
+}
