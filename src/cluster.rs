@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::bad_input;
@@ -288,14 +288,4 @@ pub fn status(root: &Path) -> Result<SweepStatus> {
         whole_running,
         failures,
     })
-}
-
-/// The absolute form of `path` (relative to the working folder).
-pub fn absolute(path: &Path) -> Result<PathBuf> {
-    if path.is_absolute() {
-        return Ok(path.to_path_buf());
-    }
-    Ok(std::env::current_dir()
-        .context("cannot read the working folder")?
-        .join(path))
 }

@@ -395,7 +395,8 @@ pub fn slurm(args: &SlurmArgs) -> Result<()> {
     let exp = Experiment::load(&args.file)?;
     let opts = SlurmOptions {
         binary: current_binary()?,
-        workdir: cluster::absolute(std::path::Path::new("."))?,
+        workdir: std::env::current_dir()
+            .map_err(|e| anyhow::anyhow!("cannot read the working folder: {e}"))?,
         experiment: args.file.clone(),
         out: args.out.clone(),
         name: exp.name.clone(),
