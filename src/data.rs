@@ -182,7 +182,16 @@ pub fn locate(source: &DataSource, config_dir: &Path) -> Result<PathBuf> {
     }
     let looked = candidates
         .iter()
-        .map(|d| format!("  {}", d.display()))
+        .map(|d| {
+            let state = if !d.exists() {
+                " (no such folder)"
+            } else if !d.is_dir() {
+                " (not a folder)"
+            } else {
+                ""
+            };
+            format!("  {}{state}", d.display())
+        })
         .collect::<Vec<_>>()
         .join("\n");
     let hint = match source {
@@ -195,7 +204,9 @@ pub fn locate(source: &DataSource, config_dir: &Path) -> Result<PathBuf> {
              {FASHION_MNIST_SYSTEM_DIR}), or set {DATA_DIR_ENV} to a folder that holds fashion-mnist/"
         ),
         _ => "check `data_dir` in the experiment file (relative paths start at the \
-              experiment file's folder)"
+              experiment file's folder); the folder must hold train-images-idx3-ubyte, \
+              train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte \
+              (each optionally .gz)"
             .to_string(),
     };
     Err(bad_input!(

@@ -106,7 +106,13 @@ impl Parser<'_> {
     }
 
     fn error_on(&self, at: &[&str], part: Part, msg: String) -> anyhow::Error {
-        match locate::position(self.text, at, part) {
+        // A key that is missing (`num` of a range) has no position: point at
+        // the nearest enclosing key that is there.
+        let found = (1..=at.len()).rev().find_map(|n| {
+            let part = if n == at.len() { part } else { Part::Key };
+            locate::position(self.text, &at[..n], part)
+        });
+        match found {
             Some((line, col)) => {
                 bad_input!("{msg} ({}, line {line}, column {col})", self.path.display())
             }
@@ -183,7 +189,13 @@ impl Parser<'_> {
                     .copied()
                     .chain(Key::ALL.iter().map(|k| k.name()));
                 let hint = locate::suggest(key, valid);
-                return Err(self.error_on_key(&at, format!("unknown key `{key}`{hint}")));
+                return Err(self.error_on_key(
+                    &at,
+                    format!(
+                        "unknown key `{key}`{hint}; the top level takes name, description, the \
+                         tables [data], [model], [train] and [grid], or any setting"
+                    ),
+                ));
             }
         }
 
@@ -264,6 +276,10 @@ impl Parser<'_> {
                     "`{key}` belongs in [{}] (or at the top level), not in [{section}]",
                     k.section()
                 ),
+            )),
+            None if DATA_KEYS.contains(&key) && section != "data" => Err(self.error_on_key(
+                at,
+                format!("`{key}` belongs in [data] (or at the top level), not in [{section}]"),
             )),
             None => {
                 let mut valid: Vec<&str> = Key::ALL
