@@ -7,9 +7,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use crate::config::RunParams;
-use crate::data::{Dataset, NUM_CLASSES};
+use crate::data::Dataset;
 use crate::nn::gemm::{Op, gemm};
-use crate::nn::mlp::{eval_flops_per_sample, train_flops_per_sample};
 use crate::train;
 
 /// One matrix product of a training step: `C (m × n) = op(A) · op(B)`.
@@ -201,21 +200,24 @@ pub fn epoch_timing(params: &RunParams, data: &Dataset, threads: usize) -> Epoch
         v.sort_by(f64::total_cmp);
         v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
     };
-    let sizes = params.layer_sizes(data.pixels(), NUM_CLASSES);
-    let n = outcome.train_samples;
-    let batch = params.batch_size.min(n.max(1));
-    let steps = (n / batch).max(1);
+    // The work of one epoch and one evaluation.
+    let one_epoch = RunParams {
+        epochs: 1,
+        ..params.clone()
+    };
+    let work = crate::shard::Work::of(&one_epoch, crate::shard::DataSize::of(data));
     EpochTiming {
         train_seconds: median(outcome.epochs.iter().map(|e| e.train_seconds).collect()),
         eval_seconds: median(outcome.epochs.iter().map(|e| e.eval_seconds).collect()),
-        train_flops: (steps * batch) as u64 * train_flops_per_sample(&sizes),
-        eval_flops: (n + data.test.len()) as u64 * eval_flops_per_sample(&sizes),
+        train_flops: work.train_flops,
+        eval_flops: work.eval_flops,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::mlp::train_flops_per_sample;
 
     #[test]
     fn the_step_of_the_notebook_network_has_eight_products() {

@@ -8,7 +8,6 @@ use anyhow::Result;
 use crate::cli::{BenchArgs, PlanArgs, ReportArgs, RunArgs, SlurmArgs, StatusArgs};
 use crate::config::Experiment;
 use crate::interrupt;
-use crate::nn::mlp::{eval_flops_per_sample, train_flops_per_sample};
 use crate::report::{self, ReportOutcome};
 use crate::sweep::{self, RunOptions};
 
@@ -356,20 +355,13 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     if let Some(exp) = &exp {
         let planned = sweep::plan(exp, &data);
         // Each run's time from its work at the rates just measured.
+        let size = crate::shard::DataSize::of(&data);
         let run_seconds: f64 = planned
             .iter()
             .map(|p| {
-                let s = p.spec.params.layer_sizes(data.pixels(), NUM_CLASSES);
-                let ps = &p.spec.params;
-                let batch = ps.batch_size.min(p.train_samples);
-                let steps = (p.train_samples / batch).max(1) as f64;
-                let train =
-                    ps.epochs as f64 * steps * batch as f64 * train_flops_per_sample(&s) as f64;
-                let evals = ps.epochs.div_ceil(ps.eval_every) as f64;
-                let eval = evals
-                    * (p.train_samples + data.test.len()) as f64
-                    * eval_flops_per_sample(&s) as f64;
-                train / (train_rate * 1e9) + eval / (eval_rate * 1e9)
+                let work = crate::shard::Work::of(&p.spec.params, size);
+                work.train_flops as f64 / (train_rate * 1e9)
+                    + work.eval_flops as f64 / (eval_rate * 1e9)
             })
             .sum();
         let wall = run_seconds / speedup.max(1.0).min(planned.len() as f64);

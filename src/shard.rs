@@ -119,23 +119,56 @@ impl DataSize {
     }
 }
 
-/// Floating-point operations a run needs (training plus every evaluation of
-/// the training images it uses and the test split): the figure
-/// `sweep plan` prints.
+/// The work a run needs: training images, and floating-point operations
+/// of training and of every evaluation (every `eval_every` epochs and after
+/// the last, on the training images it uses and the test split). The one
+/// place this is computed: `sweep plan`, the shard costs and `sweep bench`
+/// all read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Work {
+    /// Training images used.
+    pub train_samples: usize,
+    /// FLOP of all training steps.
+    pub train_flops: u64,
+    /// FLOP of all evaluations.
+    pub eval_flops: u64,
+}
+
+impl Work {
+    /// The work of a run with `params` on data of size `data`. Saturating:
+    /// absurd sizes give a huge number, not an overflow.
+    pub fn of(params: &RunParams, data: DataSize) -> Work {
+        let p = params;
+        let n = p
+            .train_subset
+            .unwrap_or(data.train_images)
+            .min(data.train_images);
+        let sizes = p.layer_sizes(data.pixels, NUM_CLASSES);
+        let batch = p.batch_size.min(n).max(1);
+        let steps = (n / batch).max(1) as u64;
+        let evals = p.epochs.div_ceil(p.eval_every) as u64;
+        Work {
+            train_samples: n,
+            train_flops: (p.epochs as u64)
+                .saturating_mul(steps)
+                .saturating_mul(batch as u64)
+                .saturating_mul(train_flops_per_sample(&sizes)),
+            eval_flops: evals
+                .saturating_mul((n + data.test_images) as u64)
+                .saturating_mul(eval_flops_per_sample(&sizes)),
+        }
+    }
+
+    /// Training and evaluation together.
+    pub fn flops(&self) -> u64 {
+        self.train_flops.saturating_add(self.eval_flops)
+    }
+}
+
+/// Floating-point operations a run needs, training and evaluation: the
+/// figure `sweep plan` prints.
 pub fn run_flops(params: &RunParams, data: DataSize) -> u64 {
-    let p = params;
-    let n = p
-        .train_subset
-        .unwrap_or(data.train_images)
-        .min(data.train_images);
-    let sizes = p.layer_sizes(data.pixels, NUM_CLASSES);
-    let batch = p.batch_size.min(n).max(1);
-    let steps = (n / batch).max(1) as u64;
-    // Every `eval_every` epochs and after the last.
-    let evals = p.epochs.div_ceil(p.eval_every) as u64;
-    let train = p.epochs as u64 * steps * batch as u64 * train_flops_per_sample(&sizes);
-    let eval = evals * (n + data.test_images) as u64 * eval_flops_per_sample(&sizes);
-    train + eval
+    Work::of(params, data).flops()
 }
 
 /// Estimated cost of a run, its [`run_flops`] as a float: what shards are

@@ -15,7 +15,6 @@ use rayon::prelude::*;
 use crate::bad_input;
 use crate::config::{Experiment, Key, RunSpec};
 use crate::data::Dataset;
-use crate::nn::mlp::{eval_flops_per_sample, train_flops_per_sample};
 use crate::progress::Progress;
 use crate::report::{self, ReportOutcome};
 use crate::results::{
@@ -521,31 +520,15 @@ pub struct PlannedRun<'a> {
 
 /// The work each run of `exp` needs, given the dataset.
 pub fn plan<'a>(exp: &'a Experiment, data: &Dataset) -> Vec<PlannedRun<'a>> {
+    let size = DataSize::of(data);
     exp.runs
         .iter()
         .map(|spec| {
-            let p = &spec.params;
-            let n = p
-                .train_subset
-                .unwrap_or(data.train.len())
-                .min(data.train.len());
-            let sizes = p.layer_sizes(data.pixels(), crate::data::NUM_CLASSES);
-            let batch = p.batch_size.min(n);
-            let steps = (n / batch).max(1) as u64;
-            let evals =
-                (p.epochs / p.eval_every + usize::from(p.epochs % p.eval_every != 0)) as u64;
-            // Saturating: absurd sizes must give a huge number, not a panic.
-            let train = (p.epochs as u64)
-                .saturating_mul(steps)
-                .saturating_mul(batch as u64)
-                .saturating_mul(train_flops_per_sample(&sizes));
-            let eval = evals
-                .saturating_mul((n + data.test.len()) as u64)
-                .saturating_mul(eval_flops_per_sample(&sizes));
+            let work = shard::Work::of(&spec.params, size);
             PlannedRun {
                 spec,
-                train_samples: n,
-                flops: train.saturating_add(eval),
+                train_samples: work.train_samples,
+                flops: work.flops(),
             }
         })
         .collect()
