@@ -15,7 +15,6 @@ use rand_chacha::ChaCha8Rng;
 use sweep::bench::step_shapes;
 use sweep::config::RunParams;
 use sweep::data::Dataset;
-use sweep::nn::gemm::gemm;
 use sweep::nn::{Activations, Gradients, Init, Mlp};
 use sweep::train::{self, evaluate, pixel_table};
 
@@ -49,20 +48,7 @@ fn gemm_shapes(c: &mut Criterion) {
         group.throughput(Throughput::Elements(shape.flops()));
         let id = format!("{} {}x{}x{}", shape.name, shape.m, shape.k, shape.n);
         group.bench_function(id, |bench| {
-            bench.iter(|| {
-                gemm(
-                    shape.m,
-                    shape.k,
-                    shape.n,
-                    1.0,
-                    black_box(&a),
-                    shape.op_a,
-                    black_box(&b),
-                    shape.op_b,
-                    0.0,
-                    &mut out,
-                )
-            })
+            bench.iter(|| shape.run(black_box(&a), black_box(&b), &mut out))
         });
     }
     group.finish();

@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+mod common;
+use common::metrics;
+
 /// λ × seed, 6 runs of about half a second each on 2 000 real MNIST images.
 const GRID: &str = "lambda = [0, 0.01, 0.1]\nseed = { count = 2 }";
 
@@ -84,27 +87,6 @@ impl Sweep {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A CSV file without the wall-clock columns, rows sorted by run id: what
-/// must be identical between any two sweeps of the same grid.
-fn metrics(path: &Path) -> String {
-    let mut reader = csv::Reader::from_path(path).unwrap();
-    let header = reader.headers().unwrap().clone();
-    let clock = ["seconds", "train_seconds", "eval_seconds", "finished_at"];
-    let keep: Vec<usize> = (0..header.len())
-        .filter(|&i| !clock.contains(&&header[i]))
-        .collect();
-    let mut rows: Vec<String> = reader
-        .records()
-        .map(|r| {
-            let r = r.unwrap();
-            keep.iter().map(|&i| &r[i]).collect::<Vec<_>>().join(",")
-        })
-        .collect();
-    rows.sort();
-    let head: Vec<&str> = keep.iter().map(|&i| &header[i]).collect();
-    format!("{}\n{}", head.join(","), rows.join("\n"))
 }
 
 /// `runs.csv` and `epochs.csv` of an undisturbed sweep of [`GRID`], 4 epochs.

@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+mod common;
+use common::metrics;
+
 /// 6 runs of about half a second on 2 000 real MNIST images.
 const EXPERIMENT: &str = "name = \"s\"\n[data]\ndataset = \"mnist\"\ntrain_subset = 2000\n\
      [model]\nhidden_size = 64\n[train]\nepochs = 4\n\
@@ -117,26 +120,6 @@ fn task_states(array: &str) -> Vec<String> {
     let mut lines: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
     lines.sort();
     lines
-}
-
-/// A results CSV without wall-clock columns, rows sorted: what two
-/// sweeps of the same grid must share byte for byte.
-fn metrics(path: &Path) -> String {
-    let mut reader = csv::Reader::from_path(path).unwrap();
-    let header = reader.headers().unwrap().clone();
-    let clock = ["seconds", "train_seconds", "eval_seconds", "finished_at"];
-    let keep: Vec<usize> = (0..header.len())
-        .filter(|&i| !clock.contains(&&header[i]))
-        .collect();
-    let mut rows: Vec<String> = reader
-        .records()
-        .map(|r| {
-            let r = r.unwrap();
-            keep.iter().map(|&i| &r[i]).collect::<Vec<_>>().join(",")
-        })
-        .collect();
-    rows.sort();
-    rows.join("\n")
 }
 
 fn assert_same_as_single_machine(sb: &Sandbox, out: &str, what: &str) {
