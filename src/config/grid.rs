@@ -149,16 +149,7 @@ fn parse_range(key: Key, table: &toml::Table) -> Result<Vec<Value>, AxisError> {
                     format!("`count` makes whole numbers; `{name}` is not one (use a list)"),
                 ));
             }
-            let count = whole(table, "count", name, 1).map_err(|e| at("count", e))?;
-            if count > super::MAX_RUNS as u64 {
-                return Err(at(
-                    "count",
-                    format!(
-                        "`grid.{name}.count` = {count} is more than the {} runs a grid may have",
-                        super::MAX_RUNS
-                    ),
-                ));
-            }
+            let count = number_of_values(table, "count", name).map_err(|e| at("count", e))?;
             let start = match table.get("start") {
                 Some(_) => whole(table, "start", name, 0).map_err(|e| at("start", e))?,
                 None => 0,
@@ -179,17 +170,7 @@ fn parse_range(key: Key, table: &toml::Table) -> Result<Vec<Value>, AxisError> {
                 .collect()
         }
         _ => {
-            let num = whole(table, "num", name, 1).map_err(|e| at("num", e))?;
-            if num > super::MAX_RUNS as u64 {
-                return Err(at(
-                    "num",
-                    format!(
-                        "`grid.{name}.num` = {num} is more than the {} runs a grid may have",
-                        super::MAX_RUNS
-                    ),
-                ));
-            }
-            let num = num as usize;
+            let num = number_of_values(table, "num", name).map_err(|e| at("num", e))? as usize;
             let (lo, hi) = bounds(table, form, name).map_err(|e| at(form, e))?;
             let log = form == "log";
             if log && (lo <= 0.0 || hi <= 0.0) {
@@ -264,6 +245,19 @@ fn whole(table: &toml::Table, field: &str, name: &str, min: i64) -> Result<u64, 
         )),
         None => Err(format!("`grid.{name}` needs `{field}`")),
     }
+}
+
+/// `count` or `num` of a range: a whole number ≥ 1 and no more than a grid
+/// may have runs, checked before any list of that length is built.
+fn number_of_values(table: &toml::Table, field: &str, name: &str) -> Result<u64, String> {
+    let n = whole(table, field, name, 1)?;
+    if n > super::MAX_RUNS as u64 {
+        return Err(format!(
+            "`grid.{name}.{field}` = {n} is more than the {} runs a grid may have",
+            super::MAX_RUNS
+        ));
+    }
+    Ok(n)
 }
 
 fn bounds(table: &toml::Table, form: &str, name: &str) -> Result<(f64, f64), String> {
