@@ -41,16 +41,22 @@ pub enum Command {
     Status(StatusArgs),
 }
 
+/// Most runs trained at once (`--jobs`): each is a thread, and more than
+/// this would only make them wait for each other.
+pub const MAX_JOBS: i64 = 1024;
+
 /// Flags of `sweep run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The experiment file (TOML), e.g. experiments/lambda.toml.
     pub file: PathBuf,
-    /// Runs trained at once (default: one per core).
-    #[arg(short, long, value_parser = clap::value_parser!(u16).range(1..))]
+    /// Runs trained at once (default: one per core; never more than there
+    /// are runs to train).
+    #[arg(short, long, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u16).range(1..=MAX_JOBS))]
     pub jobs: Option<u16>,
     /// Folder in which the sweep's results folder <name>/ is made.
-    #[arg(short, long, default_value = "results")]
+    #[arg(short, long, default_value = crate::results::DEFAULT_OUT)]
     pub out: PathBuf,
     /// Discard this sweep's earlier results instead of resuming.
     #[arg(long)]
@@ -72,7 +78,7 @@ pub struct RunArgs {
     /// the grid; shards 0/N … N-1/N together cover every run once and may
     /// run at the same time into the same folder. In a Slurm array job:
     /// --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT.
-    #[arg(long, value_name = "K/N")]
+    #[arg(long, value_name = "K/N", allow_hyphen_values = true)]
     pub shard: Option<crate::shard::Shard>,
 }
 
@@ -91,7 +97,8 @@ pub struct BenchArgs {
     /// MNIST).
     pub file: Option<PathBuf>,
     /// Workers for the parallel measurement (default: one per core).
-    #[arg(short, long, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(short, long, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u16).range(1..=MAX_JOBS))]
     pub jobs: Option<u16>,
     /// A few seconds instead of about a minute: shorter timings, 5 000
     /// training images, one epoch (numbers are rougher).
@@ -106,14 +113,16 @@ pub struct SlurmArgs {
     pub file: PathBuf,
     /// Folder in which the sweep's results folder <name>/ is made (a
     /// filesystem every node of the cluster shares).
-    #[arg(short, long, default_value = "results")]
+    #[arg(short, long, default_value = crate::results::DEFAULT_OUT)]
     pub out: PathBuf,
-    /// Array tasks (shards); at most the number of runs.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub tasks: u32,
-    /// CPUs per task; each task trains this many runs at once.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub cpus_per_task: u32,
+    /// Array tasks (shards); at most the number of runs [default: 4].
+    #[arg(long, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub tasks: Option<u32>,
+    /// CPUs per task; each task trains this many runs at once [default: 2].
+    #[arg(long, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub cpus_per_task: Option<u32>,
     /// Memory per task, as sbatch takes it (e.g. 2G).
     #[arg(long)]
     pub mem: Option<String>,
@@ -124,15 +133,19 @@ pub struct SlurmArgs {
     #[arg(long)]
     pub partition: Option<String>,
     /// At most this many tasks running at once.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u32).range(1..))]
     pub max_parallel: Option<u32>,
-    /// More sbatch options for both scripts, e.g. "--account=proj --qos=short".
-    #[arg(long, value_name = "OPTIONS")]
+    /// More sbatch options for both scripts, e.g. --extra-sbatch
+    /// "--account=proj --qos=short" (may be given more than once).
+    #[arg(long, value_name = "OPTIONS", allow_hyphen_values = true)]
     pub extra_sbatch: Vec<String>,
     /// Submit the array and the report job (then exit; nothing stays running).
     #[arg(long)]
     pub submit: bool,
-    /// Submit again only the shards that have unfinished or failed runs.
+    /// Submit again only the shards that have unfinished or failed runs and
+    /// no task queued or running, with the first submission's options
+    /// (those given now replace them).
     #[arg(long, conflicts_with = "submit")]
     pub retry: bool,
 }

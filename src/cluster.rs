@@ -3,7 +3,7 @@
 //! commands, resubmit only unfinished shards) and `sweep status` (finished,
 //! running, failed and missing runs, per shard).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,18 +15,26 @@ use crate::bad_input;
 use crate::config::Experiment;
 use crate::results::{GridFile, ResultsDir, write_atomic};
 use crate::shard::{self, DataSize};
-use crate::slurm::{self, ARRAY_SCRIPT, REPORT_SCRIPT, SlurmOptions};
+use crate::files::{limits, read_bounded};
+use crate::slurm::{self, ARRAY_SCRIPT, GivenOptions, REPORT_SCRIPT, SlurmOptions, SubmitOptions};
 use crate::sweep;
 use crate::train::Status;
 
 /// `slurm/shards.json`: which shard each run belongs to, as `sweep slurm`
-/// computed it (so `sweep status` and `--retry` need no dataset).
+/// computed it (so `sweep status` and `--retry` need no dataset), the
+/// options it was submitted with and the array jobs submitted since.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShardFile {
     /// Number of shards (array tasks).
     pub tasks: usize,
     /// The run ids of each shard, in grid order.
     pub shards: Vec<Vec<String>>,
+    /// The options of the first submission; absent in files of sweep 0.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<SubmitOptions>,
+    /// Job ids of the array jobs submitted for this sweep, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub array_jobs: Vec<u64>,
 }
 
 /// What `sweep slurm` did.
@@ -44,24 +52,42 @@ pub struct SlurmOutcome {
     pub submitted: Option<(u64, u64)>,
     /// Shards submitted (all, or those left by `--retry`).
     pub shards_submitted: Vec<usize>,
+    /// Shards left alone by `--retry` because a task of theirs is queued or
+    /// running.
+    pub shards_alive: Vec<usize>,
+    /// The options the scripts were written with, as flags.
+    pub options: String,
+    /// For `--retry`: each option given now that replaced the first
+    /// submission's, `--flag: old → new`.
+    pub changed: Vec<String>,
+    /// For `--retry` of a sweep whose first options were not recorded.
+    pub note: Option<String>,
+}
+
+/// Reads `slurm/shards.json` of the results folder `root`, if any.
+pub fn read_shard_file(root: &Path) -> Option<ShardFile> {
+    let bytes = read_bounded(&root.join("slurm").join("shards.json"), limits::GRID).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// Writes the scripts and shard assignment for `exp` and, with `submit`,
 /// submits them; with `retry`, submits only shards with unfinished or
-/// failed runs.
+/// failed runs and no task queued or running, with the options of the first
+/// submission (those in `given` replace them). Everything is checked before
+/// anything is created.
 pub fn prepare(
     exp: &Experiment,
-    mut opts: SlurmOptions,
+    base: SlurmOptions,
+    given: &GivenOptions,
     submit: bool,
     retry: bool,
 ) -> Result<SlurmOutcome> {
     let data = sweep::load_data(exp)?;
-    let results = ResultsDir::new(opts.results_dir(), &exp.dataset_label);
-    let shard_path = opts.script_dir().join("shards.json");
-    let saved: Option<ShardFile> = fs::read(&shard_path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
-    if retry {
+    let results = ResultsDir::new(base.results_dir(), &exp.dataset_label);
+    let shard_path = base.script_dir().join("shards.json");
+    let saved = read_shard_file(results.root());
+    let mut note = None;
+    let (submit_options, changed) = if retry {
         let Some(saved) = &saved else {
             return Err(bad_input!(
                 "--retry needs an earlier `sweep slurm {}` ({} is missing); submit the sweep first",
@@ -69,9 +95,38 @@ pub fn prepare(
                 shard_path.display()
             ));
         };
-        // A retry keeps the shards the first submission made.
-        opts.tasks = saved.tasks;
-    }
+        if let Some(t) = given.tasks
+            && t != saved.tasks
+        {
+            return Err(bad_input!(
+                "--tasks {t} cannot change on --retry: the sweep was split into {} shards; leave \
+                 --tasks out, or submit again without --retry (finished runs are kept)",
+                saved.tasks
+            ));
+        }
+        let first = saved.options.clone().unwrap_or_else(|| {
+            note = Some(
+                "the first submission's options were not recorded (it was made by sweep 0.1); \
+                 using the defaults and the options given now"
+                    .to_string(),
+            );
+            SubmitOptions {
+                tasks: saved.tasks,
+                ..SubmitOptions::default()
+            }
+        });
+        first.overridden_by(given)
+    } else {
+        (SubmitOptions::default().overridden_by(given).0, Vec::new())
+    };
+    let mut opts = SlurmOptions::new(
+        base.binary,
+        base.workdir,
+        base.experiment,
+        base.out,
+        base.name,
+        submit_options,
+    );
     opts.tasks = opts.tasks.min(exp.runs.len()).max(1);
     let costs = shard::costs(&exp.runs, DataSize::of(&data));
     let shard_of = shard::assign(&exp.runs, &costs, opts.tasks);
@@ -79,20 +134,49 @@ pub fn prepare(
     for (spec, &k) in exp.runs.iter().zip(&shard_of) {
         shards[k].push(spec.id.clone());
     }
-    let file = ShardFile {
-        tasks: opts.tasks,
-        shards,
-    };
     if let Some(saved) = &saved
         && retry
-        && saved != &file
+        && saved.shards != shards
     {
         return Err(bad_input!(
-            "the grid of {} changed since it was submitted, so its shards changed; \
-             submit it again without --retry (finished runs are kept)",
+            "the grid of {} changed since it was submitted (or it was submitted by another \
+             version of sweep), so its shards changed; submit it again without --retry \
+             (finished runs are kept)",
             exp.path.display()
         ));
     }
+    // Every check before anything is created: the scripts' text validates
+    // every option.
+    let array_script = opts.array_script()?;
+    let report_script = opts.report_script()?;
+    let mut file = ShardFile {
+        tasks: opts.tasks,
+        shards,
+        options: Some(opts.submit_options()),
+        array_jobs: saved.map(|s| s.array_jobs).unwrap_or_default(),
+    };
+    let (to_submit, alive) = if retry {
+        let queued = queued_shards(&file.array_jobs)?;
+        let status = status(&opts.results_dir())?;
+        let unfinished: Vec<&ShardStatus> = status
+            .shards
+            .iter()
+            .filter(|s| s.missing + s.failed > 0)
+            .collect();
+        let alive: Vec<usize> = unfinished
+            .iter()
+            .filter(|s| s.running || queued.contains(&s.index))
+            .map(|s| s.index)
+            .collect();
+        let to_submit: Vec<usize> = unfinished
+            .iter()
+            .map(|s| s.index)
+            .filter(|k| !alive.contains(k))
+            .collect();
+        (to_submit, alive)
+    } else {
+        ((0..opts.tasks).collect(), Vec::new())
+    };
 
     // Slurm does not create the log folder: a task whose log cannot be
     // opened fails before it starts.
@@ -103,8 +187,8 @@ pub fn prepare(
         )
     })?;
     let dir = opts.script_dir();
-    write_atomic(&dir.join(ARRAY_SCRIPT), opts.array_script()?.as_bytes())?;
-    write_atomic(&dir.join(REPORT_SCRIPT), opts.report_script()?.as_bytes())?;
+    write_atomic(&dir.join(ARRAY_SCRIPT), array_script.as_bytes())?;
+    write_atomic(&dir.join(REPORT_SCRIPT), report_script.as_bytes())?;
     write_atomic(&shard_path, &serde_json::to_vec_pretty(&file)?)?;
     // The grid, so that `sweep status` works before any task has started.
     if results.read_grid().is_none() {
@@ -115,17 +199,6 @@ pub fn prepare(
         })?;
     }
 
-    let to_submit: Vec<usize> = if retry {
-        let status = status(&opts.results_dir())?;
-        status
-            .shards
-            .iter()
-            .filter(|s| s.missing + s.failed > 0 && !s.running)
-            .map(|s| s.index)
-            .collect()
-    } else {
-        (0..opts.tasks).collect()
-    };
     let runs_per_shard = file.shards.iter().map(Vec::len).collect();
     let mut outcome = SlurmOutcome {
         script_dir: dir.clone(),
@@ -134,6 +207,10 @@ pub fn prepare(
         commands: opts.submit_commands()?,
         submitted: None,
         shards_submitted: to_submit.clone(),
+        shards_alive: alive,
+        options: opts.submit_options().flags(),
+        changed,
+        note,
     };
     if retry {
         outcome.commands = format!(
@@ -154,6 +231,8 @@ pub fn prepare(
             ));
         }
         let array_id = sbatch(array.arg(dir.join(ARRAY_SCRIPT)))?;
+        file.array_jobs.push(array_id);
+        write_atomic(&shard_path, &serde_json::to_vec_pretty(&file)?)?;
         let report_id = sbatch(
             Command::new("sbatch")
                 .arg("--parsable")
@@ -163,6 +242,35 @@ pub fn prepare(
         outcome.submitted = Some((array_id, report_id));
     }
     Ok(outcome)
+}
+
+/// The shards (array task ids) of `jobs` that Slurm still has queued or
+/// running.
+fn queued_shards(jobs: &[u64]) -> Result<BTreeSet<usize>> {
+    if jobs.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    let out = Command::new("squeue")
+        .args(slurm::queue_command(jobs))
+        .output()
+        .map_err(|e| {
+            bad_input!(
+                "cannot run squeue to see which tasks are still queued or running ({e}); \
+                 --retry needs the Slurm commands (run it on a login node)"
+            )
+        })?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        // Jobs that ended long ago are forgotten: none of them is alive.
+        if stderr.contains("Invalid job id") {
+            return Ok(BTreeSet::new());
+        }
+        return Err(anyhow::anyhow!(
+            "squeue failed, so it is unknown which tasks are still queued: {}",
+            stderr.trim()
+        ));
+    }
+    Ok(slurm::alive_tasks(&String::from_utf8_lossy(&out.stdout), jobs))
 }
 
 /// Runs an sbatch command and returns the job id it printed.
@@ -213,10 +321,7 @@ pub struct SweepStatus {
 
 /// Reads the state of the results folder `root`.
 pub fn status(root: &Path) -> Result<SweepStatus> {
-    let grid: GridFile = fs::read(root.join("grid.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| {
+    let grid: GridFile = crate::results::read_grid(root).ok_or_else(|| {
             bad_input!(
                 "{} is not the results folder of a sweep (no readable grid.json); \
                  give e.g. results/lambda",
@@ -227,7 +332,12 @@ pub fn status(root: &Path) -> Result<SweepStatus> {
     let state: HashMap<&str, Status> = grid
         .runs
         .iter()
-        .filter_map(|s| results.load_run(s).map(|r| (s.id.as_str(), r.done.status)))
+        .filter_map(|s| {
+            results
+                .load_run(s)
+                .complete()
+                .map(|r| (s.id.as_str(), r.done.status))
+        })
         .collect();
     let failures = grid
         .runs
@@ -266,9 +376,20 @@ pub fn status(root: &Path) -> Result<SweepStatus> {
         &mut grid.runs.iter().map(|s| s.id.as_str()),
         whole_running,
     );
-    let shard_file: Option<ShardFile> = fs::read(root.join("slurm").join("shards.json"))
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
+    let shard_file = read_shard_file(root).map(|mut f| {
+        // A file of sweep 0.1 names runs by their old ids.
+        let current: HashMap<String, String> = grid
+            .runs
+            .iter()
+            .map(|s| (crate::config::legacy_run_id(&grid.dataset, &s.params), s.id.clone()))
+            .collect();
+        for id in f.shards.iter_mut().flatten() {
+            if let Some(new) = current.get(id) {
+                id.clone_from(new);
+            }
+        }
+        f
+    });
     let shards = shard_file.map_or(Vec::new(), |f| {
         f.shards
             .iter()

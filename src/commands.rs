@@ -32,6 +32,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     };
     interrupt::install();
     let summary = sweep::run(&exp, &opts)?;
+    let opts = &opts;
     let mut out = std::io::stdout().lock();
     let diverged = match summary.diverged {
         0 => String::new(),
@@ -58,27 +59,35 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         out,
         "  epochs.csv   one row per run and epoch (learning curves)"
     )?;
-    print_report(&mut out, &summary.report)?;
+    match &summary.report {
+        Some(report) => print_report(&mut out, report)?,
+        None => writeln!(
+            out,
+            "  other shards still run in this folder: the last to end writes runs.csv, \
+             epochs.csv and the report in grid order"
+        )?,
+    }
     if !summary.failed.is_empty() {
         writeln!(
             out,
-            "{} run(s) FAILED (message in runs/<id>/error.txt; `sweep run {} --retry-failed` trains them again):",
+            "{} run(s) FAILED (message in runs/<id>/error.txt; `{}` trains them again):",
             summary.failed.len(),
-            args.file.display()
+            opts.command(&args.file, "--retry-failed")
         )?;
-        for failure in &summary.failed {
+        for failure in summary.failed.iter().take(20) {
             writeln!(out, "  {failure}")?;
+        }
+        if summary.failed.len() > 20 {
+            writeln!(out, "  … and {} more (`sweep status` lists them all)", summary.failed.len() - 20)?;
         }
     }
     if summary.stopped && summary.missing > 0 {
         writeln!(
             out,
-            "stopped with {} of {} runs not done; run `sweep run {}{}` again to resume",
+            "stopped with {} of {} runs not done; run `{}` again to resume",
             summary.missing,
             summary.total,
-            args.file.display(),
-            args.shard
-                .map_or(String::new(), |s| format!(" --shard {s}"))
+            opts.command(&args.file, "")
         )?;
     }
     Ok(if summary.stopped && interrupt::interrupted_by_signal() {
@@ -103,14 +112,34 @@ pub fn report(args: &ReportArgs) -> Result<()> {
         outcome.configs
     )?;
     print_report(&mut out, &outcome)?;
+    if let Some(note) = &outcome.note {
+        writeln!(out, "note: {note}")?;
+    }
+    if !outcome.damaged.is_empty() {
+        writeln!(
+            out,
+            "{} run record(s) are damaged or incomplete and were left out (`sweep run` trains \
+             them again):",
+            outcome.damaged.len()
+        )?;
+        for run in outcome.damaged.iter().take(20) {
+            writeln!(out, "  {run}")?;
+        }
+        if outcome.damaged.len() > 20 {
+            writeln!(out, "  … and {} more", outcome.damaged.len() - 20)?;
+        }
+    }
     if !outcome.missing.is_empty() {
         writeln!(
             out,
             "missing {} run(s) (the report covers the finished ones):",
             outcome.missing.len()
         )?;
-        for run in &outcome.missing {
+        for run in outcome.missing.iter().take(50) {
             writeln!(out, "  {run}")?;
+        }
+        if outcome.missing.len() > 50 {
+            writeln!(out, "  … and {} more (`sweep status` counts them)", outcome.missing.len() - 50)?;
         }
     }
     Ok(())
@@ -382,26 +411,37 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
 /// submits them.
 pub fn slurm(args: &SlurmArgs) -> Result<()> {
     use crate::cluster;
-    use crate::slurm::{SlurmOptions, current_binary};
+    use crate::slurm::{GivenOptions, SlurmOptions, SubmitOptions, current_binary, shell_word};
 
     let exp = Experiment::load(&args.file)?;
-    let opts = SlurmOptions {
-        binary: current_binary()?,
-        workdir: std::env::current_dir()
+    let base = SlurmOptions::new(
+        current_binary()?,
+        std::env::current_dir()
             .map_err(|e| anyhow::anyhow!("cannot read the working folder: {e}"))?,
-        experiment: args.file.clone(),
-        out: args.out.clone(),
-        name: exp.name.clone(),
-        tasks: args.tasks as usize,
-        cpus_per_task: args.cpus_per_task as usize,
+        args.file.clone(),
+        args.out.clone(),
+        exp.name.clone(),
+        SubmitOptions::default(),
+    );
+    let given = GivenOptions {
+        tasks: args.tasks.map(|t| t as usize),
+        cpus_per_task: args.cpus_per_task.map(|c| c as usize),
         mem: args.mem.clone(),
         time: args.time.clone(),
         partition: args.partition.clone(),
         max_parallel: args.max_parallel.map(|p| p as usize),
         extra: args.extra_sbatch.clone(),
     };
-    let results = opts.results_dir();
-    let outcome = cluster::prepare(&exp, opts, args.submit, args.retry)?;
+    let results = base.results_dir();
+    let outcome = cluster::prepare(&exp, base, &given, args.submit, args.retry)?;
+    // `sweep slurm FILE [--out OUT]`, as a user would type it again.
+    let again = {
+        let mut cmd = format!("sweep slurm {}", shell_word(&args.file.to_string_lossy()));
+        if args.out != std::path::Path::new(crate::results::DEFAULT_OUT) {
+            cmd += &format!(" --out {}", shell_word(&args.out.to_string_lossy()));
+        }
+        cmd
+    };
     let mut out = std::io::stdout().lock();
     let sizes: Vec<String> = outcome
         .runs_per_shard
@@ -422,10 +462,33 @@ pub fn slurm(args: &SlurmArgs) -> Result<()> {
         outcome.script_dir.display(),
         outcome.script_dir.display()
     )?;
+    writeln!(out, "options: {}", outcome.options)?;
+    if let Some(note) = &outcome.note {
+        writeln!(out, "note: {note}")?;
+    }
+    if args.retry {
+        if outcome.changed.is_empty() {
+            writeln!(out, "kept the first submission's options")?;
+        } else {
+            writeln!(out, "changed from the first submission: {}", outcome.changed.join(", "))?;
+        }
+    }
+    if !outcome.shards_alive.is_empty() {
+        writeln!(
+            out,
+            "left alone: shard(s) {} still queued or running",
+            outcome
+                .shards_alive
+                .iter()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+    }
     if args.retry && outcome.shards_submitted.is_empty() {
         writeln!(
             out,
-            "nothing to retry: every shard has finished all its runs (or is running now)"
+            "nothing to retry: every shard has finished all its runs or is queued or running"
         )?;
         return Ok(());
     }
@@ -450,22 +513,14 @@ pub fn slurm(args: &SlurmArgs) -> Result<()> {
                 "submitted array job {array} ({which}) and report job {report} (after it)"
             )?;
             writeln!(out, "watch it with: sweep status {}", results.display())?;
-            writeln!(
-                out,
-                "if tasks fail or are cancelled: sweep slurm {} --retry",
-                args.file.display()
-            )?;
+            writeln!(out, "if tasks fail or are cancelled: {again} --retry")?;
         }
         None => {
             writeln!(out, "submit with:")?;
             for line in outcome.commands.lines() {
                 writeln!(out, "  {line}")?;
             }
-            writeln!(
-                out,
-                "(or run `sweep slurm {} --submit`)",
-                args.file.display()
-            )?;
+            writeln!(out, "(or run `{again} {} --submit`)", outcome.options)?;
         }
     }
     Ok(())

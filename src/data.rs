@@ -5,11 +5,12 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use flate2::read::MultiGzDecoder;
 use sha2::{Digest, Sha256};
 
 use crate::bad_input;
+use crate::error::shown;
 
 /// Number of classes every supported dataset has (digits, clothing types).
 pub const NUM_CLASSES: usize = 10;
@@ -98,10 +99,10 @@ impl Dataset {
     pub fn load_dir(dir: &Path) -> Result<Dataset> {
         let mut files = Vec::new();
         let mut read = |stem: &str, kind: IdxKind| -> Result<Idx> {
-            let path = find_idx_file(dir, stem, kind).ok_or_else(|| {
+            let path = find_idx_file(dir, stem, kind)?.ok_or_else(|| {
                 bad_input!(
                     "no {stem} file in {}: expected {}",
-                    dir.display(),
+                    shown(dir),
                     candidate_names(stem, kind).join(" or ")
                 )
             })?;
@@ -121,7 +122,7 @@ impl Dataset {
         if test_images.dims[1..] != train_images.dims[1..] {
             return Err(bad_input!(
                 "dataset in {}: test images are {}×{} but training images are {rows}×{cols}",
-                dir.display(),
+                shown(dir),
                 test_images.dims[1],
                 test_images.dims[2]
             ));
@@ -145,7 +146,7 @@ fn split(images: Idx, labels: Idx, stem: &str, dir: &Path) -> Result<Split> {
         return Err(bad_input!(
             "dataset in {}: {stem}-images holds {} images but {stem}-labels holds {} labels; \
              the files do not belong together",
-            dir.display(),
+            shown(dir),
             images.dims[0],
             labels.dims[0]
         ));
@@ -153,13 +154,13 @@ fn split(images: Idx, labels: Idx, stem: &str, dir: &Path) -> Result<Split> {
     if images.dims[0] == 0 {
         return Err(bad_input!(
             "dataset in {}: {stem}-images holds no image",
-            dir.display()
+            shown(dir)
         ));
     }
     if let Some(pos) = labels.data.iter().position(|&l| l as usize >= NUM_CLASSES) {
         return Err(bad_input!(
             "dataset in {}: {stem}-labels has label {} at index {pos}; labels must be 0–{}",
-            dir.display(),
+            shown(dir),
             labels.data[pos],
             NUM_CLASSES - 1
         ));
@@ -174,10 +175,14 @@ fn split(images: Idx, labels: Idx, stem: &str, dir: &Path) -> Result<Split> {
 /// place looked in and how to get the data.
 pub fn locate(source: &DataSource, config_dir: &Path) -> Result<PathBuf> {
     let candidates = candidate_dirs(source, config_dir);
-    if let Some(found) = candidates
-        .iter()
-        .find(|dir| find_idx_file(dir, "train-images", IdxKind::Images).is_some())
-    {
+    // A folder with anything in the place of the training images is the
+    // one meant (if that thing is not a file, loading it says so).
+    let occupied = |dir: &Path| {
+        candidate_names("train-images", IdxKind::Images)
+            .iter()
+            .any(|name| std::fs::symlink_metadata(dir.join(name)).is_ok())
+    };
+    if let Some(found) = candidates.iter().find(|dir| occupied(dir)) {
         return Ok(found.clone());
     }
     let looked = candidates
@@ -190,7 +195,7 @@ pub fn locate(source: &DataSource, config_dir: &Path) -> Result<PathBuf> {
             } else {
                 ""
             };
-            format!("  {}{state}", d.display())
+            format!("  {}{state}", shown(d))
         })
         .collect::<Vec<_>>()
         .join("\n");
@@ -290,11 +295,33 @@ fn candidate_names(stem: &str, kind: IdxKind) -> Vec<String> {
     ]
 }
 
-fn find_idx_file(dir: &Path, stem: &str, kind: IdxKind) -> Option<PathBuf> {
-    candidate_names(stem, kind)
-        .into_iter()
-        .map(|name| dir.join(name))
-        .find(|path| path.is_file())
+/// The file holding `stem` in `dir`, if any. Something in the place of an
+/// accepted name that is not a readable regular file — a folder, a device,
+/// a symbolic link that leads nowhere or in a loop — is an error naming it,
+/// not a missing file.
+fn find_idx_file(dir: &Path, stem: &str, kind: IdxKind) -> Result<Option<PathBuf>> {
+    for name in candidate_names(stem, kind) {
+        let path = dir.join(name);
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.is_file() => return Ok(Some(path)),
+            Ok(meta) => {
+                return Err(bad_input!(
+                    "{} is {}, not an IDX file; put the {stem} file there (or remove it)",
+                    shown(&path),
+                    if meta.is_dir() { "a folder" } else { "not a regular file" }
+                ));
+            }
+            Err(e) if std::fs::symlink_metadata(&path).is_ok() => {
+                return Err(bad_input!(
+                    "{} is a symbolic link that cannot be followed ({e}); point it at the \
+                     {stem} file",
+                    shown(&path)
+                ));
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(None)
 }
 
 fn file_name(path: &Path) -> String {
@@ -303,29 +330,108 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// Largest IDX payload read: far beyond any dataset of small images, and a
+/// bound on memory whatever a header claims.
+const MAX_PAYLOAD: u64 = 8 << 30;
+/// Largest gzip-compressed dataset file read.
+const MAX_GZIP_FILE: u64 = 1 << 30;
+
 /// Reads, decompresses (if gzip) and parses one IDX file; also returns the
-/// SHA-256 of the bytes on disk.
+/// SHA-256 of the bytes on disk. Never reads more than the header announces
+/// plus one byte: a gzip holding gigabytes behind a small header, or a raw
+/// file longer than its header says, is refused at once.
 pub fn read_idx(path: &Path, kind: IdxKind) -> Result<(Idx, String)> {
-    let raw = std::fs::read(path)
-        .with_context(|| format!("cannot read dataset file {}", path.display()))?;
+    let bad = |msg: String| bad_input!("{}: {msg}", shown(path));
+    let header_len = 4 + 4 * kind.ndims();
+    let head = read_prefix(path, header_len)?;
+    if !head.starts_with(&[0x1f, 0x8b]) {
+        // Raw: the file's size must be what the header announces.
+        if let Some(payload) = announced_payload(&head, kind).map_err(bad)? {
+            let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            let want = header_len as u64 + payload;
+            if size > want {
+                return Err(bad(format!(
+                    "{} unexpected bytes after the {payload} bytes the header announces",
+                    size - want
+                )));
+            }
+        }
+        let raw = crate::files::read_bounded(path, MAX_PAYLOAD + header_len as u64)
+            .map_err(|e| bad_input!("cannot read dataset file {}: {e}", shown(path)))?;
+        let sha256 = hex(&Sha256::digest(&raw));
+        return Ok((parse_idx(&raw, kind).map_err(bad)?, sha256));
+    }
+    let raw = crate::files::read_bounded(path, MAX_GZIP_FILE)
+        .map_err(|e| bad_input!("cannot read dataset file {}: {e}", shown(path)))?;
     let sha256 = hex(&Sha256::digest(&raw));
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(raw.len() * 4);
-        MultiGzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|e| {
-                bad_input!(
-                    "{}: not a valid gzip file ({e}); the download may be incomplete — \
-                     fetch the file again",
-                    path.display()
-                )
-            })?;
-        out
-    } else {
-        raw
+    let gzip_error = |e: std::io::Error| {
+        bad_input!(
+            "{}: not a valid gzip file ({e}); the download may be incomplete — fetch the file again",
+            shown(path)
+        )
     };
-    let idx = parse_idx(&bytes, kind).map_err(|msg| bad_input!("{}: {msg}", path.display()))?;
-    Ok((idx, sha256))
+    let mut decoder = MultiGzDecoder::new(raw.as_slice());
+    let mut bytes = Vec::with_capacity(header_len);
+    (&mut decoder)
+        .take(header_len as u64)
+        .read_to_end(&mut bytes)
+        .map_err(gzip_error)?;
+    let payload = announced_payload(&bytes, kind).map_err(bad)?.unwrap_or(0);
+    if payload > MAX_PAYLOAD {
+        return Err(bad(format!(
+            "the header announces {payload} bytes of data, more than the {} GiB sweep reads \
+             from one file",
+            MAX_PAYLOAD >> 30
+        )));
+    }
+    let rest = (header_len as u64 + payload + 1).saturating_sub(bytes.len() as u64);
+    (&mut decoder)
+        .take(rest)
+        .read_to_end(&mut bytes)
+        .map_err(gzip_error)?;
+    if bytes.len() as u64 > header_len as u64 + payload {
+        return Err(bad(format!(
+            "the decompressed data go on past the {payload} bytes the header announces; the \
+             file does not match its header (reading stopped there)"
+        )));
+    }
+    Ok((parse_idx(&bytes, kind).map_err(bad)?, sha256))
+}
+
+/// The first `n` bytes of the regular file `path` (fewer if it is shorter).
+fn read_prefix(path: &Path, n: usize) -> Result<Vec<u8>> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| bad_input!("cannot read dataset file {}: {e}", shown(path)))?;
+    if !meta.is_file() {
+        return Err(bad_input!(
+            "cannot read dataset file {}: it is not a regular file",
+            shown(path)
+        ));
+    }
+    let mut head = Vec::with_capacity(n);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(n as u64).read_to_end(&mut head))
+        .map_err(|e| bad_input!("cannot read dataset file {}: {e}", shown(path)))?;
+    Ok(head)
+}
+
+/// Bytes of data an IDX header announces, once the whole header is there
+/// (`None` before); an error for a bad magic number or sizes that overflow.
+fn announced_payload(header: &[u8], kind: IdxKind) -> std::result::Result<Option<u64>, String> {
+    if header.len() < 4 + 4 * kind.ndims() {
+        return Ok(None);
+    }
+    let magic = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+    if magic != kind.magic() {
+        // parse_idx words this error.
+        return Ok(None);
+    }
+    header[4..4 + 4 * kind.ndims()]
+        .chunks_exact(4)
+        .map(|c| u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+        .try_fold(1u64, |acc, d| acc.checked_mul(d))
+        .map(Some)
+        .ok_or_else(|| "header dimensions overflow".to_string())
 }
 
 /// Parses IDX bytes, checking the magic number and that the payload has

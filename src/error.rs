@@ -28,3 +28,15 @@ macro_rules! bad_input {
 pub fn is_bad_input(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| cause.is::<BadInput>())
 }
+
+/// A path as messages show it: as it is, but with control characters (a
+/// newline, a NUL, an escape sequence) escaped, so a message cannot be
+/// garbled or forged by a file name.
+pub fn shown(path: &std::path::Path) -> String {
+    let text = path.to_string_lossy();
+    if text.chars().any(char::is_control) {
+        text.escape_debug().to_string()
+    } else {
+        text.into_owned()
+    }
+}

@@ -13,6 +13,7 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod faults;
+pub mod files;
 pub mod interrupt;
 pub mod nn;
 pub mod progress;

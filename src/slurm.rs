@@ -5,10 +5,12 @@
 //! runs commands (the caller does), and only [`current_binary`] looks at the
 //! system.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use serde::{Deserialize, Serialize};
 
 use crate::bad_input;
 
@@ -51,7 +53,168 @@ pub struct SlurmOptions {
     pub extra: Vec<String>,
 }
 
+/// The options of a submission a user chooses (`--tasks`, `--time`, …), as
+/// `slurm/shards.json` keeps them so that `--retry` submits with the same
+/// ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitOptions {
+    /// Array tasks = shards.
+    pub tasks: usize,
+    /// CPUs per task.
+    pub cpus_per_task: usize,
+    /// `--mem`, if set.
+    pub mem: Option<String>,
+    /// `--time`, if set.
+    pub time: Option<String>,
+    /// `--partition`, if set.
+    pub partition: Option<String>,
+    /// `--max-parallel`, if set.
+    pub max_parallel: Option<usize>,
+    /// `--extra-sbatch` entries.
+    pub extra: Vec<String>,
+}
+
+impl Default for SubmitOptions {
+    /// What `sweep slurm` uses when an option is not given.
+    fn default() -> SubmitOptions {
+        SubmitOptions {
+            tasks: 4,
+            cpus_per_task: 2,
+            mem: None,
+            time: None,
+            partition: None,
+            max_parallel: None,
+            extra: Vec::new(),
+        }
+    }
+}
+
+/// Options given on one `sweep slurm` command line (`None`: not given).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GivenOptions {
+    /// `--tasks`.
+    pub tasks: Option<usize>,
+    /// `--cpus-per-task`.
+    pub cpus_per_task: Option<usize>,
+    /// `--mem`.
+    pub mem: Option<String>,
+    /// `--time`.
+    pub time: Option<String>,
+    /// `--partition`.
+    pub partition: Option<String>,
+    /// `--max-parallel`.
+    pub max_parallel: Option<usize>,
+    /// `--extra-sbatch` (empty: not given).
+    pub extra: Vec<String>,
+}
+
+impl SubmitOptions {
+    /// These options with those `given` replacing theirs, and a line
+    /// `--flag: old → new` for each one that changed.
+    pub fn overridden_by(&self, given: &GivenOptions) -> (SubmitOptions, Vec<String>) {
+        let mut next = self.clone();
+        let mut changes = Vec::new();
+        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+        let show_n = |v: &Option<usize>| v.map_or("(none)".into(), |n| n.to_string());
+        if let Some(t) = given.tasks
+            && t != self.tasks
+        {
+            changes.push(format!("--tasks: {} → {t}", self.tasks));
+            next.tasks = t;
+        }
+        if let Some(c) = given.cpus_per_task
+            && c != self.cpus_per_task
+        {
+            changes.push(format!("--cpus-per-task: {} → {c}", self.cpus_per_task));
+            next.cpus_per_task = c;
+        }
+        for (flag, old, new, slot) in [
+            ("--mem", &self.mem, &given.mem, &mut next.mem),
+            ("--time", &self.time, &given.time, &mut next.time),
+            ("--partition", &self.partition, &given.partition, &mut next.partition),
+        ] {
+            if new.is_some() && new != old {
+                changes.push(format!("{flag}: {} → {}", show(old), show(new)));
+                *slot = new.clone();
+            }
+        }
+        if given.max_parallel.is_some() && given.max_parallel != self.max_parallel {
+            changes.push(format!(
+                "--max-parallel: {} → {}",
+                show_n(&self.max_parallel),
+                show_n(&given.max_parallel)
+            ));
+            next.max_parallel = given.max_parallel;
+        }
+        if !given.extra.is_empty() && given.extra != self.extra {
+            changes.push(format!(
+                "--extra-sbatch: {:?} → {:?}",
+                self.extra.join(" "),
+                given.extra.join(" ")
+            ));
+            next.extra = given.extra.clone();
+        }
+        (next, changes)
+    }
+
+    /// The flags that give these options, as a user would type them.
+    pub fn flags(&self) -> String {
+        let mut flags = format!("--tasks {} --cpus-per-task {}", self.tasks, self.cpus_per_task);
+        for (flag, value) in [("--mem", &self.mem), ("--time", &self.time), ("--partition", &self.partition)] {
+            if let Some(v) = value {
+                let _ = write!(flags, " {flag} {}", shell_word(v));
+            }
+        }
+        if let Some(p) = self.max_parallel {
+            let _ = write!(flags, " --max-parallel {p}");
+        }
+        for e in &self.extra {
+            let _ = write!(flags, " --extra-sbatch={}", shell_word(e));
+        }
+        flags
+    }
+}
+
 impl SlurmOptions {
+    /// The options of the scripts of `name`'s sweep from `experiment`, with
+    /// results under `out`, submitted with `submit`.
+    pub fn new(
+        binary: PathBuf,
+        workdir: PathBuf,
+        experiment: PathBuf,
+        out: PathBuf,
+        name: String,
+        submit: SubmitOptions,
+    ) -> SlurmOptions {
+        SlurmOptions {
+            binary,
+            workdir,
+            experiment,
+            out,
+            name,
+            tasks: submit.tasks,
+            cpus_per_task: submit.cpus_per_task,
+            mem: submit.mem,
+            time: submit.time,
+            partition: submit.partition,
+            max_parallel: submit.max_parallel,
+            extra: submit.extra,
+        }
+    }
+
+    /// The options a user chose, to be kept with the shards.
+    pub fn submit_options(&self) -> SubmitOptions {
+        SubmitOptions {
+            tasks: self.tasks,
+            cpus_per_task: self.cpus_per_task,
+            mem: self.mem.clone(),
+            time: self.time.clone(),
+            partition: self.partition.clone(),
+            max_parallel: self.max_parallel,
+            extra: self.extra.clone(),
+        }
+    }
+
     /// The sweep's results folder, `<out>/<name>`.
     pub fn results_dir(&self) -> PathBuf {
         self.out.join(&self.name)
@@ -245,6 +408,63 @@ pub fn parse_job_id(output: &str) -> Result<u64> {
     })
 }
 
+/// States in which a job has ended for good (`squeue` may still list it
+/// for a while); in every other state it is queued or running.
+const ENDED_STATES: &[&str] = &[
+    "BOOT_FAIL",
+    "CANCELLED",
+    "COMPLETED",
+    "DEADLINE",
+    "FAILED",
+    "NODE_FAIL",
+    "OUT_OF_MEMORY",
+    "PREEMPTED",
+    "REVOKED",
+    "TIMEOUT",
+];
+
+/// The `squeue` command whose output [`alive_tasks`] reads: every task of
+/// the array jobs `jobs`, one per line.
+pub fn queue_command(jobs: &[u64]) -> Vec<String> {
+    vec![
+        "--noheader".into(),
+        "--array".into(),
+        format!(
+            "--jobs={}",
+            jobs.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
+        ),
+        "--format=%F|%K|%T".into(),
+    ]
+}
+
+/// The array task ids (= shard indices) of `jobs` that are queued or running,
+/// from the output of [`queue_command`]: lines `JOB|TASK|STATE`, where TASK
+/// may be a range `4-7` or `4-7%2` for tasks not yet split off.
+pub fn alive_tasks(output: &str, jobs: &[u64]) -> BTreeSet<usize> {
+    let mut alive = BTreeSet::new();
+    for line in output.lines() {
+        let mut fields = line.trim().split('|');
+        let (Some(job), Some(tasks), Some(state)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let Ok(job) = job.trim().parse::<u64>() else {
+            continue;
+        };
+        if !jobs.contains(&job) || ENDED_STATES.contains(&state.trim()) {
+            continue;
+        }
+        let tasks = tasks.split('%').next().unwrap_or_default();
+        for part in tasks.split(',') {
+            let (a, b) = part.split_once('-').unwrap_or((part, part));
+            if let (Ok(a), Ok(b)) = (a.trim().parse::<usize>(), b.trim().parse::<usize>()) {
+                alive.extend(a..=b.min(a + 1_000_000));
+            }
+        }
+    }
+    alive
+}
+
 /// The absolute path of the running `sweep` binary, for the scripts to call.
 pub fn current_binary() -> Result<PathBuf> {
     let exe = std::env::current_exe()
@@ -308,16 +528,21 @@ fn utf8(path: &Path) -> Result<&str> {
 /// `path` as one shell word: as it is when it holds only safe characters,
 /// else in single quotes.
 fn shell_quote(path: &Path) -> Result<String> {
-    let text = utf8(path)?;
+    Ok(shell_word(utf8(path)?))
+}
+
+/// `text` as one shell word, for commands printed or written into scripts:
+/// as it is when it holds only safe characters, else in single quotes.
+pub fn shell_word(text: &str) -> String {
     let safe = !text.is_empty()
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "/._-+:,=@".contains(c));
-    Ok(if safe {
+    if safe {
         text.to_string()
     } else {
         format!("'{}'", text.replace('\'', r"'\''"))
-    })
+    }
 }
 
 #[cfg(test)]
@@ -586,6 +811,46 @@ mod tests {
             "sbatch --parsable printed \"Submitted batch job 5\", not a job id like \"12345\""
         );
         assert!(parse_job_id("").is_err());
+    }
+
+    #[test]
+    fn queued_and_running_tasks_are_read_from_squeue() {
+        let out = "7|2|PENDING\n7|0|RUNNING\n7|1|COMPLETING\n7|3|CANCELLED\n\
+                   9|4-6%2|PENDING\n8|5|RUNNING\ngarbage\n";
+        let alive: Vec<usize> = alive_tasks(out, &[7, 9]).into_iter().collect();
+        assert_eq!(alive, [0, 1, 2, 4, 5, 6]);
+        assert_eq!(
+            queue_command(&[7, 9]),
+            ["--noheader", "--array", "--jobs=7,9", "--format=%F|%K|%T"]
+        );
+    }
+
+    #[test]
+    fn a_retry_keeps_the_first_options_and_names_those_it_changes() {
+        let first = SubmitOptions {
+            tasks: 3,
+            cpus_per_task: 4,
+            time: Some("1:00:00".into()),
+            partition: Some("short".into()),
+            max_parallel: Some(2),
+            extra: vec!["--account=proj --qos=short".into()],
+            ..SubmitOptions::default()
+        };
+        let (same, changes) = first.overridden_by(&GivenOptions::default());
+        assert_eq!((same, changes.len()), (first.clone(), 0));
+        let (next, changes) = first.overridden_by(&GivenOptions {
+            time: Some("2:00:00".into()),
+            cpus_per_task: Some(4),
+            ..GivenOptions::default()
+        });
+        assert_eq!(next.time.as_deref(), Some("2:00:00"));
+        assert_eq!(next.partition.as_deref(), Some("short"));
+        assert_eq!(changes, ["--time: 1:00:00 → 2:00:00"]);
+        assert_eq!(
+            first.flags(),
+            "--tasks 3 --cpus-per-task 4 --time 1:00:00 --partition short --max-parallel 2 \
+             --extra-sbatch='--account=proj --qos=short'"
+        );
     }
 
     #[test]

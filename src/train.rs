@@ -104,6 +104,23 @@ pub fn training_indices(params: &RunParams, train_len: usize) -> Vec<u32> {
     }
 }
 
+/// Whether `epoch` (1-based) is evaluated: every `eval_every` epochs and
+/// after the last. A run's record must hold exactly these epochs (those
+/// before the divergence, for a run that diverged).
+pub fn is_evaluated(params: &RunParams, epoch: usize) -> bool {
+    epoch % params.eval_every == 0 || epoch == params.epochs
+}
+
+/// The epochs a run's `epochs.csv` must list, in order: every evaluated
+/// epoch, or for a run that diverged in epoch `d`, those before `d`.
+pub fn evaluated_epochs(
+    params: &RunParams,
+    diverged_epoch: Option<usize>,
+) -> impl Iterator<Item = usize> + '_ {
+    let last = diverged_epoch.map_or(params.epochs, |d| d.saturating_sub(1).min(params.epochs));
+    (1..=last).filter(move |&e| is_evaluated(params, e))
+}
+
 /// Pixel byte → [0, 1] value, exactly `b / 255` as PyTorch's `ToTensor` gives.
 pub fn pixel_table() -> [f32; 256] {
     std::array::from_fn(|b| b as f32 / 255.0)
@@ -262,7 +279,7 @@ pub fn train(
         if diverged {
             return Ok(outcome.diverged(epoch));
         }
-        if epoch % params.eval_every != 0 && epoch != params.epochs {
+        if !is_evaluated(params, epoch) {
             continue;
         }
         let started = Instant::now();

@@ -68,8 +68,11 @@ pub fn parse_axis(key: Key, raw: &toml::Value) -> Result<Axis, AxisError> {
             "`grid.{name}` is empty; give at least one value"
         )));
     }
-    for (i, v) in values.iter().enumerate() {
-        if values[..i].contains(v) {
+    // Canonical texts are distinct exactly when values are (shortest
+    // round-trip for floats), and a set keeps a 100 000-value axis linear.
+    let mut seen = std::collections::HashSet::with_capacity(values.len());
+    for v in &values {
+        if !seen.insert(v.to_string()) {
             return Err(AxisError::whole(format!(
                 "`grid.{name}` lists the value {v} twice; each value must appear once"
             )));

@@ -40,6 +40,22 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// The key of the `key = value` pair whose value covers byte `offset`: the
+/// nearest `name =` before it on the same line (`seed = { count = 1 }`
+/// gives `count` for the 1), if any.
+pub fn key_before(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[line_start..offset];
+    let eq = before.rfind('=')?;
+    let name = before[..eq].trim_end();
+    let start = name
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .map_or(0, |i| i + 1);
+    let key = &name[start..];
+    (!key.is_empty()).then(|| key.to_string())
+}
+
 /// `" (did you mean `x`?)"` when a candidate is close to `typo`, else `""`.
 /// Close means similar by Jaro–Winkler, or a few edits away for short names.
 pub fn suggest<'a>(typo: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
@@ -61,6 +77,14 @@ pub fn suggest<'a>(typo: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_key_of_a_value_is_found_on_its_line() {
+        let text = "a = 1\nepochs = 99\n[grid]\nseed = { count = 7 }\n";
+        assert_eq!(key_before(text, text.find("99").unwrap()).as_deref(), Some("epochs"));
+        assert_eq!(key_before(text, text.find('7').unwrap()).as_deref(), Some("count"));
+        assert_eq!(key_before(text, 0), None);
+    }
 
     #[test]
     fn finds_nested_keys() {

@@ -21,12 +21,17 @@ use sha2::{Digest, Sha256};
 
 use crate::bad_input;
 use crate::data::{DataSource, KNOWN_DATASETS, hex};
+use crate::files::{ReadError, limits, read_bounded};
 pub use grid::Axis;
 use locate::Part;
 pub use params::{Key, RunParams, Sampling, Value};
 
 /// Most runs one experiment may expand to.
 pub const MAX_RUNS: usize = 100_000;
+
+/// Longest `name` (it names a folder and Slurm jobs; file systems allow
+/// 255 bytes in a name).
+pub const MAX_NAME_CHARS: usize = 100;
 
 /// The sections settings are grouped in.
 const SECTIONS: &[&str] = &["data", "model", "train"];
@@ -67,10 +72,27 @@ pub struct Experiment {
 }
 
 impl Experiment {
-    /// Reads and checks the experiment file at `path`.
+    /// Reads and checks the experiment file at `path` (a regular file of
+    /// at most 16 MiB of UTF-8 text).
     pub fn load(path: &Path) -> Result<Experiment> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| bad_input!("cannot read experiment file {}: {e}", path.display()))?;
+        let shown = crate::error::shown(path);
+        let bytes = read_bounded(path, limits::EXPERIMENT).map_err(|e| match e {
+            ReadError::TooLarge(_) => bad_input!(
+                "cannot read experiment file {shown}: {e}; an experiment file holds at most {} MiB",
+                limits::EXPERIMENT >> 20
+            ),
+            e => bad_input!("cannot read experiment file {shown}: {e}"),
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let (line, col) = locate::line_col(
+                &String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()]),
+                usize::MAX,
+            );
+            bad_input!(
+                "cannot read experiment file {shown}: it is not UTF-8 text (an invalid byte at \
+                 line {line}, column {col}); save it as UTF-8"
+            )
+        })?;
         Experiment::parse(&text, path)
     }
 
@@ -114,15 +136,53 @@ impl Parser<'_> {
         });
         match found {
             Some((line, col)) => {
-                bad_input!("{msg} ({}, line {line}, column {col})", self.path.display())
+                bad_input!("{msg} ({}, line {line}, column {col})", self.shown())
             }
-            None => bad_input!("{msg} ({})", self.path.display()),
+            None => bad_input!("{msg} ({})", self.shown()),
         }
     }
 
+    /// The file's path as messages show it.
+    fn shown(&self) -> String {
+        crate::error::shown(self.path)
+    }
+
+    /// The TOML library's error, made to name the key when it is about a
+    /// number too large for 64 bits (the library names only the type).
+    fn toml_error(&self, e: &toml::de::Error) -> anyhow::Error {
+        let span = e.span();
+        if let Some(span) = &span
+            && e.message().starts_with("invalid type: integer")
+        {
+            let number = self.text.get(span.clone()).unwrap_or("").trim();
+            let (line, col) = locate::line_col(self.text, span.start);
+            let key = locate::key_before(self.text, span.start);
+            let rule = match key.as_deref().and_then(Key::from_name).map(Key::kind) {
+                Some(params::Kind::Int { min, max }) => {
+                    format!("; it must be a whole number from {min} to {max}")
+                }
+                _ => String::new(),
+            };
+            let what = key.map_or("a value".to_string(), |k| format!("`{k}`"));
+            return bad_input!(
+                "{what} = {number} is too large: numbers must fit in 64 bits{rule} ({}, line \
+                 {line}, column {col})",
+                self.shown()
+            );
+        }
+        bad_input!("{} is not valid TOML: {e}", self.shown())
+    }
+
     fn parse(&self) -> Result<Experiment> {
-        let table: toml::Table = toml::from_str(self.text)
-            .map_err(|e| bad_input!("{} is not valid TOML: {e}", self.path.display()))?;
+        let table: toml::Table = toml::from_str(self.text).map_err(|e| self.toml_error(&e))?;
+        if table.is_empty() {
+            return Err(bad_input!(
+                "the experiment file {} is empty (no settings, no [grid]); it would train the \
+                 default network once on all of MNIST. Start from experiments/quick.toml, or \
+                 write at least one setting",
+                self.shown()
+            ));
+        }
 
         let mut name = None;
         let mut description = String::new();
@@ -241,13 +301,22 @@ impl Parser<'_> {
             (Some((name, _)), None) => (DataSource::Named(name.clone()), name),
             (None, None) => (DataSource::Named("mnist".into()), "mnist".into()),
         };
-        let runs = grid::expand(&base, &axes)
+        let runs: Vec<RunSpec> = grid::expand(&base, &axes)
             .into_iter()
             .map(|params| RunSpec {
                 id: run_id(&dataset_label, &params),
                 params,
             })
             .collect();
+        let mut ids = std::collections::HashSet::with_capacity(runs.len());
+        if let Some(twin) = runs.iter().find(|r| !ids.insert(r.id.as_str())) {
+            // 48 bits of SHA-256: about one chance in 10⁵ for the largest grid.
+            return Err(anyhow::anyhow!(
+                "two runs of the grid have the same id {}; please report this (and the \
+                 experiment file) as a bug",
+                twin.id
+            ));
+        }
         let name = match name {
             Some(n) => n,
             None => {
@@ -401,6 +470,15 @@ impl Parser<'_> {
                     "`data_dir` is empty; give the folder holding the IDX files".into(),
                 ));
             }
+            if let Some(c) = text.chars().find(|c| c.is_control()) {
+                return Err(self.error(
+                    &at,
+                    format!(
+                        "`data_dir` {:?} holds the control character {c:?}; give a plain folder path",
+                        text
+                    ),
+                ));
+            }
             *data_dir = Some(text.to_string());
         } else {
             if dataset.is_some() {
@@ -419,6 +497,16 @@ impl Parser<'_> {
     }
 
     fn check_name(&self, name: &str) -> Result<String> {
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err(self.error(
+                &["name"],
+                format!(
+                    "`name` is {} characters long; a sweep's name is its results folder's name \
+                     and may have at most {MAX_NAME_CHARS}",
+                    name.chars().count()
+                ),
+            ));
+        }
         let ok = !name.is_empty()
             && !name.starts_with('.')
             && name
@@ -437,9 +525,24 @@ impl Parser<'_> {
     }
 }
 
-/// A run's id: the first 12 hex digits of SHA-256 over the dataset and every
-/// parameter value.
+/// A run's id: `r` and the first 12 hex digits of SHA-256 over the dataset
+/// and the settings that differ from their defaults.
+///
+/// - The leading letter keeps spreadsheets from reading an id as a number
+///   (`530659712204`), in scientific notation (`9390e0004803`) or as a date.
+/// - Leaving defaults out keeps every id when a setting is added whose
+///   default reproduces earlier behaviour; the defaults of existing
+///   settings must therefore never change.
 pub fn run_id(dataset_label: &str, params: &RunParams) -> String {
+    let digest = Sha256::digest(
+        format!("dataset={dataset_label};{}", params.canonical_changes()).as_bytes(),
+    );
+    format!("r{}", hex(&digest[..6]))
+}
+
+/// The id sweep 0.1 gave the same run (12 hex digits over every setting),
+/// under which its folder may still be found.
+pub fn legacy_run_id(dataset_label: &str, params: &RunParams) -> String {
     let digest =
         Sha256::digest(format!("dataset={dataset_label};{}", params.canonical()).as_bytes());
     hex(&digest[..6])
@@ -455,10 +558,55 @@ mod tests {
 
     #[test]
     fn defaults_give_one_run_named_after_the_file() {
-        let exp = parse("").unwrap();
+        let exp = parse("epochs = 10\n").unwrap();
         assert_eq!(exp.name, "x");
         assert_eq!(exp.runs.len(), 1);
         assert_eq!(exp.runs[0].params, RunParams::default());
+    }
+
+    #[test]
+    fn an_empty_file_is_refused() {
+        for text in ["", "# only a comment\n\n"] {
+            let err = parse(text).unwrap_err();
+            assert!(err.starts_with("the experiment file exp/x.toml is empty"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_number_beyond_64_bits_is_refused_naming_its_key_and_range() {
+        let err = parse("[train]\nepochs = 99999999999999999999\n").unwrap_err();
+        assert_eq!(
+            err,
+            "`epochs` = 99999999999999999999 is too large: numbers must fit in 64 bits; it must \
+             be a whole number from 1 to 1000000 (exp/x.toml, line 2, column 10)"
+        );
+        let err = parse("[grid]\nseed = { count = 99999999999999999999 }\n").unwrap_err();
+        assert!(err.starts_with("`count` = 99999999999999999999 is too large"), "{err}");
+    }
+
+    #[test]
+    fn an_overlong_name_is_refused_before_any_folder_is_made() {
+        let err = parse(&format!("name = \"{}\"\n", "a".repeat(10_000))).unwrap_err();
+        assert!(err.starts_with("`name` is 10000 characters long"), "{err}");
+    }
+
+    #[test]
+    fn control_characters_in_data_dir_are_refused_and_shown_escaped() {
+        let err = parse("data_dir = \"da\\u0000ta\"\n").unwrap_err();
+        assert!(err.contains("\"da\\0ta\" holds the control character '\\0'"), "{err}");
+        assert!(!err.contains('\0'));
+    }
+
+    #[test]
+    fn ids_start_with_a_letter_and_ignore_settings_at_their_defaults() {
+        let a = parse("epochs = 10\n").unwrap();
+        let b = parse("epochs = 10\nlambda = 0\nhidden_size = 200\n").unwrap();
+        assert_eq!(a.runs[0].id, b.runs[0].id);
+        assert!(a.runs[0].id.starts_with('r') && a.runs[0].id.len() == 13);
+        // The id of every default setting on MNIST, as sweep 0.2 defines it.
+        assert_eq!(run_id("mnist", &RunParams::default()), "r".to_string() + &hex(&Sha256::digest(b"dataset=mnist;")[..6]));
+        // sweep 0.1's id of the same run, under which its folder is found.
+        assert_eq!(legacy_run_id("mnist", &RunParams::default()).len(), 12);
     }
 
     #[test]

@@ -259,8 +259,10 @@ impl fmt::Display for Value {
     }
 }
 
-/// Every setting of one run, resolved and checked.
+/// Every setting of one run, resolved and checked. A setting missing from a
+/// stored `params.json` (written before it existed) takes its default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RunParams {
     /// Training images used; `None` means the whole training split.
     pub train_subset: Option<usize>,
@@ -382,7 +384,20 @@ impl RunParams {
         sizes
     }
 
-    /// `key=value` pairs of every setting, the input of a run's id.
+    /// `key=value` pairs of the settings that differ from their defaults, in
+    /// canonical order: the input of a run's id.
+    pub fn canonical_changes(&self) -> String {
+        let defaults = RunParams::default();
+        Key::ALL
+            .iter()
+            .filter(|&&k| self.text(k) != defaults.text(k))
+            .map(|&k| format!("{}={}", k.name(), self.text(k)))
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+
+    /// `key=value` pairs of every setting: what identifies a configuration,
+    /// and the input of sweep 0.1's run ids.
     pub fn canonical(&self) -> String {
         Key::ALL
             .iter()

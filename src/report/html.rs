@@ -2,7 +2,9 @@
 //! no network) with the question, the grid, the headline table, the plots,
 //! the best configurations, the runs that went wrong and the manifest.
 
+use std::collections::HashSet;
 use std::fmt::Write;
+use std::path::Path;
 
 use crate::config::Key;
 use crate::report::SweepResults;
@@ -290,7 +292,29 @@ fn headline_table(h: &mut String, configs: &[Config], keys: &[Key]) {
     let _ = writeln!(h, "</table>");
 }
 
-/// Diverged, failed and missing runs.
+/// Rows shown per kind of problem; the rest are counted.
+const MAX_PROBLEM_ROWS: usize = 100;
+
+/// The `sweep run` command that resumes this folder's sweep, `extra`
+/// flags added.
+fn resume_command(results: &SweepResults, extra: &str) -> String {
+    let mut cmd = format!(
+        "sweep run {}",
+        crate::slurm::shell_word(&results.manifest.experiment_file)
+    );
+    if let Some(out) = results.root.parent()
+        && out != Path::new(crate::results::DEFAULT_OUT)
+    {
+        cmd += &format!(" --out {}", crate::slurm::shell_word(&out.to_string_lossy()));
+    }
+    if !extra.is_empty() {
+        cmd += " ";
+        cmd += extra;
+    }
+    cmd
+}
+
+/// Diverged, failed, damaged and missing runs.
 fn problems(h: &mut String, results: &SweepResults, configs: &[Config]) {
     let diverged: Vec<_> = configs.iter().flat_map(|c| &c.diverged).collect();
     let failed: Vec<_> = configs.iter().flat_map(|c| &c.failed).collect();
@@ -305,41 +329,73 @@ fn problems(h: &mut String, results: &SweepResults, configs: &[Config]) {
         "<table>\n<tr><th class=\"text\">run</th><th class=\"text\">settings</th>\
          <th class=\"text\">what happened</th></tr>"
     );
-    for run in diverged {
+    let row = |h: &mut String, id: &str, label: &str, what: String| {
         let _ = writeln!(
             h,
             "<tr><td class=\"text\"><code>{}</code></td><td class=\"text\">{}</td>\
-             <td class=\"text warn\">diverged (loss NaN or infinite) in epoch {}</td></tr>",
-            esc(&run.spec.id),
-            esc(&results.run_label(&run.spec)),
-            run.done
-                .diverged_epoch
-                .map_or("?".to_string(), |e| e.to_string())
+             <td class=\"text warn\">{what}</td></tr>",
+            esc(id),
+            esc(label),
         );
-    }
-    for run in failed {
-        let _ = writeln!(
+    };
+    let more = |h: &mut String, n: usize, what: &str| {
+        if n > MAX_PROBLEM_ROWS {
+            let _ = writeln!(
+                h,
+                "<tr><td class=\"text\" colspan=\"3\">… and {} more {what} \
+                 (<code>sweep status</code> lists them all)</td></tr>",
+                n - MAX_PROBLEM_ROWS
+            );
+        }
+    };
+    for run in diverged.iter().take(MAX_PROBLEM_ROWS) {
+        row(
             h,
-            "<tr><td class=\"text\"><code>{}</code></td><td class=\"text\">{}</td>\
-             <td class=\"text warn\">failed: {} (<code>sweep run {} --retry-failed</code> \
-             trains it again)</td></tr>",
-            esc(&run.spec.id),
-            esc(&results.run_label(&run.spec)),
-            esc(run.done.error.as_deref().unwrap_or("unknown error")),
-            esc(&results.manifest.experiment_file)
+            &run.spec.id,
+            &results.run_label(&run.spec),
+            format!(
+                "diverged (loss NaN or infinite) in epoch {}",
+                run.done
+                    .diverged_epoch
+                    .map_or("?".to_string(), |e| e.to_string())
+            ),
         );
     }
-    for spec in missing {
-        let _ = writeln!(
+    more(h, diverged.len(), "diverged runs");
+    let retry = esc(&resume_command(results, "--retry-failed"));
+    for run in failed.iter().take(MAX_PROBLEM_ROWS) {
+        row(
             h,
-            "<tr><td class=\"text\"><code>{}</code></td><td class=\"text\">{}</td>\
-             <td class=\"text warn\">not finished yet: run <code>sweep run {}</code> \
-             to resume</td></tr>",
-            esc(&spec.id),
-            esc(&results.run_label(spec)),
-            esc(&results.manifest.experiment_file)
+            &run.spec.id,
+            &results.run_label(&run.spec),
+            format!(
+                "failed: {} (<code>{retry}</code> trains it again)",
+                esc(run.done.error.as_deref().unwrap_or("unknown error")),
+            ),
         );
     }
+    more(h, failed.len(), "failed runs");
+    let resume = esc(&resume_command(results, ""));
+    let damaged: HashSet<&str> = results
+        .damaged
+        .iter()
+        .filter_map(|d| d.split(' ').next())
+        .collect();
+    for spec in missing.iter().take(MAX_PROBLEM_ROWS) {
+        let what = if damaged.contains(spec.id.as_str()) {
+            "its record is damaged or incomplete (see <code>sweep report</code>); \
+             <code>{resume}</code> trains it again"
+        } else {
+            "not finished yet: run <code>{resume}</code> to resume"
+        };
+        row(
+            h,
+            &spec.id,
+            &results.run_label(spec),
+            what.replace("{resume}", &resume),
+        );
+    }
+    more(h, missing.len(), "runs without a record");
     let _ = writeln!(h, "</table>");
 }
 

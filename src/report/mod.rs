@@ -15,7 +15,8 @@ use anyhow::{Context, Result};
 
 use crate::bad_input;
 use crate::config::{Key, RunSpec};
-use crate::results::{FinishedRun, GridFile, Manifest, ResultsDir, write_atomic};
+use crate::files::{limits, read_bounded};
+use crate::results::{FORMAT, FinishedRun, GridFile, Manifest, Record, ResultsDir, write_atomic};
 
 /// Everything a report is built from, as read from a results folder.
 #[derive(Debug, Clone)]
@@ -30,10 +31,14 @@ pub struct SweepResults {
     pub swept: Vec<Key>,
     /// Runs of the grid with a complete record, by id.
     pub runs: HashMap<String, FinishedRun>,
+    /// Runs of the grid whose record is damaged or incomplete (left out,
+    /// like missing runs): `id (settings): why`.
+    pub damaged: Vec<String>,
 }
 
 impl SweepResults {
-    /// Reads the results folder `root` written by `sweep run`.
+    /// Reads the results folder `root` written by `sweep run` (of this
+    /// version or an older one), checking every run's record.
     pub fn load(root: &Path) -> Result<SweepResults> {
         if !root.is_dir() {
             return Err(bad_input!(
@@ -41,9 +46,8 @@ impl SweepResults {
                 root.display()
             ));
         }
-        let read = |name: &str| -> Result<Vec<u8>> {
-            let path = root.join(name);
-            fs::read(&path).map_err(|e| {
+        let read = |name: &str, limit: u64| -> Result<Vec<u8>> {
+            read_bounded(&root.join(name), limit).map_err(|e| {
                 bad_input!(
                     "{} is not the results folder of a sweep: cannot read {name} ({e}); \
                      `sweep run FILE` writes it",
@@ -51,27 +55,39 @@ impl SweepResults {
                 )
             })
         };
-        let manifest: Manifest = serde_json::from_slice(&read("manifest.json")?)
+        let manifest: Manifest = serde_json::from_slice(&read("manifest.json", limits::SMALL)?)
             .map_err(|e| bad_input!("{} is damaged: {e}", root.join("manifest.json").display()))?;
-        let grid: GridFile = serde_json::from_slice(&read("grid.json")?)
-            .map_err(|e| bad_input!("{} is damaged: {e}", root.join("grid.json").display()))?;
-        let swept = grid
+        let grid: GridFile = serde_json::from_slice::<GridFile>(&read("grid.json", limits::GRID)?)
+            .map_err(|e| bad_input!("{} is damaged: {e}", root.join("grid.json").display()))?
+            .with_current_ids();
+        let swept: Vec<Key> = grid
             .swept
             .iter()
             .filter_map(|name| Key::from_name(name))
             .collect();
         let dir = ResultsDir::new(root.to_path_buf(), &grid.dataset);
-        let runs = grid
-            .runs
-            .iter()
-            .filter_map(|spec| dir.load_run(spec).map(|run| (spec.id.clone(), run)))
-            .collect();
+        let mut runs = HashMap::new();
+        let mut damaged = Vec::new();
+        for spec in &grid.runs {
+            match dir.load_run(spec) {
+                Record::Complete(run) => {
+                    runs.insert(spec.id.clone(), run);
+                }
+                Record::Damaged(why) => damaged.push(format!(
+                    "{} ({}): {why}",
+                    spec.id,
+                    summary::label(&swept, &spec.params)
+                )),
+                Record::Missing => {}
+            }
+        }
         Ok(SweepResults {
             root: root.to_path_buf(),
             manifest,
             grid,
             swept,
             runs,
+            damaged,
         })
     }
 
@@ -103,14 +119,60 @@ pub struct ReportOutcome {
     pub runs_done: usize,
     /// Runs without one: `id (settings)`.
     pub missing: Vec<String>,
+    /// Runs whose record is damaged or incomplete: `id (settings): why`.
+    pub damaged: Vec<String>,
     /// Plot files written (SVG and PNG).
     pub plots: Vec<PathBuf>,
+    /// Something the user should know about the folder.
+    pub note: Option<String>,
 }
 
-/// Writes `summary.csv`, `plots/` and `report.html` into the results
-/// folder `root` from the files in it.
+/// Rebuilds the results folder `root`'s report from the files in it:
+/// `summary.csv`, `plots/` and `report.html`, and — for a folder of the
+/// current format — `runs.csv` and `epochs.csv` in grid order. A folder of
+/// sweep 0.1 is only read (`sweep run` upgrades it).
 pub fn write(root: &Path) -> Result<ReportOutcome> {
+    if !root.is_dir() {
+        return Err(bad_input!(
+            "{} is not a folder; give the results folder of a sweep, e.g. results/lambda",
+            root.display()
+        ));
+    }
+    // Loaded under the aggregate lock, so the tables rebuilt below hold
+    // exactly the records on disk (see results::aggregate).
+    let lock = ResultsDir::new(root.to_path_buf(), "").lock_aggregates().ok();
     let results = SweepResults::load(root)?;
+    let mut outcome_note = None;
+    match &lock {
+        Some(lock) if results.manifest.format >= FORMAT => {
+            let dir = ResultsDir::new(root.to_path_buf(), &results.grid.dataset);
+            dir.aggregates().rebuild(
+                lock,
+                results
+                    .grid
+                    .runs
+                    .iter()
+                    .filter_map(|s| results.runs.get(&s.id)),
+            )?;
+        }
+        _ if results.manifest.format < FORMAT => {
+            outcome_note = Some(format!(
+                "this folder was written by sweep {} (results format {}); its runs.csv and \
+                 epochs.csv are left as they are until `sweep run {}` upgrades it",
+                results.manifest.version, results.manifest.format, results.manifest.experiment_file
+            ));
+        }
+        _ => {}
+    }
+    let mut outcome = write_results(&results)?;
+    outcome.note = outcome_note;
+    Ok(outcome)
+}
+
+/// Writes `summary.csv`, `plots/` and `report.html` of `results` into its
+/// folder.
+pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
+    let root = results.root.as_path();
     let configs = summary::configs(&results.grid.runs, &results.swept, &results.runs);
     write_atomic(
         &root.join("summary.csv"),
@@ -134,7 +196,7 @@ pub fn write(root: &Path) -> Result<ReportOutcome> {
     let html = root.join("report.html");
     write_atomic(
         &html,
-        html::report_html(&results, &configs, &figures).as_bytes(),
+        html::report_html(results, &configs, &figures).as_bytes(),
     )?;
     let missing = results
         .missing()
@@ -147,7 +209,9 @@ pub fn write(root: &Path) -> Result<ReportOutcome> {
         runs_total: results.grid.runs.len(),
         runs_done: results.runs.len(),
         missing,
+        damaged: results.damaged.clone(),
         plots: written,
+        note: None,
     })
 }
 

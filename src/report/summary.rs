@@ -171,14 +171,8 @@ pub fn summary_csv(configs: &[Config], swept: &[Key]) -> Result<Vec<u8>> {
         row.push(config.diverged.len().to_string());
         row.push(config.failed.len().to_string());
         row.push(config.missing.len().to_string());
-        row.push(
-            config
-                .finished
-                .iter()
-                .map(|r| r.spec.params.seed.to_string())
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
+        let seeds: Vec<u64> = config.finished.iter().map(|r| r.spec.params.seed).collect();
+        row.push(seeds_text(&seeds));
         row.push(ci_note(n).to_string());
         for index in 0..METRICS.len() {
             let s = config.stat(index);
@@ -192,6 +186,27 @@ pub fn summary_csv(configs: &[Config], swept: &[Key]) -> Result<Vec<u8>> {
         csv.write_record(&row)?;
     }
     Ok(csv.into_inner()?)
+}
+
+/// The seeds of a configuration for its `seeds` cell: `0 1 2`, with runs of
+/// four or more consecutive seeds written `a..b` (`0..19999` rather than
+/// 20 000 numbers: a spreadsheet cell holds at most 32 767 characters).
+pub fn seeds_text(seeds: &[u64]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < seeds.len() {
+        let mut j = i;
+        while j + 1 < seeds.len() && seeds[j + 1] == seeds[j] + 1 {
+            j += 1;
+        }
+        if j - i >= 3 {
+            parts.push(format!("{}..{}", seeds[i], seeds[j]));
+        } else {
+            parts.extend(seeds[i..=j].iter().map(u64::to_string));
+        }
+        i = j + 1;
+    }
+    csv_text(&parts.join(" "))
 }
 
 /// A statistic rounded to 6 significant digits: more would be noise, and
@@ -248,6 +263,8 @@ mod tests {
                 eval_seconds: 1.0,
                 finished_at: String::new(),
                 error: None,
+                epoch_rows: None,
+                sha256: Default::default(),
             },
             // The best epoch is the first one, 0.01 above the final one.
             epochs: vec![epoch(1, test_acc + 0.01), epoch(2, test_acc)],
@@ -340,6 +357,15 @@ mod tests {
         // Settings the grid holds fixed follow the statistics.
         assert_eq!(&rows[1][col("hidden_size")], "200");
         assert!(!header.iter().any(|h| h == "seed"));
+    }
+
+    #[test]
+    fn long_runs_of_seeds_are_written_as_ranges() {
+        assert_eq!(seeds_text(&[0, 1, 2]), "0 1 2");
+        assert_eq!(seeds_text(&[0, 1, 2, 3, 7, 9, 10, 11, 12, 13]), "0..3 7 9..13");
+        let many: Vec<u64> = (0..20_000).collect();
+        assert_eq!(seeds_text(&many), "0..19999");
+        assert_eq!(seeds_text(&[]), "");
     }
 
     #[test]

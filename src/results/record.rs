@@ -1,0 +1,418 @@
+//! One run's record in `runs/<id>/`: `params.json`, `epochs.csv`,
+//! `error.txt` (failed runs) and `done.json`, written last. A record is
+//! trusted only if it proves it is complete: `done.json` holds the number of
+//! epoch rows and the SHA-256 of every other file, and `epochs.csv` lists
+//! exactly the epochs the run's settings evaluate. Anything else — a file
+//! cut short, edited, replaced by a folder or a device — is reported and the
+//! run is trained again, never silently used.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::ResultsDir;
+use crate::files::{ReadError, limits, read_bounded, write_atomic, write_plain};
+use crate::config::{RunParams, RunSpec};
+use crate::data::hex;
+use crate::train::{self, EpochMetrics, RunOutcome, Status};
+
+/// File name of the per-run completion marker.
+pub const DONE_FILE: &str = "done.json";
+/// File name of a run's settings.
+pub const PARAMS_FILE: &str = "params.json";
+/// File name of a run's evaluated epochs.
+pub const EPOCHS_FILE: &str = "epochs.csv";
+/// File name of a failed run's error message.
+pub const ERROR_FILE: &str = "error.txt";
+
+/// What a run's `params.json` holds: enough to know exactly what it trained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunParamsFile {
+    /// The run's id.
+    pub id: String,
+    /// The dataset, as named in the experiment.
+    pub dataset: String,
+    /// Every setting.
+    pub params: RunParams,
+}
+
+/// What a run's `done.json` holds; its presence means the run ended, and
+/// its checksums say which files are its record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunDone {
+    /// How the run ended.
+    pub status: Status,
+    /// The epoch in which the loss became NaN or infinite, if it did.
+    pub diverged_epoch: Option<usize>,
+    /// Training images used.
+    pub train_samples: usize,
+    /// Wall-clock seconds spent training (all epochs run).
+    pub train_seconds: f64,
+    /// Wall-clock seconds spent evaluating.
+    pub eval_seconds: f64,
+    /// When it finished (RFC 3339, UTC).
+    pub finished_at: String,
+    /// What went wrong, for a failed run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Data rows of `epochs.csv`. Absent in records of sweep 0.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch_rows: Option<usize>,
+    /// SHA-256 of each other file of the record, by file name. Empty in
+    /// records of sweep 0.1 (see [`FinishedRun::is_legacy`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sha256: BTreeMap<String, String>,
+}
+
+/// A finished run as read back from (or about to be written to) its folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedRun {
+    /// Id and parameters.
+    pub spec: RunSpec,
+    /// Completion record.
+    pub done: RunDone,
+    /// Evaluated epochs.
+    pub epochs: Vec<EpochMetrics>,
+}
+
+fn now_utc() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+impl FinishedRun {
+    /// Builds the record of a run that just ended.
+    pub fn new(spec: &RunSpec, outcome: RunOutcome) -> FinishedRun {
+        FinishedRun {
+            spec: spec.clone(),
+            done: RunDone {
+                status: outcome.status,
+                diverged_epoch: outcome.diverged_epoch,
+                train_samples: outcome.train_samples,
+                train_seconds: outcome.train_seconds,
+                eval_seconds: outcome.eval_seconds,
+                finished_at: now_utc(),
+                error: None,
+                epoch_rows: None,
+                sha256: BTreeMap::new(),
+            },
+            epochs: outcome.epochs,
+        }
+    }
+
+    /// The record of a run that stopped with an error.
+    pub fn failed(spec: &RunSpec, error: String, seconds: f64) -> FinishedRun {
+        FinishedRun {
+            spec: spec.clone(),
+            done: RunDone {
+                status: Status::Failed,
+                diverged_epoch: None,
+                train_samples: 0,
+                train_seconds: seconds,
+                eval_seconds: 0.0,
+                finished_at: now_utc(),
+                error: Some(error),
+                epoch_rows: None,
+                sha256: BTreeMap::new(),
+            },
+            epochs: Vec::new(),
+        }
+    }
+
+    /// The last evaluated epoch, if any.
+    pub fn final_epoch(&self) -> Option<&EpochMetrics> {
+        self.epochs.last()
+    }
+
+    /// The evaluated epoch with the highest test accuracy (the earliest of
+    /// equals), if any.
+    pub fn best_epoch(&self) -> Option<&EpochMetrics> {
+        self.epochs
+            .iter()
+            .fold(None::<&EpochMetrics>, |best, e| match best {
+                Some(b) if b.test_acc >= e.test_acc => Some(b),
+                _ => Some(e),
+            })
+    }
+
+    /// True for a record written by sweep 0.1: no checksums, so it was only
+    /// checked for its shape. `sweep run` upgrades such records.
+    pub fn is_legacy(&self) -> bool {
+        self.done.sha256.is_empty()
+    }
+}
+
+/// What is on disk for one run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    /// No `done.json`: the run has not ended (or never started).
+    Missing,
+    /// A complete record whose every check passed.
+    Complete(FinishedRun),
+    /// A `done.json` whose record is not complete or not this run's: why.
+    Damaged(String),
+}
+
+impl Record {
+    /// The run, if its record is complete.
+    pub fn complete(self) -> Option<FinishedRun> {
+        match self {
+            Record::Complete(run) => Some(run),
+            _ => None,
+        }
+    }
+}
+
+/// The files of a record, as bytes, with `done.json` last.
+struct RecordFiles {
+    params: Vec<u8>,
+    epochs: Vec<u8>,
+    error: Option<Vec<u8>>,
+    done: Vec<u8>,
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// The per-run `epochs.csv` of `epochs`.
+fn epochs_file(epochs: &[EpochMetrics]) -> Result<Vec<u8>> {
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    for e in epochs {
+        csv.serialize(e)?;
+    }
+    if epochs.is_empty() {
+        csv.write_record(super::tables::EPOCH_COLUMNS)?;
+    }
+    Ok(csv.into_inner()?)
+}
+
+fn record_files(run: &FinishedRun, dataset: &str) -> Result<RecordFiles> {
+    let params = serde_json::to_vec_pretty(&RunParamsFile {
+        id: run.spec.id.clone(),
+        dataset: dataset.to_string(),
+        params: run.spec.params.clone(),
+    })?;
+    let epochs = epochs_file(&run.epochs)?;
+    let error = run.done.error.as_ref().map(|e| format!("{e}\n").into_bytes());
+    let mut done = run.done.clone();
+    done.epoch_rows = Some(run.epochs.len());
+    done.sha256 = BTreeMap::from([
+        (PARAMS_FILE.to_string(), sha256(&params)),
+        (EPOCHS_FILE.to_string(), sha256(&epochs)),
+    ]);
+    if let Some(error) = &error {
+        done.sha256.insert(ERROR_FILE.to_string(), sha256(error));
+    }
+    let done = serde_json::to_vec_pretty(&done)?;
+    Ok(RecordFiles {
+        params,
+        epochs,
+        error,
+        done,
+    })
+}
+
+impl ResultsDir {
+    /// The folder of run `id`.
+    pub fn run_dir(&self, id: &str) -> PathBuf {
+        self.root().join("runs").join(id)
+    }
+
+    /// The folder holding `spec`'s record: `runs/<id>/`, or the folder
+    /// sweep 0.1 named by its old id if only that one exists.
+    pub fn record_dir(&self, spec: &RunSpec) -> PathBuf {
+        let dir = self.run_dir(&spec.id);
+        if dir.exists() {
+            return dir;
+        }
+        let legacy = self.run_dir(&crate::config::legacy_run_id(self.dataset(), &spec.params));
+        if legacy.is_dir() { legacy } else { dir }
+    }
+
+    /// Renames `spec`'s folder from the name sweep 0.1 gave it to its
+    /// current id, if only the old one exists.
+    pub fn adopt_legacy_folder(&self, spec: &RunSpec) -> Result<()> {
+        let from = self.record_dir(spec);
+        let to = self.run_dir(&spec.id);
+        if from != to {
+            fs::rename(&from, &to)
+                .with_context(|| format!("cannot rename {} to {}", from.display(), to.display()))?;
+        }
+        Ok(())
+    }
+
+    /// True if `spec` has a `done.json` (complete or not).
+    pub fn has_done_file(&self, spec: &RunSpec) -> bool {
+        self.record_dir(spec).join(DONE_FILE).exists()
+    }
+
+    /// Writes the files of a run's record except `done.json`, after removing
+    /// what an earlier attempt left (a failed or damaged record stops
+    /// counting before any of its files change). Then
+    /// [`ResultsDir::commit_run`] makes it count.
+    fn write_record_body(&self, run: &FinishedRun, files: &RecordFiles) -> Result<PathBuf> {
+        let dir = self.run_dir(&run.spec.id);
+        match fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                for stale in [DONE_FILE, ERROR_FILE] {
+                    match fs::remove_file(dir.join(stale)) {
+                        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                            return Err(anyhow::anyhow!(e).context(format!(
+                                "cannot remove {}",
+                                dir.join(stale).display()
+                            )));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Err(e) => {
+                return Err(crate::files::write_error(&dir, e));
+            }
+        }
+        write_plain(&dir.join(PARAMS_FILE), &files.params)?;
+        write_plain(&dir.join(EPOCHS_FILE), &files.epochs)?;
+        if let Some(error) = &files.error {
+            write_plain(&dir.join(ERROR_FILE), error)?;
+        }
+        Ok(dir)
+    }
+
+    /// Saves a finished run: its files, then — under the aggregate lock, so
+    /// that the aggregate tables always hold each recorded run once —
+    /// `done.json`, and its rows appended to `runs.csv` and `epochs.csv`.
+    pub fn save_run(&self, run: &FinishedRun) -> Result<()> {
+        let files = record_files(run, self.dataset())?;
+        let dir = self.write_record_body(run, &files)?;
+        let lock = self.lock_aggregates()?;
+        write_atomic(&dir.join(DONE_FILE), &files.done)?;
+        crate::faults::crash_point("run-saved");
+        self.aggregates().append(&lock, run)
+    }
+
+    /// Rewrites a record of sweep 0.1 (found complete by its shape) in the
+    /// current format, in its folder under the current id: `params.json`
+    /// with the new id, then `done.json` with checksums. Each file is
+    /// replaced atomically, so a crash leaves the old record or the new one.
+    pub fn upgrade_record(&self, run: &FinishedRun) -> Result<()> {
+        self.adopt_legacy_folder(&run.spec)?;
+        let dir = self.run_dir(&run.spec.id);
+        let files = record_files(run, self.dataset())?;
+        // epochs.csv and error.txt stay as they are: their checksums are of
+        // the bytes on disk.
+        let mut done: RunDone = serde_json::from_slice(&files.done)?;
+        for (name, bytes) in [(EPOCHS_FILE, dir.join(EPOCHS_FILE)), (ERROR_FILE, dir.join(ERROR_FILE))] {
+            match read_bounded(&bytes, limits::GRID) {
+                Ok(content) => {
+                    done.sha256.insert(name.to_string(), sha256(&content));
+                }
+                Err(_) => {
+                    done.sha256.remove(name);
+                }
+            }
+        }
+        write_atomic(&dir.join(PARAMS_FILE), &files.params)?;
+        write_atomic(&dir.join(DONE_FILE), &serde_json::to_vec_pretty(&done)?)
+    }
+
+    /// Reads and checks the record of run `spec`.
+    pub fn load_run(&self, spec: &RunSpec) -> Record {
+        let dir = self.record_dir(spec);
+        let done = match read_bounded(&dir.join(DONE_FILE), limits::SMALL) {
+            Err(ReadError::Missing) => return Record::Missing,
+            Err(e) => return Record::Damaged(format!("{DONE_FILE} cannot be read: {e}")),
+            Ok(bytes) => bytes,
+        };
+        match check_record(spec, self.dataset(), &dir, &done) {
+            Ok(run) => Record::Complete(run),
+            Err(why) => Record::Damaged(why),
+        }
+    }
+}
+
+/// Reads one file of a record, checking its checksum when `done` has one.
+fn read_checked(dir: &Path, name: &str, limit: u64, done: &RunDone) -> Result<Vec<u8>, String> {
+    let bytes = read_bounded(&dir.join(name), limit).map_err(|e| format!("{name}: {e}"))?;
+    match done.sha256.get(name) {
+        Some(want) if *want != sha256(&bytes) => Err(format!(
+            "{name} does not match the checksum in {DONE_FILE} (it was changed or damaged)"
+        )),
+        _ => Ok(bytes),
+    }
+}
+
+/// Every check a record must pass, or why it failed.
+fn check_record(
+    spec: &RunSpec,
+    dataset: &str,
+    dir: &Path,
+    done_bytes: &[u8],
+) -> Result<FinishedRun, String> {
+    let done: RunDone = serde_json::from_slice(done_bytes)
+        .map_err(|e| format!("{DONE_FILE} is damaged ({e})"))?;
+    if !done.sha256.is_empty() {
+        for name in [PARAMS_FILE, EPOCHS_FILE] {
+            if !done.sha256.contains_key(name) {
+                return Err(format!("{DONE_FILE} has no checksum for {name}"));
+            }
+        }
+    }
+    let params: RunParamsFile = serde_json::from_slice(&read_checked(
+        dir,
+        PARAMS_FILE,
+        limits::SMALL,
+        &done,
+    )?)
+    .map_err(|e| format!("{PARAMS_FILE} is damaged ({e})"))?;
+    if params.params != spec.params || params.dataset != dataset {
+        return Err(format!(
+            "{PARAMS_FILE} holds other settings than this run's (another dataset or a changed value)"
+        ));
+    }
+    let expected: Vec<usize> = match done.status {
+        Status::Failed => Vec::new(),
+        Status::Diverged if done.diverged_epoch.is_none() => {
+            return Err(format!("{DONE_FILE} says the run diverged but not in which epoch"));
+        }
+        _ => train::evaluated_epochs(&spec.params, done.diverged_epoch).collect(),
+    };
+    let limit = 64 * 1024 + limits::EPOCH_ROW * expected.len() as u64;
+    let csv = read_checked(dir, EPOCHS_FILE, limit, &done)?;
+    let epochs = csv::Reader::from_reader(csv.as_slice())
+        .deserialize()
+        .collect::<Result<Vec<EpochMetrics>, _>>()
+        .map_err(|e| format!("{EPOCHS_FILE} is damaged ({e})"))?;
+    if let Some(rows) = done.epoch_rows
+        && rows != epochs.len()
+    {
+        return Err(format!(
+            "{EPOCHS_FILE} has {} rows but {DONE_FILE} says {rows}",
+            epochs.len()
+        ));
+    }
+    let listed = epochs.iter().map(|e| e.epoch);
+    if !listed.eq(expected.iter().copied()) {
+        return Err(format!(
+            "{EPOCHS_FILE} has {} rows (last epoch {}) but a {} run of these settings has {} \
+             (last epoch {})",
+            epochs.len(),
+            epochs.last().map_or("none".into(), |e| e.epoch.to_string()),
+            done.status.as_str(),
+            expected.len(),
+            expected.last().map_or("none".into(), |e| e.to_string())
+        ));
+    }
+    if done.status == Status::Failed && done.sha256.contains_key(ERROR_FILE) {
+        read_checked(dir, ERROR_FILE, limits::SMALL, &done)?;
+    }
+    Ok(FinishedRun {
+        spec: spec.clone(),
+        done,
+        epochs,
+    })
+}

@@ -1,0 +1,258 @@
+//! The rows of the aggregate tables `runs.csv` and `epochs.csv`, and how a
+//! cell is written so that spreadsheets (LibreOffice, Excel, Google Sheets)
+//! read it as what it is: numbers as numbers, timestamps as dates, and text
+//! — run ids included — as text, never as a number, a date or a formula.
+
+use anyhow::Result;
+
+use super::record::FinishedRun;
+use crate::config::Key;
+use crate::train::EpochMetrics;
+
+/// Columns of a per-run `epochs.csv`, as [`EpochMetrics`] serialises them.
+pub const EPOCH_COLUMNS: [&str; 10] = [
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "test_loss",
+    "test_acc",
+    "gap_acc",
+    "gap_loss",
+    "penalty",
+    "train_seconds",
+    "eval_seconds",
+];
+
+/// Metric columns of `runs.csv` after the parameters.
+pub const RUN_COLUMNS: [&str; 19] = [
+    "train_samples",
+    "epochs_done",
+    "diverged_epoch",
+    "final_train_loss",
+    "final_train_acc",
+    "final_test_loss",
+    "final_test_acc",
+    "final_gap_acc",
+    "final_gap_loss",
+    "final_penalty",
+    "best_epoch",
+    "best_test_acc",
+    "best_train_acc",
+    "best_gap_acc",
+    "seconds",
+    "train_seconds",
+    "eval_seconds",
+    "finished_at_utc",
+    "error",
+];
+
+/// Longest text a cell gets: Excel holds at most 32 767 characters in a
+/// cell and splits longer ones over the next rows.
+const MAX_CELL_CHARS: usize = 30_000;
+
+/// A text cell as spreadsheets must read it: one that they would run as a
+/// formula (it starts with `=`, `+`, `-`, `@`, a tab or a carriage return)
+/// gets a leading `'`, which they show as text; text longer than a cell
+/// holds is cut with a note. Numbers never pass through here.
+pub fn csv_text(text: &str) -> String {
+    let text = match text.char_indices().nth(MAX_CELL_CHARS) {
+        Some((cut, _)) => format!("{} ... (cut; the whole text is in the run's folder)", &text[..cut]),
+        None => text.to_string(),
+    };
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text
+    }
+}
+
+/// A number as its shortest exact text (so files compare byte for byte);
+/// −0 is written as 0.
+pub fn num(x: f64) -> String {
+    if x == 0.0 { "0".into() } else { x.to_string() }
+}
+
+/// An RFC 3339 timestamp (`2026-11-28T20:25:28Z`, as `done.json` keeps it)
+/// in the form every spreadsheet reads as a date and time,
+/// `2026-11-28 20:25:28`, in UTC (the column's name says so). Text that is
+/// not such a timestamp is kept as text.
+pub fn spreadsheet_time(rfc3339: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(rfc3339) {
+        Ok(t) => t
+            .with_timezone(&chrono::Utc)
+            .format("%Y-%m-%d %H:%M:%S")
+            .to_string(),
+        Err(_) => csv_text(rfc3339),
+    }
+}
+
+/// The columns every row of both tables starts with: the run, its status,
+/// the dataset and every setting.
+fn param_header() -> Vec<&'static str> {
+    let mut header = vec!["run_id", "status", "dataset"];
+    header.extend(Key::ALL.iter().map(|k| k.name()));
+    header
+}
+
+fn param_cells(dataset: &str, run: &FinishedRun) -> Vec<String> {
+    let mut cells = vec![
+        run.spec.id.clone(),
+        run.done.status.as_str().to_string(),
+        csv_text(dataset),
+    ];
+    cells.extend(Key::ALL.iter().map(|&k| csv_text(&run.spec.params.text(k))));
+    cells
+}
+
+/// The header line of `runs.csv`.
+pub fn runs_header() -> Vec<&'static str> {
+    let mut header = param_header();
+    header.extend(RUN_COLUMNS);
+    header
+}
+
+/// The header line of `epochs.csv`.
+pub fn epochs_header() -> Vec<&'static str> {
+    let mut header = param_header();
+    header.push("train_samples");
+    header.extend(EPOCH_COLUMNS);
+    header
+}
+
+/// A header as the CSV text of its line.
+pub fn header_line(header: &[&str]) -> Result<Vec<u8>> {
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record(header)?;
+    Ok(csv.into_inner()?)
+}
+
+/// The `runs.csv` row of `run`: its parameters and final and best metrics.
+pub fn write_run_row<W: std::io::Write>(
+    csv: &mut csv::Writer<W>,
+    dataset: &str,
+    run: &FinishedRun,
+) -> Result<()> {
+    let mut row = param_cells(dataset, run);
+    let (last, best) = (run.final_epoch(), run.best_epoch());
+    let (train_seconds, eval_seconds) = (run.done.train_seconds, run.done.eval_seconds);
+    let opt = |e: Option<&EpochMetrics>, f: fn(&EpochMetrics) -> f64| {
+        e.map_or(String::new(), |e| num(f(e)))
+    };
+    row.push(run.done.train_samples.to_string());
+    row.push(last.map_or(0, |e| e.epoch).to_string());
+    row.push(
+        run.done
+            .diverged_epoch
+            .map_or(String::new(), |e| e.to_string()),
+    );
+    row.push(opt(last, |e| e.train_loss));
+    row.push(opt(last, |e| e.train_acc));
+    row.push(opt(last, |e| e.test_loss));
+    row.push(opt(last, |e| e.test_acc));
+    row.push(opt(last, |e| e.gap_acc));
+    row.push(opt(last, |e| e.gap_loss));
+    row.push(opt(last, |e| e.penalty));
+    row.push(best.map_or(String::new(), |e| e.epoch.to_string()));
+    row.push(opt(best, |e| e.test_acc));
+    row.push(opt(best, |e| e.train_acc));
+    row.push(opt(best, |e| e.gap_acc));
+    row.push(num(train_seconds + eval_seconds));
+    row.push(num(train_seconds));
+    row.push(num(eval_seconds));
+    row.push(spreadsheet_time(&run.done.finished_at));
+    row.push(csv_text(run.done.error.as_deref().unwrap_or("")));
+    csv.write_record(&row)?;
+    Ok(())
+}
+
+/// The `epochs.csv` rows of `run`: one per evaluated epoch, parameters
+/// repeated on every row (tidy data, ready for a pivot table).
+pub fn write_epoch_rows<W: std::io::Write>(
+    csv: &mut csv::Writer<W>,
+    dataset: &str,
+    run: &FinishedRun,
+) -> Result<()> {
+    let params = param_cells(dataset, run);
+    for e in &run.epochs {
+        let mut row = params.clone();
+        row.push(run.done.train_samples.to_string());
+        row.push(e.epoch.to_string());
+        for x in [
+            e.train_loss,
+            e.train_acc,
+            e.test_loss,
+            e.test_acc,
+            e.gap_acc,
+            e.gap_loss,
+            e.penalty,
+            e.train_seconds,
+            e.eval_seconds,
+        ] {
+            row.push(num(x));
+        }
+        csv.write_record(&row)?;
+    }
+    Ok(())
+}
+
+/// `runs.csv` of `runs` (in the order given), header included.
+pub fn runs_csv<'a>(
+    dataset: &str,
+    runs: impl IntoIterator<Item = &'a FinishedRun>,
+) -> Result<Vec<u8>> {
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record(runs_header())?;
+    for run in runs {
+        write_run_row(&mut csv, dataset, run)?;
+    }
+    Ok(csv.into_inner()?)
+}
+
+/// `epochs.csv` of `runs` (in the order given), header included.
+pub fn epochs_csv<'a>(
+    dataset: &str,
+    runs: impl IntoIterator<Item = &'a FinishedRun>,
+) -> Result<Vec<u8>> {
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record(epochs_header())?;
+    for run in runs {
+        write_epoch_rows(&mut csv, dataset, run)?;
+    }
+    Ok(csv.into_inner()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_neutralised_and_overlong_text_is_cut() {
+        assert_eq!(csv_text("=1+1"), "'=1+1");
+        assert_eq!(csv_text("-x"), "'-x");
+        assert_eq!(csv_text("he"), "he");
+        let long = "é".repeat(40_000);
+        let cut = csv_text(&long);
+        assert!(cut.chars().count() < 31_000, "{}", cut.len());
+        assert!(cut.ends_with("(cut; the whole text is in the run's folder)"));
+    }
+
+    #[test]
+    fn timestamps_become_what_spreadsheets_read_as_dates_in_utc() {
+        assert_eq!(
+            spreadsheet_time("2026-11-28T20:25:28Z"),
+            "2026-11-28 20:25:28"
+        );
+        assert_eq!(
+            spreadsheet_time("2026-11-28T21:25:28+01:00"),
+            "2026-11-28 20:25:28"
+        );
+        assert_eq!(spreadsheet_time("=not a time"), "'=not a time");
+    }
+
+    #[test]
+    fn numbers_are_exact_and_minus_zero_is_zero() {
+        assert_eq!(num(-0.0), "0");
+        assert_eq!(num(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(num(1e-7), "0.0000001");
+    }
+}

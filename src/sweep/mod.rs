@@ -1,0 +1,508 @@
+//! Running a sweep, in named phases: take the results folder, select this
+//! invocation's runs, scan the records on disk (reuse the complete ones,
+//! rebuild the aggregate tables from them), announce, train the pending runs
+//! on a worker pool (each run saved the moment it ends), then finish
+//! (aggregates in grid order, manifest, report).
+
+mod memory;
+mod plan;
+mod prepare;
+
+use std::collections::{HashMap, HashSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+
+pub use memory::memory_estimate;
+pub use plan::{PlannedRun, plan};
+
+use crate::bad_input;
+use crate::config::{Experiment, Key, RunSpec};
+use crate::data::Dataset;
+use crate::progress::Progress;
+use crate::report::{self, ReportOutcome, SweepResults};
+use crate::results::{FORMAT, FinishedRun, FolderLock, GridFile, Manifest, Record, ResultsDir, cpu_model};
+use crate::shard::{self, DataSize, Shard};
+use crate::slurm::shell_word;
+use crate::train::{self, Interrupted, Status};
+use crate::{faults, interrupt};
+
+/// How `sweep run` was asked to behave.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Runs trained at once, at most (`--jobs`).
+    pub jobs: usize,
+    /// Folder under which `<name>/` is created.
+    pub out: PathBuf,
+    /// Discard earlier results of this sweep first.
+    pub fresh: bool,
+    /// No progress display.
+    pub quiet: bool,
+    /// Train the runs that failed earlier again (as well as missing ones).
+    pub retry_failed: bool,
+    /// Stop the sweep at the first failed run.
+    pub fail_fast: bool,
+    /// Go ahead even when the memory estimate exceeds what the machine has.
+    pub yes: bool,
+    /// Train only this shard's runs (`--shard K/N`).
+    pub shard: Option<Shard>,
+}
+
+impl RunOptions {
+    /// The `sweep run` command for `file` with these options' `--out` and
+    /// `--shard`, plus `extra` flags: what to tell a user to type.
+    pub fn command(&self, file: &Path, extra: &str) -> String {
+        let mut cmd = format!("sweep run {}", shell_word(&file.to_string_lossy()));
+        if self.out != Path::new(crate::results::DEFAULT_OUT) {
+            cmd += &format!(" --out {}", shell_word(&self.out.to_string_lossy()));
+        }
+        if let Some(shard) = &self.shard {
+            cmd += &format!(" --shard {shard}");
+        }
+        if !extra.is_empty() {
+            cmd += " ";
+            cmd += extra;
+        }
+        cmd
+    }
+}
+
+/// What a finished `sweep run` reports.
+#[derive(Debug, Clone)]
+pub struct SweepSummary {
+    /// The results folder.
+    pub dir: PathBuf,
+    /// Runs this invocation was responsible for (the grid, or its shard).
+    pub total: usize,
+    /// Runs found finished from an earlier invocation.
+    pub reused: usize,
+    /// Runs trained now.
+    pub trained: usize,
+    /// Runs whose loss became NaN or infinite.
+    pub diverged: usize,
+    /// Runs that stopped with an error: `id (settings): message`.
+    pub failed: Vec<String>,
+    /// Runs without a record (the sweep was stopped).
+    pub missing: usize,
+    /// The sweep stopped early (a signal, or `--fail-fast`).
+    pub stopped: bool,
+    /// Wall-clock seconds of this invocation.
+    pub seconds: f64,
+    /// The report written at the end; `None` when other shards still run
+    /// (the last one to end writes it).
+    pub report: Option<ReportOutcome>,
+}
+
+/// Loads the experiment's dataset and checks the runs against its size.
+pub fn load_data(exp: &Experiment) -> Result<Dataset> {
+    let data = Dataset::load(&exp.data, &exp.dir())?;
+    check_against_data(exp, &data)?;
+    Ok(data)
+}
+
+/// Checks what can only be checked once the dataset's size is known.
+fn check_against_data(exp: &Experiment, data: &Dataset) -> Result<()> {
+    let available = data.train.len();
+    for spec in &exp.runs {
+        let p = &spec.params;
+        if let Some(n) = p.train_subset.filter(|&n| n > available) {
+            return Err(bad_input!(
+                "`train_subset` = {n} but the training split of {} has only {available} images ({})",
+                exp.dataset_label,
+                exp.path.display()
+            ));
+        }
+        let n = p.train_subset.unwrap_or(available);
+        if p.batch_size > n {
+            return Err(bad_input!(
+                "`batch_size` = {} is larger than the {n} training images used; lower it or raise `train_subset` ({})",
+                p.batch_size,
+                exp.path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Short label of a run for progress lines: the swept settings' values.
+pub fn run_label(exp: &Experiment, spec: &RunSpec) -> String {
+    if exp.swept.is_empty() {
+        return format!("run {}", spec.id);
+    }
+    exp.swept
+        .iter()
+        .map(|&k| format!("{}={}", short_name(k), spec.params.text(k)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn short_name(key: Key) -> &'static str {
+    match key {
+        Key::LearningRate => "lr",
+        Key::HiddenSize => "width",
+        Key::HiddenLayers => "depth",
+        Key::TrainSubset => "subset",
+        Key::BatchSize => "batch",
+        other => other.name(),
+    }
+}
+
+/// The results folder `sweep run` would use for `exp`.
+pub fn results_dir(exp: &Experiment, out: &Path) -> PathBuf {
+    out.join(&exp.name)
+}
+
+/// What the scan of the records found for this invocation's runs.
+#[derive(Debug, Default)]
+struct Found {
+    /// Runs with a complete record that is reused: id → how it ended.
+    reused: HashMap<String, Status>,
+    /// Reused failed runs: `id (settings): message`.
+    failed: Vec<String>,
+    /// Runs whose record was damaged or incomplete: `id (settings): why`.
+    damaged: Vec<String>,
+    /// Records of sweep 0.1 rewritten in the current format.
+    upgraded: usize,
+}
+
+/// Runs every unfinished run of `exp` and writes the results folder.
+pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
+    let started = Instant::now();
+    let started_at = now();
+    let data = load_data(exp)?;
+    memory::check(exp, &data, opts)?;
+    let results = ResultsDir::new(results_dir(exp, &opts.out), &exp.dataset_label);
+    let mut lock = prepare::take_folder(exp, &data, &results, opts)?;
+    let mine = select_runs(exp, &data, opts);
+
+    let mut manifest = Manifest {
+        tool: "sweep".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        format: FORMAT,
+        name: exp.name.clone(),
+        description: exp.description.clone(),
+        experiment_file: exp.path.display().to_string(),
+        config_sha256: exp.config_sha256.clone(),
+        dataset: exp.dataset_label.clone(),
+        dataset_dir: data.dir.display().to_string(),
+        dataset_files: data.files.clone(),
+        swept: exp.swept.iter().map(|k| k.name().to_string()).collect(),
+        runs_total: exp.runs.len(),
+        runs_done: 0,
+        jobs: opts.jobs,
+        cpu: cpu_model(),
+        started_at,
+        finished_at: String::new(),
+    };
+    let renamed = if opts.shard.is_none() {
+        results.rename_legacy_folders()
+    } else {
+        0
+    };
+    let found = scan_records(exp, opts, &results, &mine)?;
+    manifest.runs_done = found.reused.len();
+    results.write_manifest(&manifest)?;
+    results.write_grid(&GridFile {
+        dataset: exp.dataset_label.clone(),
+        swept: manifest.swept.clone(),
+        runs: exp.runs.clone(),
+    })?;
+    let pending: Vec<&RunSpec> = mine
+        .iter()
+        .filter(|s| !found.reused.contains_key(&s.id))
+        .collect();
+
+    let workers = opts.jobs.min(pending.len()).max(1);
+    let progress = Progress::new(mine.len(), found.reused.len(), opts.quiet);
+    announce(exp, opts, &results, &progress, &found, mine.len(), renamed);
+    let tally = train_pending(exp, opts, &data, &results, &pending, workers, &progress)?;
+    progress.finish_all();
+
+    let report = finish(exp, &results, &mut lock, &mut manifest)?;
+    let mut failed = found.failed;
+    failed.extend(tally.failed);
+    let reused_diverged = found
+        .reused
+        .values()
+        .filter(|&&s| s == Status::Diverged)
+        .count();
+    let done = found.reused.len() + tally.trained;
+    Ok(SweepSummary {
+        dir: results.root().to_path_buf(),
+        total: mine.len(),
+        reused: found.reused.len(),
+        trained: tally.trained,
+        diverged: reused_diverged + tally.diverged,
+        failed,
+        missing: mine.len() - done,
+        stopped: interrupt::stop_requested(),
+        seconds: started.elapsed().as_secs_f64(),
+        report,
+    })
+}
+
+/// The runs this invocation is responsible for: the grid, or one shard.
+fn select_runs(exp: &Experiment, data: &Dataset, opts: &RunOptions) -> Vec<RunSpec> {
+    match &opts.shard {
+        Some(shard) => shard
+            .select(&exp.runs, &shard::costs(&exp.runs, DataSize::of(data)))
+            .into_iter()
+            .cloned()
+            .collect(),
+        None => exp.runs.clone(),
+    }
+}
+
+/// One pass over the grid's records on disk, under the aggregate lock:
+/// classifies this invocation's runs (reused, failed, damaged; records of
+/// sweep 0.1 upgraded on the way) and rebuilds `runs.csv` and `epochs.csv`
+/// from every complete record, in grid order.
+fn scan_records(
+    exp: &Experiment,
+    opts: &RunOptions,
+    results: &ResultsDir,
+    mine: &[RunSpec],
+) -> Result<Found> {
+    let mine_ids: HashSet<&str> = mine.iter().map(|s| s.id.as_str()).collect();
+    let mut found = Found::default();
+    let mut problem: Option<anyhow::Error> = None;
+    let lock = results.lock_aggregates()?;
+    let records = exp.runs.iter().filter_map(|spec| {
+        if !mine_ids.contains(spec.id.as_str()) {
+            return results.load_run(spec).complete();
+        }
+        let label = || format!("{} ({})", spec.id, run_label(exp, spec));
+        if let Err(e) = results.adopt_legacy_folder(spec) {
+            problem.get_or_insert(e);
+        }
+        match results.load_run(spec) {
+            Record::Missing => None,
+            Record::Damaged(why) => {
+                found.damaged.push(format!("{}: {why}", label()));
+                None
+            }
+            Record::Complete(run) => {
+                if run.is_legacy() {
+                    match results.upgrade_record(&run) {
+                        Ok(()) => found.upgraded += 1,
+                        Err(e) => {
+                            problem.get_or_insert(e);
+                        }
+                    }
+                }
+                if run.done.status == Status::Failed {
+                    if opts.retry_failed {
+                        // Trained again: its new rows replace these.
+                        return None;
+                    }
+                    found.failed.push(format!(
+                        "{}: {}",
+                        label(),
+                        run.done.error.as_deref().unwrap_or("unknown error")
+                    ));
+                }
+                found.reused.insert(spec.id.clone(), run.done.status);
+                Some(run)
+            }
+        }
+    });
+    results.aggregates().rebuild(&lock, records)?;
+    match problem {
+        Some(e) => Err(e),
+        None => Ok(found),
+    }
+}
+
+/// Tells the user what was found before training starts.
+fn announce(
+    exp: &Experiment,
+    opts: &RunOptions,
+    results: &ResultsDir,
+    progress: &Progress,
+    found: &Found,
+    mine: usize,
+    renamed: usize,
+) {
+    if let Some(shard) = &opts.shard {
+        progress.note(&format!(
+            "shard {shard}: {mine} of the grid's {} runs",
+            exp.runs.len()
+        ));
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if opts.jobs > cores {
+        progress.note(&format!(
+            "note: --jobs {} is more than the {cores} core(s) of this machine; the runs share \
+             them (their numbers are the same, only slower)",
+            opts.jobs
+        ));
+    }
+    if found.upgraded + renamed > 0 {
+        progress.note(&format!(
+            "migrated {} run record(s) written by sweep 0.1 to the current format: run ids now \
+             start with `r` (runs/<old id>/ was renamed) and records carry checksums; sweep 0.1 \
+             cannot read this folder any more",
+            found.upgraded.max(renamed)
+        ));
+    }
+    let reused = found.reused.len();
+    if reused > 0 {
+        progress.note(&format!(
+            "resuming: {reused} of {mine} runs already finished in {}",
+            results.root().display()
+        ));
+    }
+    if !found.damaged.is_empty() {
+        progress.note(&format!(
+            "{} run record(s) are damaged or incomplete and are trained again:",
+            found.damaged.len()
+        ));
+        for line in found.damaged.iter().take(10) {
+            progress.note(&format!("  {line}"));
+        }
+        if found.damaged.len() > 10 {
+            progress.note(&format!("  … and {} more", found.damaged.len() - 10));
+        }
+    }
+    if !found.failed.is_empty() {
+        progress.note(&format!(
+            "note: {} run(s) failed earlier and are kept as failed; add --retry-failed to train \
+             them again",
+            found.failed.len()
+        ));
+    }
+    let orphans = results.orphans(&exp.runs);
+    if !orphans.is_empty() {
+        progress.note(&format!(
+            "note: {} finished run(s) in {} are not part of this grid (its settings changed); \
+             they are kept but left out of runs.csv — use --fresh to remove them",
+            orphans.len(),
+            results.root().join("runs").display()
+        ));
+    }
+}
+
+/// What the workers did.
+#[derive(Debug, Default)]
+struct Tally {
+    trained: usize,
+    diverged: usize,
+    failed: Vec<String>,
+}
+
+/// Trains `pending` on `workers` threads, each taking the next run in grid
+/// order, so runs start in the order `sweep plan` lists them whatever the
+/// number of workers. Each run is saved (record and aggregate rows) the
+/// moment it ends.
+fn train_pending(
+    exp: &Experiment,
+    opts: &RunOptions,
+    data: &Dataset,
+    results: &ResultsDir,
+    pending: &[&RunSpec],
+    workers: usize,
+    progress: &Progress,
+) -> Result<Tally> {
+    // Threads beyond the training workers (up to the cores) take chunks of
+    // the runs' evaluations when fewer runs are left than cores.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = opts.jobs.min(workers.max(cores));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("sweep-worker-{i}"))
+        .build()
+        .context("cannot start worker threads")?;
+    let tally = Mutex::new(Tally::default());
+    let next = AtomicUsize::new(0);
+    let stop = || interrupt::stop_requested();
+    pool.install(|| {
+        (0..workers).into_par_iter().try_for_each(|_| -> Result<()> {
+            while !stop() {
+                let Some(spec) = pending.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    break;
+                };
+                let line = progress.start(run_label(exp, spec), spec.params.epochs);
+                let run_started = Instant::now();
+                let attempt = catch_unwind(AssertUnwindSafe(|| {
+                    faults::maybe_fail(&spec.id);
+                    train::train(&spec.params, data, &mut |m| progress.epoch(&line, m), &stop)
+                }));
+                let seconds = run_started.elapsed().as_secs_f64();
+                let run = match attempt {
+                    Ok(Ok(outcome)) => FinishedRun::new(spec, outcome),
+                    // Stopped: nothing is recorded; it trains again on resume.
+                    Ok(Err(Interrupted)) => {
+                        progress.abandon(line);
+                        break;
+                    }
+                    Err(payload) => FinishedRun::failed(spec, panic_message(&payload), seconds),
+                };
+                results.save_run(&run)?;
+                if run.done.status == Status::Failed && opts.fail_fast {
+                    interrupt::request_stop();
+                }
+                {
+                    let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
+                    tally.trained += 1;
+                    match run.done.status {
+                        Status::Finished => {}
+                        Status::Diverged => tally.diverged += 1,
+                        Status::Failed => tally.failed.push(format!(
+                            "{} ({}): {}",
+                            spec.id,
+                            run_label(exp, spec),
+                            run.done.error.as_deref().unwrap_or("unknown error")
+                        )),
+                    }
+                }
+                progress.finish(line, run.done.status, run.epochs.last(), seconds);
+            }
+            Ok(())
+        })
+    })?;
+    Ok(tally.into_inner().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// The last phase, under the aggregate lock: rewrites `runs.csv` and
+/// `epochs.csv` in grid order, the manifest and the report — unless this is
+/// a shard and others still run (the last to end does it).
+fn finish(
+    exp: &Experiment,
+    results: &ResultsDir,
+    lock: &mut FolderLock,
+    manifest: &mut Manifest,
+) -> Result<Option<ReportOutcome>> {
+    let aggregate_lock = results.lock_aggregates()?;
+    lock.release_shard();
+    if !results.running_shards().is_empty() {
+        return Ok(None);
+    }
+    let loaded = SweepResults::load(results.root())?;
+    results.aggregates().rebuild(
+        &aggregate_lock,
+        exp.runs.iter().filter_map(|s| loaded.runs.get(&s.id)),
+    )?;
+    manifest.runs_done = loaded.runs.len();
+    manifest.finished_at = now();
+    results.write_manifest(manifest)?;
+    Ok(Some(report::write_results(&loaded)?))
+}
+
+/// The text of a panic, as the run's error message.
+fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "the run panicked".to_string());
+    format!("panic: {text}")
+}
+
+fn now() -> String {
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
