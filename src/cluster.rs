@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::bad_input;
 use crate::config::Experiment;
+use crate::files::{limits, read_bounded};
 use crate::results::{GridFile, ResultsDir, write_atomic};
 use crate::shard::{self, DataSize};
-use crate::files::{limits, read_bounded};
 use crate::slurm::{self, ARRAY_SCRIPT, GivenOptions, REPORT_SCRIPT, SlurmOptions, SubmitOptions};
 use crate::sweep;
 use crate::train::Status;
@@ -270,7 +270,10 @@ fn queued_shards(jobs: &[u64]) -> Result<BTreeSet<usize>> {
             stderr.trim()
         ));
     }
-    Ok(slurm::alive_tasks(&String::from_utf8_lossy(&out.stdout), jobs))
+    Ok(slurm::alive_tasks(
+        &String::from_utf8_lossy(&out.stdout),
+        jobs,
+    ))
 }
 
 /// Runs an sbatch command and returns the job id it printed.
@@ -322,12 +325,12 @@ pub struct SweepStatus {
 /// Reads the state of the results folder `root`.
 pub fn status(root: &Path) -> Result<SweepStatus> {
     let grid: GridFile = crate::results::read_grid(root).ok_or_else(|| {
-            bad_input!(
-                "{} is not the results folder of a sweep (no readable grid.json); \
+        bad_input!(
+            "{} is not the results folder of a sweep (no readable grid.json); \
                  give e.g. results/lambda",
-                root.display()
-            )
-        })?;
+            root.display()
+        )
+    })?;
     let results = ResultsDir::new(root.to_path_buf(), &grid.dataset);
     let state: HashMap<&str, Status> = grid
         .runs
@@ -381,7 +384,12 @@ pub fn status(root: &Path) -> Result<SweepStatus> {
         let current: HashMap<String, String> = grid
             .runs
             .iter()
-            .map(|s| (crate::config::legacy_run_id(&grid.dataset, &s.params), s.id.clone()))
+            .map(|s| {
+                (
+                    crate::config::legacy_run_id(&grid.dataset, &s.params),
+                    s.id.clone(),
+                )
+            })
             .collect();
         for id in f.shards.iter_mut().flatten() {
             if let Some(new) = current.get(id) {

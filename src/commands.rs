@@ -78,7 +78,11 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             writeln!(out, "  {failure}")?;
         }
         if summary.failed.len() > 20 {
-            writeln!(out, "  … and {} more (`sweep status` lists them all)", summary.failed.len() - 20)?;
+            writeln!(
+                out,
+                "  … and {} more (`sweep status` lists them all)",
+                summary.failed.len() - 20
+            )?;
         }
     }
     if summary.stopped && summary.missing > 0 {
@@ -139,7 +143,11 @@ pub fn report(args: &ReportArgs) -> Result<()> {
             writeln!(out, "  {run}")?;
         }
         if outcome.missing.len() > 50 {
-            writeln!(out, "  … and {} more (`sweep status` counts them)", outcome.missing.len() - 50)?;
+            writeln!(
+                out,
+                "  … and {} more (`sweep status` counts them)",
+                outcome.missing.len() - 50
+            )?;
         }
     }
     Ok(())
@@ -470,7 +478,11 @@ pub fn slurm(args: &SlurmArgs) -> Result<()> {
         if outcome.changed.is_empty() {
             writeln!(out, "kept the first submission's options")?;
         } else {
-            writeln!(out, "changed from the first submission: {}", outcome.changed.join(", "))?;
+            writeln!(
+                out,
+                "changed from the first submission: {}",
+                outcome.changed.join(", ")
+            )?;
         }
     }
     if !outcome.shards_alive.is_empty() {

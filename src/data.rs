@@ -308,7 +308,11 @@ fn find_idx_file(dir: &Path, stem: &str, kind: IdxKind) -> Result<Option<PathBuf
                 return Err(bad_input!(
                     "{} is {}, not an IDX file; put the {stem} file there (or remove it)",
                     shown(&path),
-                    if meta.is_dir() { "a folder" } else { "not a regular file" }
+                    if meta.is_dir() {
+                        "a folder"
+                    } else {
+                        "not a regular file"
+                    }
                 ));
             }
             Err(e) if std::fs::symlink_metadata(&path).is_ok() => {
@@ -346,12 +350,12 @@ pub fn read_idx(path: &Path, kind: IdxKind) -> Result<(Idx, String)> {
     let head = read_prefix(path, header_len)?;
     if !head.starts_with(&[0x1f, 0x8b]) {
         // Raw: the file's size must be what the header announces.
-        if let Some(payload) = announced_payload(&head, kind).map_err(bad)? {
+        if let Some((payload, dims)) = announced_payload(&head, kind).map_err(bad)? {
             let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
             let want = header_len as u64 + payload;
             if size > want {
                 return Err(bad(format!(
-                    "{} unexpected bytes after the {payload} bytes the header announces",
+                    "{} unexpected bytes after the {payload} bytes the header announces ({dims})",
                     size - want
                 )));
             }
@@ -376,7 +380,10 @@ pub fn read_idx(path: &Path, kind: IdxKind) -> Result<(Idx, String)> {
         .take(header_len as u64)
         .read_to_end(&mut bytes)
         .map_err(gzip_error)?;
-    let payload = announced_payload(&bytes, kind).map_err(bad)?.unwrap_or(0);
+    let Some((payload, dims)) = announced_payload(&bytes, kind).map_err(bad)? else {
+        // A short or foreign header: parse_idx says what is wrong with it.
+        return Err(bad(parse_idx(&bytes, kind).err().unwrap_or_default()));
+    };
     if payload > MAX_PAYLOAD {
         return Err(bad(format!(
             "the header announces {payload} bytes of data, more than the {} GiB sweep reads \
@@ -391,8 +398,8 @@ pub fn read_idx(path: &Path, kind: IdxKind) -> Result<(Idx, String)> {
         .map_err(gzip_error)?;
     if bytes.len() as u64 > header_len as u64 + payload {
         return Err(bad(format!(
-            "the decompressed data go on past the {payload} bytes the header announces; the \
-             file does not match its header (reading stopped there)"
+            "the decompressed data go on past the {payload} bytes the header announces \
+             ({dims}); the file does not match its header (reading stopped there)"
         )));
     }
     Ok((parse_idx(&bytes, kind).map_err(bad)?, sha256))
@@ -415,23 +422,29 @@ fn read_prefix(path: &Path, n: usize) -> Result<Vec<u8>> {
     Ok(head)
 }
 
-/// Bytes of data an IDX header announces, once the whole header is there
-/// (`None` before); an error for a bad magic number or sizes that overflow.
-fn announced_payload(header: &[u8], kind: IdxKind) -> std::result::Result<Option<u64>, String> {
+/// Bytes of data an IDX header announces and its dimensions text
+/// (`200×28×28`), once the whole header is there and its magic number is
+/// right (`None` otherwise: [`parse_idx`] words that error); an error for
+/// sizes that overflow.
+fn announced_payload(
+    header: &[u8],
+    kind: IdxKind,
+) -> std::result::Result<Option<(u64, String)>, String> {
     if header.len() < 4 + 4 * kind.ndims() {
         return Ok(None);
     }
     let magic = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
     if magic != kind.magic() {
-        // parse_idx words this error.
         return Ok(None);
     }
-    header[4..4 + 4 * kind.ndims()]
+    let dims: Vec<usize> = header[4..4 + 4 * kind.ndims()]
         .chunks_exact(4)
-        .map(|c| u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
-        .try_fold(1u64, |acc, d| acc.checked_mul(d))
-        .map(Some)
-        .ok_or_else(|| "header dimensions overflow".to_string())
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
+        .collect();
+    dims.iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
+        .map(|n| Some((n, dims_text(&dims))))
+        .ok_or_else(|| format!("header dimensions {dims:?} overflow"))
 }
 
 /// Parses IDX bytes, checking the magic number and that the payload has

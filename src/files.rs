@@ -218,10 +218,7 @@ mod tests {
             .collect();
         assert_eq!(names, ["x.json"]);
         assert!(is_temporary(
-            &temporary_path(&file)
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
+            &temporary_path(&file).file_name().unwrap().to_string_lossy()
         ));
     }
 }

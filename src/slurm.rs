@@ -131,7 +131,12 @@ impl SubmitOptions {
         for (flag, old, new, slot) in [
             ("--mem", &self.mem, &given.mem, &mut next.mem),
             ("--time", &self.time, &given.time, &mut next.time),
-            ("--partition", &self.partition, &given.partition, &mut next.partition),
+            (
+                "--partition",
+                &self.partition,
+                &given.partition,
+                &mut next.partition,
+            ),
         ] {
             if new.is_some() && new != old {
                 changes.push(format!("{flag}: {} → {}", show(old), show(new)));
@@ -159,8 +164,15 @@ impl SubmitOptions {
 
     /// The flags that give these options, as a user would type them.
     pub fn flags(&self) -> String {
-        let mut flags = format!("--tasks {} --cpus-per-task {}", self.tasks, self.cpus_per_task);
-        for (flag, value) in [("--mem", &self.mem), ("--time", &self.time), ("--partition", &self.partition)] {
+        let mut flags = format!(
+            "--tasks {} --cpus-per-task {}",
+            self.tasks, self.cpus_per_task
+        );
+        for (flag, value) in [
+            ("--mem", &self.mem),
+            ("--time", &self.time),
+            ("--partition", &self.partition),
+        ] {
             if let Some(v) = value {
                 let _ = write!(flags, " {flag} {}", shell_word(v));
             }
@@ -431,7 +443,10 @@ pub fn queue_command(jobs: &[u64]) -> Vec<String> {
         "--array".into(),
         format!(
             "--jobs={}",
-            jobs.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
+            jobs.iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
         ),
         "--format=%F|%K|%T".into(),
     ]

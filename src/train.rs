@@ -108,7 +108,7 @@ pub fn training_indices(params: &RunParams, train_len: usize) -> Vec<u32> {
 /// after the last. A run's record must hold exactly these epochs (those
 /// before the divergence, for a run that diverged).
 pub fn is_evaluated(params: &RunParams, epoch: usize) -> bool {
-    epoch % params.eval_every == 0 || epoch == params.epochs
+    epoch.is_multiple_of(params.eval_every) || epoch == params.epochs
 }
 
 /// The epochs a run's `epochs.csv` must list, in order: every evaluated

@@ -81,8 +81,14 @@ mod tests {
     #[test]
     fn the_key_of_a_value_is_found_on_its_line() {
         let text = "a = 1\nepochs = 99\n[grid]\nseed = { count = 7 }\n";
-        assert_eq!(key_before(text, text.find("99").unwrap()).as_deref(), Some("epochs"));
-        assert_eq!(key_before(text, text.find('7').unwrap()).as_deref(), Some("count"));
+        assert_eq!(
+            key_before(text, text.find("99").unwrap()).as_deref(),
+            Some("epochs")
+        );
+        assert_eq!(
+            key_before(text, text.find('7').unwrap()).as_deref(),
+            Some("count")
+        );
         assert_eq!(key_before(text, 0), None);
     }
 

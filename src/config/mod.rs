@@ -568,7 +568,10 @@ mod tests {
     fn an_empty_file_is_refused() {
         for text in ["", "# only a comment\n\n"] {
             let err = parse(text).unwrap_err();
-            assert!(err.starts_with("the experiment file exp/x.toml is empty"), "{err}");
+            assert!(
+                err.starts_with("the experiment file exp/x.toml is empty"),
+                "{err}"
+            );
         }
     }
 
@@ -581,7 +584,10 @@ mod tests {
              be a whole number from 1 to 1000000 (exp/x.toml, line 2, column 10)"
         );
         let err = parse("[grid]\nseed = { count = 99999999999999999999 }\n").unwrap_err();
-        assert!(err.starts_with("`count` = 99999999999999999999 is too large"), "{err}");
+        assert!(
+            err.starts_with("`count` = 99999999999999999999 is too large"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -593,7 +599,10 @@ mod tests {
     #[test]
     fn control_characters_in_data_dir_are_refused_and_shown_escaped() {
         let err = parse("data_dir = \"da\\u0000ta\"\n").unwrap_err();
-        assert!(err.contains("\"da\\0ta\" holds the control character '\\0'"), "{err}");
+        assert!(
+            err.contains("\"da\\0ta\" holds the control character '\\0'"),
+            "{err}"
+        );
         assert!(!err.contains('\0'));
     }
 
@@ -604,7 +613,10 @@ mod tests {
         assert_eq!(a.runs[0].id, b.runs[0].id);
         assert!(a.runs[0].id.starts_with('r') && a.runs[0].id.len() == 13);
         // The id of every default setting on MNIST, as sweep 0.2 defines it.
-        assert_eq!(run_id("mnist", &RunParams::default()), "r".to_string() + &hex(&Sha256::digest(b"dataset=mnist;")[..6]));
+        assert_eq!(
+            run_id("mnist", &RunParams::default()),
+            "r".to_string() + &hex(&Sha256::digest(b"dataset=mnist;")[..6])
+        );
         // sweep 0.1's id of the same run, under which its folder is found.
         assert_eq!(legacy_run_id("mnist", &RunParams::default()).len(), 12);
     }

@@ -305,7 +305,10 @@ fn resume_command(results: &SweepResults, extra: &str) -> String {
     if let Some(out) = results.root.parent()
         && out != Path::new(crate::results::DEFAULT_OUT)
     {
-        cmd += &format!(" --out {}", crate::slurm::shell_word(&out.to_string_lossy()));
+        cmd += &format!(
+            " --out {}",
+            crate::slurm::shell_word(&out.to_string_lossy())
+        );
     }
     if !extra.is_empty() {
         cmd += " ";

@@ -71,7 +71,7 @@ impl SweepResults {
         for spec in &grid.runs {
             match dir.load_run(spec) {
                 Record::Complete(run) => {
-                    runs.insert(spec.id.clone(), run);
+                    runs.insert(spec.id.clone(), *run);
                 }
                 Record::Damaged(why) => damaged.push(format!(
                     "{} ({}): {why}",
@@ -140,7 +140,9 @@ pub fn write(root: &Path) -> Result<ReportOutcome> {
     }
     // Loaded under the aggregate lock, so the tables rebuilt below hold
     // exactly the records on disk (see results::aggregate).
-    let lock = ResultsDir::new(root.to_path_buf(), "").lock_aggregates().ok();
+    let lock = ResultsDir::new(root.to_path_buf(), "")
+        .lock_aggregates()
+        .ok();
     let results = SweepResults::load(root)?;
     let mut outcome_note = None;
     match &lock {

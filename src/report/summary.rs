@@ -362,7 +362,10 @@ mod tests {
     #[test]
     fn long_runs_of_seeds_are_written_as_ranges() {
         assert_eq!(seeds_text(&[0, 1, 2]), "0 1 2");
-        assert_eq!(seeds_text(&[0, 1, 2, 3, 7, 9, 10, 11, 12, 13]), "0..3 7 9..13");
+        assert_eq!(
+            seeds_text(&[0, 1, 2, 3, 7, 9, 10, 11, 12, 13]),
+            "0..3 7 9..13"
+        );
         let many: Vec<u64> = (0..20_000).collect();
         assert_eq!(seeds_text(&many), "0..19999");
         assert_eq!(seeds_text(&[]), "");

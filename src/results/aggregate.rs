@@ -19,10 +19,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::files::{temporary_path, write_error};
 use super::lock::FolderLock;
 use super::record::FinishedRun;
 use super::tables::{epochs_header, header_line, runs_header, write_epoch_rows, write_run_row};
+use crate::files::{temporary_path, write_error};
 
 /// The two aggregate tables of one results folder.
 #[derive(Debug, Clone)]
@@ -53,7 +53,12 @@ impl Table {
         }
     }
 
-    fn rows<W: Write>(self, csv: &mut csv::Writer<W>, dataset: &str, run: &FinishedRun) -> Result<()> {
+    fn rows<W: Write>(
+        self,
+        csv: &mut csv::Writer<W>,
+        dataset: &str,
+        run: &FinishedRun,
+    ) -> Result<()> {
         match self {
             Table::Runs => write_run_row(csv, dataset, run),
             Table::Epochs => write_epoch_rows(csv, dataset, run),

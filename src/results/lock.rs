@@ -146,7 +146,10 @@ impl ResultsDir {
                 Err(fs::TryLockError::Error(e)) => return Err(lock_error(&main_path, e)),
             }
             write_holder(&main, &main_path)?;
-            return Ok(FolderLock { _main: main, shard: None });
+            return Ok(FolderLock {
+                _main: main,
+                shard: None,
+            });
         };
         match main.try_lock_shared() {
             Ok(()) => {}
@@ -263,9 +266,15 @@ mod tests {
         assert!(err.contains("--shard 0/2` (pid "), "{err}");
         assert!(err.contains("--shard 1/2` (pid "), "{err}");
         let err = results.lock(None).unwrap_err().to_string();
-        assert!(err.contains("in use by `sweep run --shard 0/2` (pid "), "{err}");
+        assert!(
+            err.contains("in use by `sweep run --shard 0/2` (pid "),
+            "{err}"
+        );
         assert!(!err.contains("starting"), "{err}");
         let err = results.lock(Some((1, 2))).unwrap_err().to_string();
-        assert!(err.contains("another `sweep run --shard 1/2` (pid "), "{err}");
+        assert!(
+            err.contains("another `sweep run --shard 1/2` (pid "),
+            "{err}"
+        );
     }
 }

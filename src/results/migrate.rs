@@ -8,12 +8,15 @@
 use std::fs;
 
 use super::ResultsDir;
-use crate::files::{limits, read_bounded};
 use super::record::{PARAMS_FILE, RunParamsFile};
+use crate::files::{limits, read_bounded};
 
 /// True for a folder name sweep 0.1 gave a run: 12 lower-case hex digits.
 pub fn is_legacy_id(name: &str) -> bool {
-    name.len() == 12 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    name.len() == 12
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl ResultsDir {

@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-pub use aggregate::Aggregates;
 pub use crate::files::{write_atomic, write_plain};
+pub use aggregate::Aggregates;
 pub use lock::{FolderLock, ShardHolder};
 pub use manifest::{FORMAT, GridFile, Manifest, cpu_model};
 pub use record::{DONE_FILE, FinishedRun, Record, RunDone, RunParamsFile};

@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::ResultsDir;
-use crate::files::{ReadError, limits, read_bounded, write_atomic, write_plain};
 use crate::config::{RunParams, RunSpec};
 use crate::data::hex;
+use crate::files::{ReadError, limits, read_bounded, write_atomic, write_plain};
 use crate::train::{self, EpochMetrics, RunOutcome, Status};
 
 /// File name of the per-run completion marker.
@@ -151,7 +151,7 @@ pub enum Record {
     /// No `done.json`: the run has not ended (or never started).
     Missing,
     /// A complete record whose every check passed.
-    Complete(FinishedRun),
+    Complete(Box<FinishedRun>),
     /// A `done.json` whose record is not complete or not this run's: why.
     Damaged(String),
 }
@@ -160,7 +160,7 @@ impl Record {
     /// The run, if its record is complete.
     pub fn complete(self) -> Option<FinishedRun> {
         match self {
-            Record::Complete(run) => Some(run),
+            Record::Complete(run) => Some(*run),
             _ => None,
         }
     }
@@ -197,7 +197,11 @@ fn record_files(run: &FinishedRun, dataset: &str) -> Result<RecordFiles> {
         params: run.spec.params.clone(),
     })?;
     let epochs = epochs_file(&run.epochs)?;
-    let error = run.done.error.as_ref().map(|e| format!("{e}\n").into_bytes());
+    let error = run
+        .done
+        .error
+        .as_ref()
+        .map(|e| format!("{e}\n").into_bytes());
     let mut done = run.done.clone();
     done.epoch_rows = Some(run.epochs.len());
     done.sha256 = BTreeMap::from([
@@ -262,10 +266,8 @@ impl ResultsDir {
                 for stale in [DONE_FILE, ERROR_FILE] {
                     match fs::remove_file(dir.join(stale)) {
                         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                            return Err(anyhow::anyhow!(e).context(format!(
-                                "cannot remove {}",
-                                dir.join(stale).display()
-                            )));
+                            return Err(anyhow::anyhow!(e)
+                                .context(format!("cannot remove {}", dir.join(stale).display())));
                         }
                         _ => {}
                     }
@@ -306,7 +308,10 @@ impl ResultsDir {
         // epochs.csv and error.txt stay as they are: their checksums are of
         // the bytes on disk.
         let mut done: RunDone = serde_json::from_slice(&files.done)?;
-        for (name, bytes) in [(EPOCHS_FILE, dir.join(EPOCHS_FILE)), (ERROR_FILE, dir.join(ERROR_FILE))] {
+        for (name, bytes) in [
+            (EPOCHS_FILE, dir.join(EPOCHS_FILE)),
+            (ERROR_FILE, dir.join(ERROR_FILE)),
+        ] {
             match read_bounded(&bytes, limits::GRID) {
                 Ok(content) => {
                     done.sha256.insert(name.to_string(), sha256(&content));
@@ -329,7 +334,7 @@ impl ResultsDir {
             Ok(bytes) => bytes,
         };
         match check_record(spec, self.dataset(), &dir, &done) {
-            Ok(run) => Record::Complete(run),
+            Ok(run) => Record::Complete(Box::new(run)),
             Err(why) => Record::Damaged(why),
         }
     }
@@ -353,8 +358,8 @@ fn check_record(
     dir: &Path,
     done_bytes: &[u8],
 ) -> Result<FinishedRun, String> {
-    let done: RunDone = serde_json::from_slice(done_bytes)
-        .map_err(|e| format!("{DONE_FILE} is damaged ({e})"))?;
+    let done: RunDone =
+        serde_json::from_slice(done_bytes).map_err(|e| format!("{DONE_FILE} is damaged ({e})"))?;
     if !done.sha256.is_empty() {
         for name in [PARAMS_FILE, EPOCHS_FILE] {
             if !done.sha256.contains_key(name) {
@@ -362,13 +367,9 @@ fn check_record(
             }
         }
     }
-    let params: RunParamsFile = serde_json::from_slice(&read_checked(
-        dir,
-        PARAMS_FILE,
-        limits::SMALL,
-        &done,
-    )?)
-    .map_err(|e| format!("{PARAMS_FILE} is damaged ({e})"))?;
+    let params: RunParamsFile =
+        serde_json::from_slice(&read_checked(dir, PARAMS_FILE, limits::SMALL, &done)?)
+            .map_err(|e| format!("{PARAMS_FILE} is damaged ({e})"))?;
     if params.params != spec.params || params.dataset != dataset {
         return Err(format!(
             "{PARAMS_FILE} holds other settings than this run's (another dataset or a changed value)"
@@ -377,7 +378,9 @@ fn check_record(
     let expected: Vec<usize> = match done.status {
         Status::Failed => Vec::new(),
         Status::Diverged if done.diverged_epoch.is_none() => {
-            return Err(format!("{DONE_FILE} says the run diverged but not in which epoch"));
+            return Err(format!(
+                "{DONE_FILE} says the run diverged but not in which epoch"
+            ));
         }
         _ => train::evaluated_epochs(&spec.params, done.diverged_epoch).collect(),
     };

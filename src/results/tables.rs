@@ -56,7 +56,10 @@ const MAX_CELL_CHARS: usize = 30_000;
 /// holds is cut with a note. Numbers never pass through here.
 pub fn csv_text(text: &str) -> String {
     let text = match text.char_indices().nth(MAX_CELL_CHARS) {
-        Some((cut, _)) => format!("{} ... (cut; the whole text is in the run's folder)", &text[..cut]),
+        Some((cut, _)) => format!(
+            "{} ... (cut; the whole text is in the run's folder)",
+            &text[..cut]
+        ),
         None => text.to_string(),
     };
     if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {

@@ -26,7 +26,9 @@ use crate::config::{Experiment, Key, RunSpec};
 use crate::data::Dataset;
 use crate::progress::Progress;
 use crate::report::{self, ReportOutcome, SweepResults};
-use crate::results::{FORMAT, FinishedRun, FolderLock, GridFile, Manifest, Record, ResultsDir, cpu_model};
+use crate::results::{
+    FORMAT, FinishedRun, FolderLock, GridFile, Manifest, Record, ResultsDir, cpu_model,
+};
 use crate::shard::{self, DataSize, Shard};
 use crate::slurm::shell_word;
 use crate::train::{self, Interrupted, Status};
@@ -307,7 +309,7 @@ fn scan_records(
                     ));
                 }
                 found.reused.insert(spec.id.clone(), run.done.status);
-                Some(run)
+                Some(*run)
             }
         }
     });
@@ -421,49 +423,51 @@ fn train_pending(
     let next = AtomicUsize::new(0);
     let stop = || interrupt::stop_requested();
     pool.install(|| {
-        (0..workers).into_par_iter().try_for_each(|_| -> Result<()> {
-            while !stop() {
-                let Some(spec) = pending.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                    break;
-                };
-                let line = progress.start(run_label(exp, spec), spec.params.epochs);
-                let run_started = Instant::now();
-                let attempt = catch_unwind(AssertUnwindSafe(|| {
-                    faults::maybe_fail(&spec.id);
-                    train::train(&spec.params, data, &mut |m| progress.epoch(&line, m), &stop)
-                }));
-                let seconds = run_started.elapsed().as_secs_f64();
-                let run = match attempt {
-                    Ok(Ok(outcome)) => FinishedRun::new(spec, outcome),
-                    // Stopped: nothing is recorded; it trains again on resume.
-                    Ok(Err(Interrupted)) => {
-                        progress.abandon(line);
+        (0..workers)
+            .into_par_iter()
+            .try_for_each(|_| -> Result<()> {
+                while !stop() {
+                    let Some(spec) = pending.get(next.fetch_add(1, Ordering::Relaxed)) else {
                         break;
+                    };
+                    let line = progress.start(run_label(exp, spec), spec.params.epochs);
+                    let run_started = Instant::now();
+                    let attempt = catch_unwind(AssertUnwindSafe(|| {
+                        faults::maybe_fail(&spec.id);
+                        train::train(&spec.params, data, &mut |m| progress.epoch(&line, m), &stop)
+                    }));
+                    let seconds = run_started.elapsed().as_secs_f64();
+                    let run = match attempt {
+                        Ok(Ok(outcome)) => FinishedRun::new(spec, outcome),
+                        // Stopped: nothing is recorded; it trains again on resume.
+                        Ok(Err(Interrupted)) => {
+                            progress.abandon(line);
+                            break;
+                        }
+                        Err(payload) => FinishedRun::failed(spec, panic_message(&payload), seconds),
+                    };
+                    results.save_run(&run)?;
+                    if run.done.status == Status::Failed && opts.fail_fast {
+                        interrupt::request_stop();
                     }
-                    Err(payload) => FinishedRun::failed(spec, panic_message(&payload), seconds),
-                };
-                results.save_run(&run)?;
-                if run.done.status == Status::Failed && opts.fail_fast {
-                    interrupt::request_stop();
-                }
-                {
-                    let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
-                    tally.trained += 1;
-                    match run.done.status {
-                        Status::Finished => {}
-                        Status::Diverged => tally.diverged += 1,
-                        Status::Failed => tally.failed.push(format!(
-                            "{} ({}): {}",
-                            spec.id,
-                            run_label(exp, spec),
-                            run.done.error.as_deref().unwrap_or("unknown error")
-                        )),
+                    {
+                        let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
+                        tally.trained += 1;
+                        match run.done.status {
+                            Status::Finished => {}
+                            Status::Diverged => tally.diverged += 1,
+                            Status::Failed => tally.failed.push(format!(
+                                "{} ({}): {}",
+                                spec.id,
+                                run_label(exp, spec),
+                                run.done.error.as_deref().unwrap_or("unknown error")
+                            )),
+                        }
                     }
+                    progress.finish(line, run.done.status, run.epochs.last(), seconds);
                 }
-                progress.finish(line, run.done.status, run.epochs.last(), seconds);
-            }
-            Ok(())
-        })
+                Ok(())
+            })
     })?;
     Ok(tally.into_inner().unwrap_or_else(|e| e.into_inner()))
 }

@@ -72,11 +72,7 @@ pub(super) fn take_folder(
 /// silently orphaned and the folder would mix two different experiments.
 /// Adding or removing values of swept settings is fine.
 fn check_unchanged_meaning(exp: &Experiment, old: &GridFile, results: &ResultsDir) -> Result<()> {
-    let finished = old
-        .runs
-        .iter()
-        .filter(|s| results.has_done_file(s))
-        .count();
+    let finished = old.runs.iter().filter(|s| results.has_done_file(s)).count();
     if finished == 0 {
         return Ok(());
     }

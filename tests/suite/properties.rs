@@ -10,11 +10,8 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use flate2::Compression;
-use flate2::write::GzEncoder;
 use proptest::prelude::*;
 use proptest::sample::{Index, select, subsequence};
 use proptest::test_runner::Config;
@@ -22,6 +19,8 @@ use sweep::config::{Experiment, Key, MAX_RUNS};
 use sweep::data::{IdxKind, parse_idx, read_idx};
 use sweep::error::is_bad_input;
 use tempfile::TempDir;
+
+use crate::util::{gzip, idx, repo};
 
 /// The name experiment texts are parsed under; every message must name it.
 const FILE: &str = "exp/x.toml";
@@ -57,7 +56,7 @@ fn check_parse(text: &str) -> Result<(), TestCaseError> {
 
 /// The experiment files shipped in `experiments/`.
 fn shipped_experiments() -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let dir = repo().join("experiments");
     let mut files: Vec<PathBuf> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -491,21 +490,6 @@ proptest! {
 }
 
 // ------------------------------------------------------------------ IDX
-
-fn idx(magic: u32, dims: &[u32], payload: &[u8]) -> Vec<u8> {
-    let mut out = magic.to_be_bytes().to_vec();
-    for d in dims {
-        out.extend_from_slice(&d.to_be_bytes());
-    }
-    out.extend_from_slice(payload);
-    out
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
-    enc.write_all(bytes).unwrap();
-    enc.finish().unwrap()
-}
 
 fn kind() -> impl Strategy<Value = IdxKind> {
     prop_oneof![Just(IdxKind::Labels), Just(IdxKind::Images)]

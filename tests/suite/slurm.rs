@@ -9,15 +9,14 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-mod common;
-use common::metrics;
+use crate::util::{metrics, sweep_in, text};
 
 /// 6 runs of about half a second on 2 000 real MNIST images.
 const EXPERIMENT: &str = "name = \"s\"\n[data]\ndataset = \"mnist\"\ntrain_subset = 2000\n\
@@ -52,13 +51,8 @@ impl Sandbox {
     }
 
     fn sweep(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_sweep"))
-            .env(
-                "SWEEP_DATA_DIR",
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("data"),
-            )
+        sweep_in(self.dir.path())
             .envs(env.iter().copied())
-            .current_dir(self.dir.path())
             .args(args)
             .output()
             .unwrap()
@@ -67,10 +61,6 @@ impl Sandbox {
     fn results(&self, out: &str) -> PathBuf {
         self.dir.path().join(out).join("s")
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The job ids `sweep slurm --submit` printed: (array, report).

@@ -3,16 +3,14 @@
 //! mismatched file is refused with a message that names it.
 
 use std::fs;
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use flate2::Compression;
-use flate2::read::GzDecoder;
-use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 use sweep::data::Dataset;
 use sweep::error::is_bad_input;
 use tempfile::TempDir;
+
+use crate::util::{gzip, mnist_dir, mnist_file};
 
 const FILES: [&str; 4] = [
     "train-images-idx3-ubyte.gz",
@@ -20,25 +18,6 @@ const FILES: [&str; 4] = [
     "t10k-images-idx3-ubyte.gz",
     "t10k-labels-idx1-ubyte.gz",
 ];
-
-fn mnist_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")
-}
-
-/// The decompressed bytes of one committed MNIST file.
-fn gunzip(name: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    GzDecoder::new(fs::File::open(mnist_dir().join(name)).unwrap())
-        .read_to_end(&mut out)
-        .unwrap();
-    out
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
-    enc.write_all(bytes).unwrap();
-    enc.finish().unwrap()
-}
 
 /// A temporary folder holding copies of the four committed files, except
 /// the one named `except` (the test puts its own version there).
@@ -100,7 +79,7 @@ fn raw_files_with_dotted_names_load_the_same_data() {
     let dir = TempDir::new().unwrap();
     for name in FILES {
         let dotted = name.trim_end_matches(".gz").replacen("-idx", ".idx", 1);
-        fs::write(dir.path().join(&dotted), gunzip(name)).unwrap();
+        fs::write(dir.path().join(&dotted), mnist_file(name)).unwrap();
     }
     assert!(dir.path().join("train-images.idx3-ubyte").is_file());
 
@@ -145,7 +124,7 @@ fn a_missing_test_labels_file_is_named() {
 #[test]
 fn bad_magic_number_is_refused_naming_the_file() {
     let dir = copy_mnist_except("train-labels-idx1-ubyte.gz");
-    let mut labels = gunzip("train-labels-idx1-ubyte.gz");
+    let mut labels = mnist_file("train-labels-idx1-ubyte.gz");
     labels[..4].copy_from_slice(&0x0000_0803u32.to_be_bytes());
     let path = dir.path().join("train-labels-idx1-ubyte.gz");
     fs::write(&path, gzip(&labels)).unwrap();
@@ -172,7 +151,7 @@ fn an_image_file_in_place_of_labels_is_refused() {
 #[test]
 fn a_truncated_raw_file_is_refused_with_its_sizes() {
     let dir = copy_mnist_except("train-labels-idx1-ubyte.gz");
-    let labels = gunzip("train-labels-idx1-ubyte.gz");
+    let labels = mnist_file("train-labels-idx1-ubyte.gz");
     let path = dir.path().join("train-labels-idx1-ubyte");
     fs::write(&path, &labels[..300]).unwrap();
 
@@ -231,7 +210,7 @@ fn test_images_paired_with_training_labels_are_refused() {
 #[test]
 fn a_label_outside_the_ten_classes_is_refused_with_its_index() {
     let dir = copy_mnist_except("t10k-labels-idx1-ubyte.gz");
-    let mut labels = gunzip("t10k-labels-idx1-ubyte.gz");
+    let mut labels = mnist_file("t10k-labels-idx1-ubyte.gz");
     labels[8 + 1234] = 10;
     fs::write(dir.path().join("t10k-labels-idx1-ubyte.gz"), gzip(&labels)).unwrap();
 
@@ -245,7 +224,7 @@ fn a_label_outside_the_ten_classes_is_refused_with_its_index() {
 #[test]
 fn test_images_of_another_shape_are_refused() {
     let dir = copy_mnist_except("t10k-images-idx3-ubyte.gz");
-    let mut images = gunzip("t10k-images-idx3-ubyte.gz");
+    let mut images = mnist_file("t10k-images-idx3-ubyte.gz");
     // Same number of pixels per image (784), announced as 14 × 56.
     images[8..12].copy_from_slice(&14u32.to_be_bytes());
     images[12..16].copy_from_slice(&56u32.to_be_bytes());
@@ -261,7 +240,7 @@ fn test_images_of_another_shape_are_refused() {
 #[test]
 fn trailing_bytes_after_the_announced_data_are_refused() {
     let dir = copy_mnist_except("t10k-labels-idx1-ubyte.gz");
-    let mut labels = gunzip("t10k-labels-idx1-ubyte.gz");
+    let mut labels = mnist_file("t10k-labels-idx1-ubyte.gz");
     labels.extend_from_slice(&[0, 1, 2]);
     let path = dir.path().join("t10k-labels-idx1-ubyte");
     fs::write(&path, &labels).unwrap();

@@ -2,19 +2,15 @@
 //! and biases, including weight decay's λW) against central finite
 //! differences of the total loss, on real MNIST images.
 
-use std::path::Path;
-
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use sweep::data::Dataset;
 use sweep::nn::{Activations, Gradients, Init, Mlp};
 
 const BATCH: usize = 16;
 
 /// A small batch of real MNIST images scaled to [0, 1], with labels.
 fn mnist_batch() -> (Vec<f32>, Vec<u8>, usize) {
-    let data =
-        Dataset::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")).unwrap();
+    let data = crate::util::mnist();
     let pixels = data.pixels();
     let inputs = data.train.images[..BATCH * pixels]
         .iter()

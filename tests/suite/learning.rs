@@ -1,15 +1,9 @@
 //! Training through the library on real MNIST: the network learns, the same
 //! parameters give the same numbers, and weight decay's penalty is reported.
 
-use std::path::Path;
-
 use sweep::config::{RunParams, Sampling};
 use sweep::data::Dataset;
 use sweep::train::{EpochMetrics, RunOutcome, Status, train};
-
-fn mnist() -> Dataset {
-    Dataset::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist")).unwrap()
-}
 
 /// 5 000 training images, 3 epochs, He init, lr 0.1, batch 100, 2 × 200 hidden.
 fn five_thousand_images() -> RunParams {
@@ -66,7 +60,7 @@ fn without_timing(e: &EpochMetrics) -> (usize, [u64; 7]) {
 
 #[test]
 fn five_thousand_images_reach_ninety_percent_test_accuracy_in_three_epochs() {
-    let data = mnist();
+    let data = crate::util::mnist().clone();
     let outcome = run(&five_thousand_images(), &data);
     assert_eq!(outcome.status, Status::Finished);
     assert_eq!(outcome.diverged_epoch, None);
@@ -87,7 +81,7 @@ fn five_thousand_images_reach_ninety_percent_test_accuracy_in_three_epochs() {
 
 #[test]
 fn sampling_with_replacement_also_learns() {
-    let data = mnist();
+    let data = crate::util::mnist().clone();
     let params = RunParams {
         sampling: Sampling::Replacement,
         ..five_thousand_images()
@@ -100,7 +94,7 @@ fn sampling_with_replacement_also_learns() {
 
 #[test]
 fn the_same_parameters_give_the_same_metrics_twice() {
-    let data = mnist();
+    let data = crate::util::mnist().clone();
     let params = small();
     let a = run(&params, &data);
     let b = run(&params, &data);
@@ -116,7 +110,7 @@ fn the_same_parameters_give_the_same_metrics_twice() {
 fn another_seed_gives_other_metrics() {
     // Guards the test above: identical results must come from identical
     // inputs, not from the seed being ignored.
-    let data = mnist();
+    let data = crate::util::mnist().clone();
     let a = run(&small(), &data);
     let b = run(&RunParams { seed: 1, ..small() }, &data);
     assert_ne!(
@@ -127,7 +121,7 @@ fn another_seed_gives_other_metrics() {
 
 #[test]
 fn weight_decay_reports_a_positive_penalty_and_none_without_it() {
-    let data = mnist();
+    let data = crate::util::mnist().clone();
     let without = run(
         &RunParams {
             lambda: 0.0,
@@ -153,7 +147,7 @@ fn weight_decay_reports_a_positive_penalty_and_none_without_it() {
 
 #[test]
 fn eval_every_evaluates_those_epochs_and_the_last() {
-    let data = mnist();
+    let data = crate::util::mnist().clone();
     let params = RunParams {
         epochs: 5,
         eval_every: 2,
@@ -167,7 +161,7 @@ fn eval_every_evaluates_those_epochs_and_the_last() {
 
 #[test]
 fn a_huge_learning_rate_diverges_in_the_first_epoch() {
-    let data = mnist();
+    let data = crate::util::mnist().clone();
     let params = RunParams {
         learning_rate: 1e6,
         ..small()

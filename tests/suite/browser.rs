@@ -51,12 +51,7 @@ fn small_sweep(tmp: &Path) -> PathBuf {
     )
     .unwrap();
     let out = tmp.join("results");
-    let status = assert_cmd::Command::cargo_bin("sweep")
-        .unwrap()
-        .env(
-            "SWEEP_DATA_DIR",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("data"),
-        )
+    let status = crate::util::sweep()
         .args(["run", "--quiet", "--out"])
         .arg(&out)
         .arg(&file)

@@ -6,20 +6,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use assert_cmd::Command;
 use tempfile::TempDir;
+
+use crate::util::{sweep, text};
 
 /// The series colour of the first line (Okabe–Ito blue), as plotters writes it.
 const FIRST_SERIES: &str = "#0072B2";
-
-fn sweep() -> Command {
-    let mut cmd = Command::cargo_bin("sweep").unwrap();
-    cmd.env(
-        "SWEEP_DATA_DIR",
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("data"),
-    );
-    cmd
-}
 
 /// Runs a sweep of 500 MNIST images, 32 × 2 hidden units, 2 epochs, with
 /// the given `[grid]`, and returns the temporary folder and results folder.
@@ -44,10 +36,6 @@ fn run_sweep(name: &str, grid: &str) -> (TempDir, PathBuf) {
         .unwrap();
     assert!(output.status.success(), "{}", text(&output.stderr));
     (dir, out.join(name))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn report(dir: &Path) -> Output {

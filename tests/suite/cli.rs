@@ -4,28 +4,16 @@
 //! written.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::SystemTime;
 
-use assert_cmd::Command;
 use flate2::Compression;
-use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use sweep::config::Experiment;
-use tempfile::TempDir;
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The `sweep` binary, told where the repository's data folder is.
-fn sweep() -> Command {
-    let mut cmd = Command::cargo_bin("sweep").unwrap();
-    cmd.env("SWEEP_DATA_DIR", repo().join("data"));
-    cmd
-}
+use crate::util::{EPOCH_CLOCK, RUN_CLOCK, Sandbox, Table, gunzip, repo, sweep};
 
 /// An experiment file on a small slice of MNIST (500 images, 32 × 2 hidden
 /// units, 2 epochs) with the given `[grid]` lines.
@@ -42,66 +30,6 @@ fn small_experiment(name: &str, grid: &str) -> String {
 /// The 2 × 2 grid used by several tests.
 const LAMBDA_BY_SEED: &str = "lambda = [0, 0.01]\nseed = { count = 2 }";
 
-/// A temporary folder holding experiment files; results go to `results/`.
-struct Sandbox {
-    dir: TempDir,
-}
-
-impl Sandbox {
-    fn new() -> Sandbox {
-        Sandbox {
-            dir: TempDir::new().unwrap(),
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Writes `text` to the file `name` in the sandbox and returns its path.
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.path().join(name);
-        fs::write(&path, text).unwrap();
-        path
-    }
-
-    /// The `--out` folder.
-    fn out(&self) -> PathBuf {
-        self.path().join("results")
-    }
-
-    /// `sweep run FILE --out results --quiet` plus `extra` flags; asserts success.
-    fn run(&self, file: &Path, extra: &[&str]) -> Output {
-        let output = sweep()
-            .arg("run")
-            .arg(file)
-            .arg("--out")
-            .arg(self.out())
-            .arg("--quiet")
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "sweep run failed ({:?}):\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output
-    }
-
-    /// Copies the committed MNIST files into `<sandbox>/<name>/`.
-    fn copy_mnist(&self, name: &str) -> PathBuf {
-        let dir = self.path().join(name);
-        fs::create_dir(&dir).unwrap();
-        for entry in fs::read_dir(repo().join("data/mnist")).unwrap() {
-            let entry = entry.unwrap();
-            fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
-        }
-        dir
-    }
-}
-
 fn stdout(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
@@ -109,67 +37,6 @@ fn stdout(output: &Output) -> String {
 fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).unwrap()
 }
-
-/// A CSV file read with the `csv` crate.
-struct Table {
-    header: Vec<String>,
-    rows: Vec<Vec<String>>,
-}
-
-impl Table {
-    fn read(path: &Path) -> Table {
-        let mut reader = csv::Reader::from_path(path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        let header = reader.headers().unwrap().iter().map(String::from).collect();
-        let rows = reader
-            .records()
-            .map(|r| r.unwrap().iter().map(String::from).collect())
-            .collect();
-        Table { header, rows }
-    }
-
-    fn index(&self, name: &str) -> usize {
-        self.header
-            .iter()
-            .position(|h| h == name)
-            .unwrap_or_else(|| panic!("no column {name} in {:?}", self.header))
-    }
-
-    fn column(&self, name: &str) -> Vec<&str> {
-        let i = self.index(name);
-        self.rows.iter().map(|r| r[i].as_str()).collect()
-    }
-
-    fn floats(&self, name: &str) -> Vec<f64> {
-        self.column(name)
-            .iter()
-            .map(|c| c.parse().unwrap_or_else(|_| panic!("{name}: {c:?}")))
-            .collect()
-    }
-
-    /// Header and rows as text, without the columns `drop` (each of which
-    /// must exist, so the comparison cannot silently drop nothing).
-    fn text_without(&self, drop: &[&str]) -> String {
-        let skip: Vec<usize> = drop.iter().map(|d| self.index(d)).collect();
-        std::iter::once(&self.header)
-            .chain(&self.rows)
-            .map(|row| {
-                row.iter()
-                    .enumerate()
-                    .filter(|(i, _)| !skip.contains(i))
-                    .map(|(_, c)| c.as_str())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-}
-
-/// Wall-clock columns of `runs.csv`.
-const RUN_CLOCK: [&str; 4] = ["seconds", "train_seconds", "eval_seconds", "finished_at"];
-/// Wall-clock columns of the `epochs.csv` files.
-const EPOCH_CLOCK: [&str; 2] = ["train_seconds", "eval_seconds"];
 
 fn modified(path: &Path) -> SystemTime {
     fs::metadata(path).unwrap().modified().unwrap()
@@ -182,14 +49,6 @@ fn run_ids(file: &Path) -> Vec<String> {
         .into_iter()
         .map(|r| r.id)
         .collect()
-}
-
-fn gunzip(path: &Path) -> Vec<u8> {
-    let mut out = Vec::new();
-    GzDecoder::new(fs::File::open(path).unwrap())
-        .read_to_end(&mut out)
-        .unwrap();
-    out
 }
 
 // ---------------------------------------------------------------- end to end
@@ -231,7 +90,7 @@ fn a_small_sweep_writes_every_result_file_with_the_expected_columns() {
         "final_penalty",
         "best_test_acc",
         "seconds",
-        "finished_at",
+        "finished_at_utc",
     ] {
         runs.index(column);
     }
@@ -350,7 +209,7 @@ fn results_are_identical_with_one_or_two_jobs() {
 fn mnist_is_found_through_the_repository_the_binary_was_built_from() {
     let sb = Sandbox::new();
     sb.write("found.toml", &small_experiment("found", "seed = [0]"));
-    let output = Command::cargo_bin("sweep")
+    let output = assert_cmd::Command::cargo_bin("sweep")
         .unwrap()
         .env_remove("SWEEP_DATA_DIR")
         .current_dir(sb.path())
@@ -373,7 +232,7 @@ fn sweep_data_dir_is_searched_first() {
     fs::create_dir(&data).unwrap();
     sb.copy_mnist("elsewhere/mnist");
     let file = sb.write("env.toml", &small_experiment("env", "seed = [0]"));
-    let output = Command::cargo_bin("sweep")
+    let output = assert_cmd::Command::cargo_bin("sweep")
         .unwrap()
         .env("SWEEP_DATA_DIR", &data)
         .arg("run")

@@ -10,15 +10,13 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use assert_cmd::Command;
-use flate2::Compression;
-use flate2::read::GzDecoder;
-use flate2::write::GzEncoder;
 use tempfile::TempDir;
+
+use crate::util::{gzip, idx, mnist_file, repo};
 
 /// Stands for the corpus folder's absolute path in snapshots.
 const CORPUS_PLACEHOLDER: &str = "<corpus>";
@@ -27,10 +25,6 @@ const TEMP_PLACEHOLDER: &str = "<tmp>";
 /// Every case is refused while checking its input, in well under a second;
 /// a case that runs this long has been accepted and is training.
 const CASE_TIMEOUT: Duration = Duration::from_secs(60);
-
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn corpus() -> PathBuf {
     repo().join("tests/corpus")
@@ -209,36 +203,19 @@ const IMAGES_MAGIC: u32 = 0x0803;
 const LABELS_MAGIC: u32 = 0x0801;
 const PIXELS: usize = 28 * 28;
 
-fn idx(magic: u32, dims: &[u32], payload: &[u8]) -> Vec<u8> {
-    let mut out = magic.to_be_bytes().to_vec();
-    for d in dims {
-        out.extend_from_slice(&d.to_be_bytes());
-    }
-    out.extend_from_slice(payload);
-    out
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = GzEncoder::new(Vec::new(), Compression::best());
-    enc.write_all(bytes).unwrap();
-    enc.finish().unwrap()
-}
-
-/// The decompressed bytes of a file of the committed MNIST.
-fn mnist(stem: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    let file = fs::File::open(repo().join(format!("data/mnist/{stem}.gz"))).unwrap();
-    GzDecoder::new(file).read_to_end(&mut out).unwrap();
-    out
-}
-
 impl Tiny {
     fn from_mnist() -> Tiny {
         let images = |stem: &str, n: usize| {
-            let pixels = &mnist(stem)[16..16 + n * PIXELS];
+            let pixels = &mnist_file(&format!("{stem}.gz"))[16..16 + n * PIXELS];
             idx(IMAGES_MAGIC, &[n as u32, 28, 28], pixels)
         };
-        let labels = |stem: &str, n: usize| idx(LABELS_MAGIC, &[n as u32], &mnist(stem)[8..8 + n]);
+        let labels = |stem: &str, n: usize| {
+            idx(
+                LABELS_MAGIC,
+                &[n as u32],
+                &mnist_file(&format!("{stem}.gz"))[8..8 + n],
+            )
+        };
         Tiny {
             train_images: images(TRAIN_IMAGES, 5),
             train_labels: labels(TRAIN_LABELS, 5),

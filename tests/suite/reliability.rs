@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-mod common;
-use common::metrics;
+use crate::util::{binary, metrics, sweep_in, text};
 
 /// λ × seed, 6 runs of about half a second each on 2 000 real MNIST images.
 const GRID: &str = "lambda = [0, 0.01, 0.1]\nseed = { count = 2 }";
@@ -24,10 +23,6 @@ fn experiment(grid: &str, epochs: usize) -> String {
         "name = \"r\"\n[data]\ndataset = \"mnist\"\ntrain_subset = 2000\n\
          [model]\nhidden_size = 64\n[train]\nepochs = {epochs}\n[grid]\n{grid}\n"
     )
-}
-
-fn binary() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_sweep"))
 }
 
 /// A folder with the experiment file `r.toml`; results in `<dir>/out/r`.
@@ -47,14 +42,8 @@ impl Sweep {
     }
 
     fn command(&self, extra: &[&str]) -> Command {
-        let mut cmd = Command::new(binary());
-        cmd.env(
-            "SWEEP_DATA_DIR",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("data"),
-        )
-        .current_dir(self.dir.path())
-        .args(["run", "r.toml", "--out", "out"])
-        .args(extra);
+        let mut cmd = sweep_in(self.dir.path());
+        cmd.args(["run", "r.toml", "--out", "out"]).args(extra);
         if !extra.contains(&"--jobs") {
             cmd.args(["--jobs", "2"]);
         }
@@ -83,10 +72,6 @@ impl Sweep {
             })
             .unwrap_or(0)
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// `runs.csv` and `epochs.csv` of an undisturbed sweep of [`GRID`], 4 epochs.
@@ -198,8 +183,10 @@ fn a_first_signal_stops_cleanly_with_exit_code_130_and_resume_finishes() {
         assert_eq!(out.status.code(), Some(130), "SIG{name}");
         let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
         assert!(stderr.contains("stopping: no new runs start"), "{stderr}");
+        // The hint names the --out it was given, so following it resumes
+        // this folder rather than starting one in results/.
         assert!(
-            stdout.contains("run `sweep run r.toml` again to resume"),
+            stdout.contains("run `sweep run r.toml --out out` again to resume"),
             "{stdout}"
         );
         // What finished is in the aggregates and the report.

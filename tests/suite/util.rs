@@ -1,0 +1,250 @@
+//! The harness every test module shares: where things are, the binary, a
+//! temporary workspace holding experiment files, CSV tables, and the real
+//! MNIST files (raw, gzip, IDX) that fixtures are made from.
+
+#![allow(dead_code)] // Not every module uses every helper.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::OnceLock;
+
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use sweep::data::Dataset;
+use tempfile::TempDir;
+
+/// The repository (the crate's folder).
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The committed MNIST files.
+pub fn mnist_dir() -> PathBuf {
+    repo().join("data/mnist")
+}
+
+/// The `sweep` binary Cargo built for these tests.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_sweep"))
+}
+
+/// The `sweep` binary (assert_cmd), told where the repository's data is.
+pub fn sweep() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("sweep").unwrap();
+    cmd.env("SWEEP_DATA_DIR", repo().join("data"));
+    cmd
+}
+
+/// The `sweep` binary (std), told where the repository's data is, run in `dir`.
+pub fn sweep_in(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(binary());
+    cmd.env("SWEEP_DATA_DIR", repo().join("data"))
+        .current_dir(dir);
+    cmd
+}
+
+/// Bytes as text, for messages.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `bytes` gzip-compressed.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+/// The decompressed contents of the gzip file `path`.
+pub fn gunzip(path: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    GzDecoder::new(fs::File::open(path).unwrap())
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+/// The decompressed bytes of one committed MNIST file, e.g.
+/// `train-labels-idx1-ubyte.gz`.
+pub fn mnist_file(name: &str) -> Vec<u8> {
+    gunzip(&mnist_dir().join(name))
+}
+
+/// An IDX file: magic number, dimensions (big-endian) and payload.
+pub fn idx(magic: u32, dims: &[u32], payload: &[u8]) -> Vec<u8> {
+    let mut out = magic.to_be_bytes().to_vec();
+    for d in dims {
+        out.extend_from_slice(&d.to_be_bytes());
+    }
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The committed MNIST, loaded once per test process.
+pub fn mnist() -> &'static Dataset {
+    static DATA: OnceLock<Dataset> = OnceLock::new();
+    DATA.get_or_init(|| Dataset::load_dir(&mnist_dir()).unwrap())
+}
+
+/// A temporary folder holding experiment files; results go to `results/`.
+pub struct Sandbox {
+    dir: TempDir,
+}
+
+impl Sandbox {
+    /// An empty sandbox.
+    pub fn new() -> Sandbox {
+        Sandbox {
+            dir: TempDir::new().unwrap(),
+        }
+    }
+
+    /// Its folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `text` to the file `name` in the sandbox and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path().join(name);
+        fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// The `--out` folder.
+    pub fn out(&self) -> PathBuf {
+        self.path().join("results")
+    }
+
+    /// `sweep run FILE --out results --quiet` plus `extra` flags; asserts success.
+    pub fn run(&self, file: &Path, extra: &[&str]) -> Output {
+        let output = sweep()
+            .arg("run")
+            .arg(file)
+            .arg("--out")
+            .arg(self.out())
+            .arg("--quiet")
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "sweep run failed ({:?}):\n{}",
+            output.status,
+            text(&output.stderr)
+        );
+        output
+    }
+
+    /// Copies the committed MNIST files into `<sandbox>/<name>/`.
+    pub fn copy_mnist(&self, name: &str) -> PathBuf {
+        let dir = self.path().join(name);
+        fs::create_dir(&dir).unwrap();
+        for entry in fs::read_dir(mnist_dir()).unwrap() {
+            let entry = entry.unwrap();
+            fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+        }
+        dir
+    }
+}
+
+/// A CSV file read with the `csv` crate.
+pub struct Table {
+    /// Column names.
+    pub header: Vec<String>,
+    /// Cells, row by row.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// Reads `path`.
+    pub fn read(path: &Path) -> Table {
+        let mut reader = csv::Reader::from_path(path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let header = reader.headers().unwrap().iter().map(String::from).collect();
+        let rows = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(String::from).collect())
+            .collect();
+        Table { header, rows }
+    }
+
+    /// The position of column `name`.
+    pub fn index(&self, name: &str) -> usize {
+        self.header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column {name} in {:?}", self.header))
+    }
+
+    /// The cells of column `name`.
+    pub fn column(&self, name: &str) -> Vec<&str> {
+        let i = self.index(name);
+        self.rows.iter().map(|r| r[i].as_str()).collect()
+    }
+
+    /// The cells of column `name` as numbers.
+    pub fn floats(&self, name: &str) -> Vec<f64> {
+        self.column(name)
+            .iter()
+            .map(|c| c.parse().unwrap_or_else(|_| panic!("{name}: {c:?}")))
+            .collect()
+    }
+
+    /// Header and rows as text, without the columns `drop` (each of which
+    /// must exist, so the comparison cannot silently drop nothing).
+    pub fn text_without(&self, drop: &[&str]) -> String {
+        let skip: Vec<usize> = drop.iter().map(|d| self.index(d)).collect();
+        std::iter::once(&self.header)
+            .chain(&self.rows)
+            .map(|row| {
+                row.iter()
+                    .enumerate()
+                    .filter(|(i, _)| !skip.contains(i))
+                    .map(|(_, c)| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// Wall-clock columns of `runs.csv`.
+pub const RUN_CLOCK: [&str; 4] = [
+    "seconds",
+    "train_seconds",
+    "eval_seconds",
+    "finished_at_utc",
+];
+/// Wall-clock columns of the `epochs.csv` files.
+pub const EPOCH_CLOCK: [&str; 2] = ["train_seconds", "eval_seconds"];
+
+/// A CSV file without the wall-clock columns, rows sorted by run id: what
+/// must be identical between any two sweeps of the same grid.
+pub fn metrics(path: &Path) -> String {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let clock = [
+        "seconds",
+        "train_seconds",
+        "eval_seconds",
+        "finished_at_utc",
+    ];
+    let keep: Vec<usize> = (0..header.len())
+        .filter(|&i| !clock.contains(&&header[i]))
+        .collect();
+    let mut rows: Vec<String> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            keep.iter().map(|&i| &r[i]).collect::<Vec<_>>().join(",")
+        })
+        .collect();
+    rows.sort();
+    let head: Vec<&str> = keep.iter().map(|&i| &header[i]).collect();
+    format!("{}\n{}", head.join(","), rows.join("\n"))
+}
