@@ -14,6 +14,7 @@ mod fashion;
 mod gradients;
 mod learning;
 mod properties;
+mod records;
 mod reliability;
 mod report;
 mod slurm;
