@@ -69,10 +69,25 @@ pub fn csv_text(text: &str) -> String {
     }
 }
 
-/// A number as its shortest exact text (so files compare byte for byte);
-/// −0 is written as 0.
+/// Significant digits a number keeps in the aggregate tables: what
+/// spreadsheets hold (Excel keeps 15 and LibreOffice writes 15), so a value
+/// reads back from a spreadsheet exactly as the CSV says. The run's own
+/// `runs/<id>/epochs.csv` keeps every bit.
+pub const SIGNIFICANT_DIGITS: usize = 15;
+
+/// A number as the shortest text with at most 15 significant digits that
+/// names it (so identical runs give identical files); −0 is written as 0.
 pub fn num(x: f64) -> String {
-    if x == 0.0 { "0".into() } else { x.to_string() }
+    if x == 0.0 {
+        return "0".into();
+    }
+    if !x.is_finite() {
+        return x.to_string();
+    }
+    let rounded: f64 = format!("{x:.*e}", SIGNIFICANT_DIGITS - 1)
+        .parse()
+        .unwrap_or(x);
+    rounded.to_string()
 }
 
 /// An RFC 3339 timestamp (`2026-11-28T20:25:28Z`, as `done.json` keeps it)
@@ -253,9 +268,26 @@ mod tests {
     }
 
     #[test]
-    fn numbers_are_exact_and_minus_zero_is_zero() {
+    fn numbers_keep_what_a_spreadsheet_holds_and_minus_zero_is_zero() {
         assert_eq!(num(-0.0), "0");
-        assert_eq!(num(0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(num(0.1 + 0.2), "0.3");
+        assert_eq!(num(0.10299999999999998), "0.103");
+        assert_eq!(num(0.005825735051957146), "0.00582573505195715");
         assert_eq!(num(1e-7), "0.0000001");
+        assert_eq!(num(0.897), "0.897");
+        assert_eq!(
+            num(1.6689850616866793e36),
+            "1668985061686680000000000000000000000"
+        );
+        // Every written number reads back as the same 15-digit value.
+        for x in [
+            std::f64::consts::PI,
+            1.0 / 3.0,
+            123456.789012345678,
+            9.999999999999999e-5,
+        ] {
+            let back: f64 = num(x).parse().unwrap();
+            assert_eq!(format!("{back:.14e}"), format!("{x:.14e}"));
+        }
     }
 }

@@ -18,4 +18,5 @@ mod records;
 mod reliability;
 mod report;
 mod slurm;
+mod spreadsheets;
 mod util;
