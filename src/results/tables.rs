@@ -283,7 +283,7 @@ mod tests {
         for x in [
             std::f64::consts::PI,
             1.0 / 3.0,
-            123456.789012345678,
+            123_456.789_012_345_68,
             9.999999999999999e-5,
         ] {
             let back: f64 = num(x).parse().unwrap();

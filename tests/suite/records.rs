@@ -209,7 +209,7 @@ fn legacy_metrics(path: &Path) -> Vec<String> {
         .iter()
         .map(|r| {
             keep.iter()
-                .map(|&i| r[i].as_str())
+                .map(|&i| fifteen_digits(&r[i]))
                 .collect::<Vec<_>>()
                 .join(",")
         })
