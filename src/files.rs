@@ -120,6 +120,20 @@ fn kind_of(meta: &fs::Metadata) -> &'static str {
 /// are followed) of at most `limit` bytes. Never opens a device or a pipe,
 /// and never reads more than `limit + 1` bytes, whatever the file claims.
 pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    read_limited(path, limit, false)
+}
+
+/// As [`read_bounded`], but a character device is read too, up to the
+/// bound (`/dev/null` reads as empty, `/dev/zero` as too large): for input
+/// a user names, never for result files. Pipes are still refused (one with
+/// no writer would block forever).
+pub fn read_user_file(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    read_limited(path, limit, true)
+}
+
+fn read_limited(path: &Path, limit: u64, devices: bool) -> Result<Vec<u8>, ReadError> {
+    use std::os::unix::fs::FileTypeExt;
+    let readable = |m: &fs::Metadata| m.is_file() || (devices && m.file_type().is_char_device());
     let meta = match fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -131,7 +145,7 @@ pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
         }
         Err(e) => return Err(ReadError::Io(e)),
     };
-    if !meta.is_file() {
+    if !readable(&meta) {
         return Err(ReadError::NotAFile(kind_of(&meta)));
     }
     if meta.len() > limit {
@@ -140,7 +154,7 @@ pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
     let file = fs::File::open(path).map_err(ReadError::Io)?;
     // The path may have been replaced between the two looks.
     let meta = file.metadata().map_err(ReadError::Io)?;
-    if !meta.is_file() {
+    if !readable(&meta) {
         return Err(ReadError::NotAFile(kind_of(&meta)));
     }
     let mut bytes = Vec::with_capacity(meta.len().min(limit) as usize);

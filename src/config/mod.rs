@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bad_input;
 use crate::data::{DataSource, KNOWN_DATASETS, hex};
-use crate::files::{ReadError, limits, read_bounded};
+use crate::files::{ReadError, limits, read_user_file};
 pub use grid::Axis;
 use locate::Part;
 pub use params::{Key, RunParams, Sampling, Value};
@@ -76,7 +76,7 @@ impl Experiment {
     /// at most 16 MiB of UTF-8 text).
     pub fn load(path: &Path) -> Result<Experiment> {
         let shown = crate::error::shown(path);
-        let bytes = read_bounded(path, limits::EXPERIMENT).map_err(|e| match e {
+        let bytes = read_user_file(path, limits::EXPERIMENT).map_err(|e| match e {
             ReadError::TooLarge(_) => bad_input!(
                 "cannot read experiment file {shown}: {e}; an experiment file holds at most {} MiB",
                 limits::EXPERIMENT >> 20

@@ -12,6 +12,7 @@ mod corpus;
 mod data;
 mod fashion;
 mod gradients;
+mod inputs;
 mod learning;
 mod properties;
 mod records;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::util::{binary, metrics, sweep_in, text};
+use crate::util::{binary, metrics, sweep_in, text, write_mnist_subset};
 
 /// λ × seed, 6 runs of about half a second each on 2 000 real MNIST images.
 const GRID: &str = "lambda = [0, 0.01, 0.1]\nseed = { count = 2 }";
@@ -472,4 +472,143 @@ fn text_a_spreadsheet_would_run_as_a_formula_is_neutralised_in_every_csv() {
     // Negative numbers stay numbers.
     let runs = fs::read_to_string(dir.path().join("out/r/runs.csv")).unwrap();
     assert!(!runs.contains("'-"));
+}
+
+#[test]
+fn shards_of_another_split_or_a_whole_sweep_are_refused_while_shards_run_naming_them() {
+    let sweep = Sweep::new(&experiment(GRID, 40));
+    let mut a = sweep.spawn(&["--quiet", "--shard", "0/2", "--jobs", "1"], &[]);
+    let mut b = sweep.spawn(&["--quiet", "--shard", "1/2", "--jobs", "1"], &[]);
+    for (child, k) in [(&a, 0), (&b, 1)] {
+        let lock = sweep.results().join(format!(".lock.shard-{k}-of-2"));
+        wait_until("a shard's lock", Duration::from_secs(30), || {
+            fs::read_to_string(&lock).is_ok_and(|s| s.contains(&format!("pid {} ", child.id())))
+        });
+    }
+    // A split into 3 would train runs the split into 2 is training.
+    let other = sweep.run(&["--quiet", "--shard", "0/3"]);
+    assert_eq!(other.status.code(), Some(2));
+    let stderr = text(&other.stderr);
+    assert!(stderr.contains("shards of another split"), "{stderr}");
+    for (child, k) in [(&a, 0), (&b, 1)] {
+        assert!(
+            stderr.contains(&format!("`sweep run --shard {k}/2` (pid {} ", child.id())),
+            "{stderr}"
+        );
+    }
+    // A whole sweep names the shards too (it used to say "starting").
+    let whole = sweep.run(&["--quiet"]);
+    assert_eq!(whole.status.code(), Some(2));
+    let stderr = text(&whole.stderr);
+    assert!(
+        stderr.contains(&format!("`sweep run --shard 0/2` (pid {} ", a.id())),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("starting"), "{stderr}");
+    for child in [&mut a, &mut b] {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
+
+/// 300 tiny runs (8 hidden units, 1 epoch) on the first 100 training and
+/// 100 test images of MNIST: a sweep of many small records and many
+/// appends to the aggregate tables, about a millisecond per run.
+fn tiny_sweep() -> Sweep {
+    let sweep = Sweep::new(
+        "name = \"r\"\ndata_dir = \"tiny\"\n[model]\nhidden_layers = 1\nhidden_size = 8\n\
+         [train]\nepochs = 1\nbatch_size = 50\n[grid]\nseed = { count = 300 }\n",
+    );
+    write_mnist_subset(&sweep.dir.path().join("tiny"), 100, 100);
+    sweep
+}
+
+/// Checks the aggregate tables as a crashed sweep left them: every complete
+/// row is a run with a record, no run has two rows; only the last line may
+/// be cut short (a kill in the middle of an append).
+fn check_interrupted_tables(sweep: &Sweep, what: &str) {
+    for table in ["runs.csv", "epochs.csv"] {
+        let text = fs::read_to_string(sweep.results().join(table)).unwrap();
+        let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
+        if lines.last().is_some_and(|l| !l.ends_with('\n')) {
+            lines.pop();
+        }
+        let mut ids = std::collections::HashSet::new();
+        for line in &lines[1..] {
+            let id = line.split(',').next().unwrap();
+            assert!(
+                sweep
+                    .results()
+                    .join("runs")
+                    .join(id)
+                    .join("done.json")
+                    .is_file(),
+                "{what}: {table} lists {id}, which has no record"
+            );
+            if table == "runs.csv" {
+                assert!(ids.insert(id.to_string()), "{what}: {id} twice in {table}");
+            }
+        }
+    }
+}
+
+#[test]
+fn killing_a_large_sweep_of_tiny_runs_during_its_aggregate_writes_loses_nothing() {
+    let reference = {
+        let sweep = tiny_sweep();
+        let out = sweep.run(&["--quiet"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        (
+            metrics(&sweep.results().join("runs.csv")),
+            metrics(&sweep.results().join("epochs.csv")),
+            fs::read_to_string(sweep.results().join("runs.csv"))
+                .unwrap()
+                .lines()
+                .map(|l| l.split(',').next().unwrap().to_string())
+                .collect::<Vec<_>>(),
+        )
+    };
+    // `aggregate`: the first hit is the rebuild at the start, then one per
+    // run in the middle of its append, then the rebuild at the end (302).
+    for point in [
+        "aggregate:120",
+        "aggregate:251",
+        "aggregate:302",
+        "run-saved:200",
+    ] {
+        let sweep = tiny_sweep();
+        let out = sweep
+            .command(&["--quiet"])
+            .env("SWEEP_TEST_CRASH", point)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{point}: the crash did not happen");
+        check_interrupted_tables(&sweep, point);
+        let out = sweep.run(&["--quiet"]);
+        assert!(out.status.success(), "{point}: {}", text(&out.stderr));
+        let results = sweep.results();
+        assert_eq!(metrics(&results.join("runs.csv")), reference.0, "{point}");
+        assert_eq!(metrics(&results.join("epochs.csv")), reference.1, "{point}");
+        let order: Vec<String> = fs::read_to_string(results.join("runs.csv"))
+            .unwrap()
+            .lines()
+            .map(|l| l.split(',').next().unwrap().to_string())
+            .collect();
+        assert_eq!(order, reference.2, "{point}: rows in grid order");
+    }
+    // Real SIGKILLs at moments spread over the sweep.
+    for ms in [150, 400] {
+        let sweep = tiny_sweep();
+        let mut child = sweep.spawn(&["--quiet"], &[]);
+        sleep(Duration::from_millis(ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        if sweep.results().join("runs.csv").is_file() {
+            check_interrupted_tables(&sweep, &format!("SIGKILL at {ms} ms"));
+        }
+        let out = sweep.run(&["--quiet"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(metrics(&sweep.results().join("runs.csv")), reference.0);
+        assert_eq!(metrics(&sweep.results().join("epochs.csv")), reference.1);
+    }
 }

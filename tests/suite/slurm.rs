@@ -280,3 +280,103 @@ fn a_sweep_run_as_a_slurm_array_matches_one_machine_and_retries_only_what_failed
     wait_for(&report);
     assert_same_as_single_machine(&sb, "cancelled", "after scancel and --retry");
 }
+
+#[test]
+fn a_retry_keeps_the_first_options_and_leaves_queued_or_running_shards_alone() {
+    if !slurm_available() {
+        return;
+    }
+    let sb = Sandbox::new();
+    // Three shards of about two seconds each, at most one task at a time:
+    // while the first runs, the others wait in the queue.
+    fs::write(
+        sb.dir.path().join("slow.toml"),
+        EXPERIMENT
+            .replace("name = \"s\"", "name = \"slow\"")
+            .replace("epochs = 4", "epochs = 12"),
+    )
+    .unwrap();
+    let out = sb.sweep(
+        &[
+            "slurm",
+            "slow.toml",
+            "--out",
+            "opts",
+            "--tasks",
+            "3",
+            "--cpus-per-task",
+            "1",
+            "--time",
+            "0:10:00",
+            "--max-parallel",
+            "1",
+            "--extra-sbatch",
+            "--comment=first",
+            "--submit",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (array, report) = job_ids(&text(&out.stdout));
+    let script = || fs::read_to_string(sb.dir.path().join("opts/slow/slurm/sweep.sbatch")).unwrap();
+    let first = script();
+
+    // Nothing has failed and every shard is queued or running: nothing is
+    // submitted, and the scripts keep every option of the first submission.
+    let retry = sb.sweep(&["slurm", "slow.toml", "--out", "opts", "--retry"], &[]);
+    assert!(retry.status.success(), "{}", text(&retry.stderr));
+    let said = text(&retry.stdout);
+    assert!(
+        said.contains("kept the first submission's options"),
+        "{said}"
+    );
+    assert!(
+        said.contains("left alone: shard(s) 0, 1, 2 still queued or running"),
+        "{said}"
+    );
+    assert!(said.contains("nothing to retry"), "{said}");
+    assert_eq!(script(), first);
+    for line in [
+        "#SBATCH --cpus-per-task=1",
+        "#SBATCH --time=0:10:00",
+        "#SBATCH --array=0-2%1",
+        "#SBATCH --comment=first",
+    ] {
+        assert!(first.lines().any(|l| l == line), "{line} in\n{first}");
+    }
+
+    // An option given on the retry replaces the first one, and is named.
+    let retry = sb.sweep(
+        &[
+            "slurm",
+            "slow.toml",
+            "--out",
+            "opts",
+            "--retry",
+            "--time",
+            "0:20:00",
+        ],
+        &[],
+    );
+    assert!(retry.status.success(), "{}", text(&retry.stderr));
+    let said = text(&retry.stdout);
+    assert!(
+        said.contains("changed from the first submission: --time: 0:10:00 → 0:20:00"),
+        "{said}"
+    );
+    assert!(said.contains("nothing to retry"), "{said}");
+    let changed = script();
+    assert!(changed.contains("#SBATCH --time=0:20:00\n"), "{changed}");
+    assert!(changed.contains("#SBATCH --cpus-per-task=1\n"), "{changed}");
+    assert!(changed.contains("#SBATCH --comment=first\n"), "{changed}");
+
+    wait_for(&array);
+    wait_for(&report);
+    assert!(
+        task_states(&array).iter().all(|l| l.ends_with("COMPLETED")),
+        "{:?}",
+        task_states(&array)
+    );
+    let status = text(&sb.sweep(&["status", "opts/slow"], &[]).stdout);
+    assert!(status.contains("all            6         6"), "{status}");
+}

@@ -83,6 +83,29 @@ pub fn idx(magic: u32, dims: &[u32], payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Writes the first `train` training and `test` test images of the committed
+/// MNIST (with their labels) into `dir` as the four gzip IDX files: real
+/// data, small enough that a run takes a millisecond.
+pub fn write_mnist_subset(dir: &Path, train: usize, test: usize) {
+    fs::create_dir_all(dir).unwrap();
+    for (stem, n) in [("train", train), ("t10k", test)] {
+        let images = mnist_file(&format!("{stem}-images-idx3-ubyte.gz"));
+        let labels = mnist_file(&format!("{stem}-labels-idx1-ubyte.gz"));
+        let images = idx(0x803, &[n as u32, 28, 28], &images[16..16 + n * 784]);
+        let labels = idx(0x801, &[n as u32], &labels[8..8 + n]);
+        fs::write(
+            dir.join(format!("{stem}-images-idx3-ubyte.gz")),
+            gzip(&images),
+        )
+        .unwrap();
+        fs::write(
+            dir.join(format!("{stem}-labels-idx1-ubyte.gz")),
+            gzip(&labels),
+        )
+        .unwrap();
+    }
+}
+
 /// The committed MNIST, loaded once per test process.
 pub fn mnist() -> &'static Dataset {
     static DATA: OnceLock<Dataset> = OnceLock::new();
