@@ -15,17 +15,54 @@ use crate::bad_input;
 /// flushed to disk, then renamed over `path`. Readers see the old file or
 /// the new one, never a part of it, also after a crash or a power cut.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temporary_path(path);
-    let write = || -> io::Result<()> {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        write_error(path, e)
-    })
+    Prepared::new(path, bytes)?.commit()
+}
+
+/// A file written and flushed to disk under a temporary name, waiting to be
+/// renamed into place by [`Prepared::commit`] (for a write whose moment of
+/// appearing matters, e.g. under a lock, while the slow flush is not under
+/// it). Dropped without commit, the temporary file is removed.
+#[derive(Debug)]
+pub struct Prepared {
+    tmp: std::path::PathBuf,
+    path: std::path::PathBuf,
+    committed: bool,
+}
+
+impl Prepared {
+    /// Writes and flushes `bytes` for `path`.
+    pub fn new(path: &Path, bytes: &[u8]) -> Result<Prepared> {
+        let tmp = temporary_path(path);
+        let write = || -> io::Result<()> {
+            let mut file = fs::File::create(&tmp)?;
+            file.write_all(bytes)?;
+            file.sync_all()
+        };
+        write().map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            write_error(path, e)
+        })?;
+        Ok(Prepared {
+            tmp,
+            path: path.to_path_buf(),
+            committed: false,
+        })
+    }
+
+    /// Renames the file into place: readers now see it, whole.
+    pub fn commit(mut self) -> Result<()> {
+        fs::rename(&self.tmp, &self.path).map_err(|e| write_error(&self.path, e))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Prepared {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 /// Writes `bytes` to `path` in place, without flushing to disk. For files

@@ -75,6 +75,22 @@ impl Aggregates {
         }
     }
 
+    /// True if both tables exist and have the columns this version writes.
+    pub fn current(&self) -> bool {
+        [Table::Runs, Table::Epochs].into_iter().all(|table| {
+            let Ok(header) = header_line(&table.header()) else {
+                return false;
+            };
+            let Ok(file) = fs::File::open(self.root.join(table.file())) else {
+                return false;
+            };
+            let mut start = Vec::with_capacity(header.len());
+            file.take(header.len() as u64)
+                .read_to_end(&mut start)
+                .is_ok_and(|_| start == header)
+        })
+    }
+
     /// Appends `run`'s rows to both tables. `_lock` is the aggregate lock,
     /// held by the caller.
     pub fn append(&self, _lock: &FolderLock, run: &FinishedRun) -> Result<()> {

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use super::ResultsDir;
 use crate::config::{RunParams, RunSpec};
 use crate::data::hex;
-use crate::files::{ReadError, limits, read_bounded, write_atomic, write_plain};
+use crate::files::{Prepared, ReadError, limits, read_bounded, write_atomic, write_plain};
 use crate::train::{self, EpochMetrics, RunOutcome, Status};
 
 /// File name of the per-run completion marker.
@@ -291,8 +291,11 @@ impl ResultsDir {
     pub fn save_run(&self, run: &FinishedRun) -> Result<()> {
         let files = record_files(run, self.dataset())?;
         let dir = self.write_record_body(run, &files)?;
+        // Flushed before the lock, so workers do not wait on each other's
+        // disk flushes; renamed into place under it.
+        let done = Prepared::new(&dir.join(DONE_FILE), &files.done)?;
         let lock = self.lock_aggregates()?;
-        write_atomic(&dir.join(DONE_FILE), &files.done)?;
+        done.commit()?;
         crate::faults::crash_point("run-saved");
         self.aggregates().append(&lock, run)
     }

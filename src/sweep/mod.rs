@@ -216,6 +216,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
     })?;
     let pending: Vec<&RunSpec> = mine
         .iter()
+        .copied()
         .filter(|s| !found.reused.contains_key(&s.id))
         .collect();
 
@@ -249,34 +250,37 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
 }
 
 /// The runs this invocation is responsible for: the grid, or one shard.
-fn select_runs(exp: &Experiment, data: &Dataset, opts: &RunOptions) -> Vec<RunSpec> {
+fn select_runs<'a>(exp: &'a Experiment, data: &Dataset, opts: &RunOptions) -> Vec<&'a RunSpec> {
     match &opts.shard {
-        Some(shard) => shard
-            .select(&exp.runs, &shard::costs(&exp.runs, DataSize::of(data)))
-            .into_iter()
-            .cloned()
-            .collect(),
-        None => exp.runs.clone(),
+        Some(shard) => shard.select(&exp.runs, &shard::costs(&exp.runs, DataSize::of(data))),
+        None => exp.runs.iter().collect(),
     }
 }
 
 /// One pass over the grid's records on disk, under the aggregate lock:
 /// classifies this invocation's runs (reused, failed, damaged; records of
 /// sweep 0.1 upgraded on the way) and rebuilds `runs.csv` and `epochs.csv`
-/// from every complete record, in grid order.
+/// from every complete record, in grid order. A shard whose tables are
+/// already of this version's columns reads only its own runs: the others'
+/// rows are in the tables, and the last shard to end rebuilds them.
 fn scan_records(
     exp: &Experiment,
     opts: &RunOptions,
     results: &ResultsDir,
-    mine: &[RunSpec],
+    mine: &[&RunSpec],
 ) -> Result<Found> {
     let mine_ids: HashSet<&str> = mine.iter().map(|s| s.id.as_str()).collect();
     let mut found = Found::default();
     let mut problem: Option<anyhow::Error> = None;
     let lock = results.lock_aggregates()?;
+    let rebuild = opts.shard.is_none() || !results.aggregates().current();
     let records = exp.runs.iter().filter_map(|spec| {
         if !mine_ids.contains(spec.id.as_str()) {
-            return results.load_run(spec).complete();
+            return if rebuild {
+                results.load_run(spec).complete()
+            } else {
+                None
+            };
         }
         let label = || format!("{} ({})", spec.id, run_label(exp, spec));
         if let Err(e) = results.adopt_legacy_folder(spec) {
@@ -313,7 +317,11 @@ fn scan_records(
             }
         }
     });
-    results.aggregates().rebuild(&lock, records)?;
+    if rebuild {
+        results.aggregates().rebuild(&lock, records)?;
+    } else {
+        records.for_each(drop);
+    }
     match problem {
         Some(e) => Err(e),
         None => Ok(found),

@@ -612,3 +612,47 @@ fn killing_a_large_sweep_of_tiny_runs_during_its_aggregate_writes_loses_nothing(
         assert_eq!(metrics(&sweep.results().join("epochs.csv")), reference.1);
     }
 }
+
+#[test]
+fn shards_running_at_once_give_every_run_one_row_and_the_last_to_end_orders_the_tables() {
+    let whole = tiny_sweep();
+    let out = whole.run(&["--quiet"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows = |sweep: &Sweep| {
+        fs::read_to_string(sweep.results().join("runs.csv"))
+            .unwrap()
+            .lines()
+            .map(|l| l.split(',').next().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    for round in 0..2 {
+        let sweep = tiny_sweep();
+        let children: Vec<Child> = (0..3)
+            .map(|k| {
+                sweep.spawn(
+                    &["--quiet", "--shard", &format!("{k}/3"), "--jobs", "1"],
+                    &[],
+                )
+            })
+            .collect();
+        let mut reports = 0;
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success(), "round {round}: {}", text(&out.stderr));
+            reports += usize::from(text(&out.stdout).contains("report.html"));
+        }
+        assert!(reports >= 1, "round {round}: no shard wrote the report");
+        assert_eq!(
+            rows(&sweep),
+            rows(&whole),
+            "round {round}: one row per run, grid order"
+        );
+        for table in ["runs.csv", "epochs.csv"] {
+            assert_eq!(
+                metrics(&sweep.results().join(table)),
+                metrics(&whole.results().join(table)),
+                "round {round}: {table}"
+            );
+        }
+    }
+}
