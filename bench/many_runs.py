@@ -35,8 +35,9 @@ import sys
 import tempfile
 import time
 
+# One tiny network, 200 training images, 1 epoch; {grid} is the [grid] table.
 EXPERIMENT = """\
-name = "tiny"
+name = "{name}"
 [data]
 dataset = "mnist"
 train_subset = 200
@@ -47,22 +48,7 @@ hidden_size = 16
 epochs = 1
 batch_size = 50
 [grid]
-seed = {{ count = {n} }}
-"""
-
-PLAN_100K = """\
-name = "plan100k"
-[data]
-train_subset = 200
-[model]
-hidden_layers = 1
-hidden_size = 16
-[train]
-epochs = 1
-batch_size = 50
-[grid]
-lambda = { linear = [0, 1], num = 100 }
-seed = { count = 1000 }
+{grid}
 """
 
 
@@ -130,7 +116,7 @@ def main():
     for n in [int(s) for s in args.sizes.split(",")]:
         exp = os.path.join(work, f"tiny{n}.toml")
         with open(exp, "w") as f:
-            f.write(EXPERIMENT.format(n=n))
+            f.write(EXPERIMENT.format(name="tiny", grid=f"seed = {{ count = {n} }}"))
         out = os.path.join(work, f"out{n}")
         cmd = [binary, "run", exp, "--out", out, "--quiet"]
         if args.jobs:
@@ -153,7 +139,9 @@ def main():
           f"peak {rss:.0f} MiB")
     plan = os.path.join(work, "plan100k.toml")
     with open(plan, "w") as f:
-        f.write(PLAN_100K)
+        f.write(EXPERIMENT.format(
+            name="plan100k",
+            grid="lambda = { linear = [0, 1], num = 100 }\nseed = { count = 1000 }"))
     wall, cpu, rss, _ = measure([binary, "plan", plan], repo)
     print(f"sweep plan of a 100 000-run grid: {wall:.2f} s wall, peak {rss:.0f} MiB")
     print(f"CPU busy after: {cpu_busy():.0f} % of all cores")

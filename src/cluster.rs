@@ -119,18 +119,14 @@ pub fn prepare(
     } else {
         (SubmitOptions::default().overridden_by(given).0, Vec::new())
     };
-    let mut opts = SlurmOptions::new(
-        base.binary,
-        base.workdir,
-        base.experiment,
-        base.out,
-        base.name,
-        submit_options,
-    );
-    opts.tasks = opts.tasks.min(exp.runs.len()).max(1);
+    let mut opts = SlurmOptions {
+        submit: submit_options,
+        ..base
+    };
+    opts.submit.tasks = opts.submit.tasks.min(exp.runs.len()).max(1);
     let costs = shard::costs(&exp.runs, DataSize::of(&data));
-    let shard_of = shard::assign(&exp.runs, &costs, opts.tasks);
-    let mut shards = vec![Vec::new(); opts.tasks];
+    let shard_of = shard::assign(&exp.runs, &costs, opts.submit.tasks);
+    let mut shards = vec![Vec::new(); opts.submit.tasks];
     for (spec, &k) in exp.runs.iter().zip(&shard_of) {
         shards[k].push(spec.id.clone());
     }
@@ -150,9 +146,9 @@ pub fn prepare(
     let array_script = opts.array_script()?;
     let report_script = opts.report_script()?;
     let mut file = ShardFile {
-        tasks: opts.tasks,
+        tasks: opts.submit.tasks,
         shards,
-        options: Some(opts.submit_options()),
+        options: Some(opts.submit.clone()),
         array_jobs: saved.map(|s| s.array_jobs).unwrap_or_default(),
     };
     let (to_submit, alive) = if retry {
@@ -175,7 +171,7 @@ pub fn prepare(
             .collect();
         (to_submit, alive)
     } else {
-        ((0..opts.tasks).collect(), Vec::new())
+        ((0..opts.submit.tasks).collect(), Vec::new())
     };
 
     // Slurm does not create the log folder: a task whose log cannot be
@@ -202,13 +198,13 @@ pub fn prepare(
     let runs_per_shard = file.shards.iter().map(Vec::len).collect();
     let mut outcome = SlurmOutcome {
         script_dir: dir.clone(),
-        tasks: opts.tasks,
+        tasks: opts.submit.tasks,
         runs_per_shard,
         commands: opts.submit_commands()?,
         submitted: None,
         shards_submitted: to_submit.clone(),
         shards_alive: alive,
-        options: opts.submit_options().flags(),
+        options: opts.submit.flags(),
         changed,
         note,
     };
@@ -216,7 +212,7 @@ pub fn prepare(
         outcome.commands = format!(
             "array=$(sbatch --parsable --array={} {})\n\
              sbatch --dependency=afterany:\"${{array%%;*}}\" {}\n",
-            slurm::array_spec(&to_submit, opts.max_parallel),
+            slurm::array_spec(&to_submit, opts.submit.max_parallel),
             dir.join(ARRAY_SCRIPT).display(),
             dir.join(REPORT_SCRIPT).display()
         );
@@ -227,7 +223,7 @@ pub fn prepare(
         if retry {
             array.arg(format!(
                 "--array={}",
-                slurm::array_spec(&to_submit, opts.max_parallel)
+                slurm::array_spec(&to_submit, opts.submit.max_parallel)
             ));
         }
         let array_id = sbatch(array.arg(dir.join(ARRAY_SCRIPT)))?;

@@ -32,7 +32,6 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     };
     interrupt::install();
     let summary = sweep::run(&exp, &opts)?;
-    let opts = &opts;
     let mut out = std::io::stdout().lock();
     let diverged = match summary.diverged {
         0 => String::new(),
@@ -422,15 +421,15 @@ pub fn slurm(args: &SlurmArgs) -> Result<()> {
     use crate::slurm::{GivenOptions, SlurmOptions, SubmitOptions, current_binary, shell_word};
 
     let exp = Experiment::load(&args.file)?;
-    let base = SlurmOptions::new(
-        current_binary()?,
-        std::env::current_dir()
+    let base = SlurmOptions {
+        binary: current_binary()?,
+        workdir: std::env::current_dir()
             .map_err(|e| anyhow::anyhow!("cannot read the working folder: {e}"))?,
-        args.file.clone(),
-        args.out.clone(),
-        exp.name.clone(),
-        SubmitOptions::default(),
-    );
+        experiment: args.file.clone(),
+        out: args.out.clone(),
+        name: exp.name.clone(),
+        submit: SubmitOptions::default(),
+    };
     let given = GivenOptions {
         tasks: args.tasks.map(|t| t as usize),
         cpus_per_task: args.cpus_per_task.map(|c| c as usize),

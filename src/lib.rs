@@ -4,6 +4,17 @@
 //!
 //! Data flows one way: experiment file → checked run specs → dataset loaded
 //! once → parallel runs → records on disk → report (read back from disk).
+//!
+//! Where to look:
+//! - [`config`]: experiment files, their checks, the grid and run ids.
+//! - [`data`]: IDX datasets (MNIST, Fashion-MNIST), bounded and checked.
+//! - [`nn`] and [`train`]: the network and one run, a pure function.
+//! - [`sweep`]: the phases of `sweep run`; [`cluster`] and [`slurm`]: Slurm.
+//! - [`results`]: the results folder — run records and their checks, the
+//!   aggregate tables, locks, folders of older versions.
+//! - [`report`]: statistics over seeds, plots, `report.html`.
+//! - [`files`]: atomic writes and bounded reads, for every module.
+//! - [`cli`], [`commands`]: the command line and what each subcommand prints.
 
 pub mod bench;
 pub mod cli;

@@ -35,6 +35,15 @@ pub struct SlurmOptions {
     pub out: PathBuf,
     /// The sweep's name (its results folder's name).
     pub name: String,
+    /// The options the user chose.
+    pub submit: SubmitOptions,
+}
+
+/// The options of a submission a user chooses (`--tasks`, `--time`, …), as
+/// `slurm/shards.json` keeps them so that `--retry` submits with the same
+/// ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitOptions {
     /// Array tasks = shards, N ≥ 1.
     pub tasks: usize,
     /// CPUs per task; each task trains this many runs at once.
@@ -50,27 +59,6 @@ pub struct SlurmOptions {
     /// Further options written as `#SBATCH <line>` into both scripts, e.g.
     /// `--account=proj --qos=short` (sbatch reads several options on one
     /// line); an entry holding several lines gives several `#SBATCH` lines.
-    pub extra: Vec<String>,
-}
-
-/// The options of a submission a user chooses (`--tasks`, `--time`, …), as
-/// `slurm/shards.json` keeps them so that `--retry` submits with the same
-/// ones.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SubmitOptions {
-    /// Array tasks = shards.
-    pub tasks: usize,
-    /// CPUs per task.
-    pub cpus_per_task: usize,
-    /// `--mem`, if set.
-    pub mem: Option<String>,
-    /// `--time`, if set.
-    pub time: Option<String>,
-    /// `--partition`, if set.
-    pub partition: Option<String>,
-    /// `--max-parallel`, if set.
-    pub max_parallel: Option<usize>,
-    /// `--extra-sbatch` entries.
     pub extra: Vec<String>,
 }
 
@@ -188,45 +176,6 @@ impl SubmitOptions {
 }
 
 impl SlurmOptions {
-    /// The options of the scripts of `name`'s sweep from `experiment`, with
-    /// results under `out`, submitted with `submit`.
-    pub fn new(
-        binary: PathBuf,
-        workdir: PathBuf,
-        experiment: PathBuf,
-        out: PathBuf,
-        name: String,
-        submit: SubmitOptions,
-    ) -> SlurmOptions {
-        SlurmOptions {
-            binary,
-            workdir,
-            experiment,
-            out,
-            name,
-            tasks: submit.tasks,
-            cpus_per_task: submit.cpus_per_task,
-            mem: submit.mem,
-            time: submit.time,
-            partition: submit.partition,
-            max_parallel: submit.max_parallel,
-            extra: submit.extra,
-        }
-    }
-
-    /// The options a user chose, to be kept with the shards.
-    pub fn submit_options(&self) -> SubmitOptions {
-        SubmitOptions {
-            tasks: self.tasks,
-            cpus_per_task: self.cpus_per_task,
-            mem: self.mem.clone(),
-            time: self.time.clone(),
-            partition: self.partition.clone(),
-            max_parallel: self.max_parallel,
-            extra: self.extra.clone(),
-        }
-    }
-
     /// The sweep's results folder, `<out>/<name>`.
     pub fn results_dir(&self) -> PathBuf {
         self.out.join(&self.name)
@@ -260,10 +209,13 @@ impl SlurmOptions {
         let _ = writeln!(
             s,
             "#SBATCH --array={}",
-            array_spec(&(0..self.tasks).collect::<Vec<_>>(), self.max_parallel)
+            array_spec(
+                &(0..self.submit.tasks).collect::<Vec<_>>(),
+                self.submit.max_parallel
+            )
         );
-        let _ = writeln!(s, "#SBATCH --cpus-per-task={}", self.cpus_per_task);
-        if let Some(mem) = &self.mem {
+        let _ = writeln!(s, "#SBATCH --cpus-per-task={}", self.submit.cpus_per_task);
+        if let Some(mem) = &self.submit.mem {
             let _ = writeln!(s, "#SBATCH --mem={}", word("--mem", mem)?);
         }
         self.common(&mut s)?;
@@ -273,7 +225,7 @@ impl SlurmOptions {
              # a task with failed runs ends FAILED. N = {n} is written here, not read from\n\
              # $SLURM_ARRAY_TASK_COUNT: `sbatch --array=K,L {ARRAY_SCRIPT}` reruns only\n\
              # shards K and L of {n}, and then Slurm's count is 2.",
-            n = self.tasks
+            n = self.submit.tasks
         );
         let _ = writeln!(
             s,
@@ -281,8 +233,8 @@ impl SlurmOptions {
             shell_quote(&self.binary)?,
             shell_quote(&self.experiment)?,
             shell_quote(&self.out)?,
-            self.tasks,
-            self.cpus_per_task,
+            self.submit.tasks,
+            self.submit.cpus_per_task,
         );
         Ok(s)
     }
@@ -321,13 +273,13 @@ impl SlurmOptions {
     }
 
     fn check(&self) -> Result<()> {
-        if self.tasks == 0 {
+        if self.submit.tasks == 0 {
             return Err(bad_input!("--tasks must be at least 1"));
         }
-        if self.cpus_per_task == 0 {
+        if self.submit.cpus_per_task == 0 {
             return Err(bad_input!("--cpus-per-task must be at least 1"));
         }
-        if self.max_parallel == Some(0) {
+        if self.submit.max_parallel == Some(0) {
             return Err(bad_input!("--max-parallel must be at least 1"));
         }
         if !self.binary.is_absolute() || !self.workdir.is_absolute() {
@@ -359,13 +311,13 @@ impl SlurmOptions {
     /// `#SBATCH` line must come before the first command: sbatch stops
     /// reading them there.
     fn common(&self, s: &mut String) -> Result<()> {
-        if let Some(time) = &self.time {
+        if let Some(time) = &self.submit.time {
             let _ = writeln!(s, "#SBATCH --time={}", word("--time", time)?);
         }
-        if let Some(partition) = &self.partition {
+        if let Some(partition) = &self.submit.partition {
             let _ = writeln!(s, "#SBATCH --partition={}", word("--partition", partition)?);
         }
-        for line in self.extra.iter().flat_map(|e| e.lines()) {
+        for line in self.submit.extra.iter().flat_map(|e| e.lines()) {
             let line = line.trim();
             if line.is_empty() {
                 continue;
@@ -573,13 +525,15 @@ mod tests {
             experiment: PathBuf::from("experiments/lambda.toml"),
             out: PathBuf::from("results"),
             name: "lambda".into(),
-            tasks: 4,
-            cpus_per_task: 2,
-            mem: None,
-            time: None,
-            partition: None,
-            max_parallel: None,
-            extra: Vec::new(),
+            submit: SubmitOptions::default(),
+        }
+    }
+
+    /// The options of [`options`] with `submit` instead of the defaults.
+    fn submitting(submit: SubmitOptions) -> SlurmOptions {
+        SlurmOptions {
+            submit,
+            ..options()
         }
     }
 
@@ -632,7 +586,7 @@ mod tests {
                 "{absent} in\n{plain}"
             );
         }
-        let full = SlurmOptions {
+        let full = submitting(SubmitOptions {
             mem: Some("4G".into()),
             time: Some("2:00:00".into()),
             partition: Some("short".into()),
@@ -642,8 +596,8 @@ mod tests {
                 " ".into(),
                 "--qos=low\n\n  --nice=5\n".into(),
             ],
-            ..options()
-        }
+            ..SubmitOptions::default()
+        })
         .array_script()
         .unwrap();
         for line in [
@@ -683,11 +637,11 @@ mod tests {
 
     #[test]
     fn the_report_script_is_one_task_that_runs_sweep_report() {
-        let script = SlurmOptions {
+        let script = submitting(SubmitOptions {
             mem: Some("64G".into()),
             partition: Some("short".into()),
-            ..options()
-        }
+            ..SubmitOptions::default()
+        })
         .report_script()
         .unwrap();
         assert!(script.contains("#SBATCH --job-name=sweep-lambda-report\n"));
@@ -752,20 +706,20 @@ mod tests {
             ..options()
         });
         assert!(e.contains("#SBATCH --output"), "{e}");
-        let e = err(SlurmOptions {
+        let e = err(submitting(SubmitOptions {
             mem: Some("4 G".into()),
-            ..options()
-        });
+            ..SubmitOptions::default()
+        }));
         assert!(e.starts_with("--mem takes one word"), "{e}");
-        let e = err(SlurmOptions {
+        let e = err(submitting(SubmitOptions {
             extra: vec!["account=ml".into()],
-            ..options()
-        });
+            ..SubmitOptions::default()
+        }));
         assert!(e.starts_with("--extra-sbatch takes sbatch options"), "{e}");
-        let e = err(SlurmOptions {
+        let e = err(submitting(SubmitOptions {
             extra: vec!["--qos=low\nrm -rf x".into()],
-            ..options()
-        });
+            ..SubmitOptions::default()
+        }));
         assert!(e.ends_with("got \"rm -rf x\""), "{e}");
         // A newline in a path stays inside the comment and the quotes.
         let script = SlurmOptions {
@@ -779,17 +733,17 @@ mod tests {
         let (_, out) = run_bash(&script, &[("SLURM_ARRAY_TASK_ID", "0")]);
         assert!(out.starts_with("run x\necho y.toml --out"), "{out}");
         assert_eq!(
-            err(SlurmOptions {
+            err(submitting(SubmitOptions {
                 tasks: 0,
-                ..options()
-            }),
+                ..SubmitOptions::default()
+            })),
             "--tasks must be at least 1"
         );
         assert_eq!(
-            err(SlurmOptions {
+            err(submitting(SubmitOptions {
                 max_parallel: Some(0),
-                ..options()
-            }),
+                ..SubmitOptions::default()
+            })),
             "--max-parallel must be at least 1"
         );
         let e = err(SlurmOptions {

@@ -48,6 +48,16 @@ fn lock_error(path: &Path, e: std::io::Error) -> anyhow::Error {
     anyhow::anyhow!(e).context(format!("cannot lock {}", path.display()))
 }
 
+/// Whether a non-blocking attempt on the lock file `path` took the lock
+/// (`false`: another process holds it).
+fn took(attempt: Result<(), fs::TryLockError>, path: &Path) -> Result<bool> {
+    match attempt {
+        Ok(()) => Ok(true),
+        Err(fs::TryLockError::WouldBlock) => Ok(false),
+        Err(fs::TryLockError::Error(e)) => Err(lock_error(path, e)),
+    }
+}
+
 /// Writes who holds a lock into its file, for the message others get.
 fn write_holder(mut file: &fs::File, path: &Path) -> Result<()> {
     let host = fs::read_to_string("/proc/sys/kernel/hostname")
@@ -133,17 +143,13 @@ impl ResultsDir {
             )
         };
         let Some((k, n)) = shard else {
-            match main.try_lock() {
-                Ok(()) => {}
-                Err(fs::TryLockError::WouldBlock) => {
-                    let shards = self.running_shards();
-                    return Err(busy(if shards.is_empty() {
-                        format!("another `sweep run` ({})", holder_note(&main_path))
-                    } else {
-                        describe(&shards)
-                    }));
-                }
-                Err(fs::TryLockError::Error(e)) => return Err(lock_error(&main_path, e)),
+            if !took(main.try_lock(), &main_path)? {
+                let shards = self.running_shards();
+                return Err(busy(if shards.is_empty() {
+                    format!("another `sweep run` ({})", holder_note(&main_path))
+                } else {
+                    describe(&shards)
+                }));
             }
             write_holder(&main, &main_path)?;
             return Ok(FolderLock {
@@ -151,15 +157,11 @@ impl ResultsDir {
                 shard: None,
             });
         };
-        match main.try_lock_shared() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                return Err(busy(format!(
-                    "a `sweep run` without --shard ({})",
-                    holder_note(&main_path)
-                )));
-            }
-            Err(fs::TryLockError::Error(e)) => return Err(lock_error(&main_path, e)),
+        if !took(main.try_lock_shared(), &main_path)? {
+            return Err(busy(format!(
+                "a `sweep run` without --shard ({})",
+                holder_note(&main_path)
+            )));
         }
         let other_split: Vec<ShardHolder> = self
             .running_shards()
@@ -178,15 +180,11 @@ impl ResultsDir {
         let name = shard_lock_name(k, n);
         let own_path = self.root().join(&name);
         let own = self.open_lock_file(&name)?;
-        match own.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                return Err(busy(format!(
-                    "another `sweep run --shard {k}/{n}` ({})",
-                    holder_note(&own_path)
-                )));
-            }
-            Err(fs::TryLockError::Error(e)) => return Err(lock_error(&own_path, e)),
+        if !took(own.try_lock(), &own_path)? {
+            return Err(busy(format!(
+                "another `sweep run --shard {k}/{n}` ({})",
+                holder_note(&own_path)
+            )));
         }
         write_holder(&own, &own_path)?;
         Ok(FolderLock {

@@ -178,11 +178,56 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
     let started_at = now();
     let data = load_data(exp)?;
     memory::check(exp, &data, opts)?;
+
+    // Take the folder; select this invocation's runs; see what is on disk.
     let results = ResultsDir::new(results_dir(exp, &opts.out), &exp.dataset_label);
     let mut lock = prepare::take_folder(exp, &data, &results, opts)?;
     let mine = select_runs(exp, &data, opts);
+    let renamed = if opts.shard.is_none() {
+        results.rename_legacy_folders()
+    } else {
+        0
+    };
+    let found = scan_records(exp, opts, &results, &mine)?;
+    let mut manifest = new_manifest(exp, &data, opts, started_at, found.reused.len());
+    results.write_manifest(&manifest)?;
+    results.write_grid(&GridFile {
+        dataset: exp.dataset_label.clone(),
+        swept: manifest.swept.clone(),
+        runs: exp.runs.clone(),
+    })?;
 
-    let mut manifest = Manifest {
+    // Train what is left.
+    let pending: Vec<&RunSpec> = mine
+        .iter()
+        .copied()
+        .filter(|s| !found.reused.contains_key(&s.id))
+        .collect();
+    let progress = Progress::new(mine.len(), found.reused.len(), opts.quiet);
+    announce(exp, opts, &results, &progress, &found, mine.len(), renamed);
+    let tally = train_pending(exp, opts, &data, &results, &pending, &progress)?;
+    progress.finish_all();
+
+    let report = finish(exp, &results, &mut lock, &mut manifest)?;
+    Ok(summarise(
+        &results,
+        mine.len(),
+        found,
+        tally,
+        started.elapsed().as_secs_f64(),
+        report,
+    ))
+}
+
+/// The manifest of this invocation, as written when it starts.
+fn new_manifest(
+    exp: &Experiment,
+    data: &Dataset,
+    opts: &RunOptions,
+    started_at: String,
+    runs_done: usize,
+) -> Manifest {
+    Manifest {
         tool: "sweep".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         format: FORMAT,
@@ -195,58 +240,42 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
         dataset_files: data.files.clone(),
         swept: exp.swept.iter().map(|k| k.name().to_string()).collect(),
         runs_total: exp.runs.len(),
-        runs_done: 0,
+        runs_done,
         jobs: opts.jobs,
         cpu: cpu_model(),
         started_at,
         finished_at: String::new(),
-    };
-    let renamed = if opts.shard.is_none() {
-        results.rename_legacy_folders()
-    } else {
-        0
-    };
-    let found = scan_records(exp, opts, &results, &mine)?;
-    manifest.runs_done = found.reused.len();
-    results.write_manifest(&manifest)?;
-    results.write_grid(&GridFile {
-        dataset: exp.dataset_label.clone(),
-        swept: manifest.swept.clone(),
-        runs: exp.runs.clone(),
-    })?;
-    let pending: Vec<&RunSpec> = mine
-        .iter()
-        .copied()
-        .filter(|s| !found.reused.contains_key(&s.id))
-        .collect();
+    }
+}
 
-    let workers = opts.jobs.min(pending.len()).max(1);
-    let progress = Progress::new(mine.len(), found.reused.len(), opts.quiet);
-    announce(exp, opts, &results, &progress, &found, mine.len(), renamed);
-    let tally = train_pending(exp, opts, &data, &results, &pending, workers, &progress)?;
-    progress.finish_all();
-
-    let report = finish(exp, &results, &mut lock, &mut manifest)?;
-    let mut failed = found.failed;
-    failed.extend(tally.failed);
+/// What `sweep run` tells the user at the end.
+fn summarise(
+    results: &ResultsDir,
+    total: usize,
+    found: Found,
+    tally: Tally,
+    seconds: f64,
+    report: Option<ReportOutcome>,
+) -> SweepSummary {
     let reused_diverged = found
         .reused
         .values()
         .filter(|&&s| s == Status::Diverged)
         .count();
-    let done = found.reused.len() + tally.trained;
-    Ok(SweepSummary {
+    let mut failed = found.failed;
+    failed.extend(tally.failed);
+    SweepSummary {
         dir: results.root().to_path_buf(),
-        total: mine.len(),
+        total,
         reused: found.reused.len(),
         trained: tally.trained,
         diverged: reused_diverged + tally.diverged,
         failed,
-        missing: mine.len() - done,
+        missing: total - found.reused.len() - tally.trained,
         stopped: interrupt::stop_requested(),
-        seconds: started.elapsed().as_secs_f64(),
+        seconds,
         report,
-    })
+    }
 }
 
 /// The runs this invocation is responsible for: the grid, or one shard.
@@ -405,19 +434,19 @@ struct Tally {
     failed: Vec<String>,
 }
 
-/// Trains `pending` on `workers` threads, each taking the next run in grid
-/// order, so runs start in the order `sweep plan` lists them whatever the
-/// number of workers. Each run is saved (record and aggregate rows) the
-/// moment it ends.
+/// Trains `pending` on `--jobs` workers (never more than there are runs),
+/// each taking the next run in grid order, so runs start in the order
+/// `sweep plan` lists them whatever the number of workers. Each run is
+/// saved (record and aggregate rows) the moment it ends.
 fn train_pending(
     exp: &Experiment,
     opts: &RunOptions,
     data: &Dataset,
     results: &ResultsDir,
     pending: &[&RunSpec],
-    workers: usize,
     progress: &Progress,
 ) -> Result<Tally> {
+    let workers = opts.jobs.min(pending.len()).max(1);
     // Threads beyond the training workers (up to the cores) take chunks of
     // the runs' evaluations when fewer runs are left than cores.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -523,6 +523,16 @@ fn tiny_sweep() -> Sweep {
     sweep
 }
 
+/// The first cell of every line of a CSV file (header included): the run
+/// ids of `runs.csv`, in the file's order.
+fn first_column(path: &Path) -> Vec<String> {
+    fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').next().unwrap().to_string())
+        .collect()
+}
+
 /// Checks the aggregate tables as a crashed sweep left them: every complete
 /// row is a run with a record, no run has two rows; only the last line may
 /// be cut short (a kill in the middle of an append).
@@ -561,11 +571,7 @@ fn killing_a_large_sweep_of_tiny_runs_during_its_aggregate_writes_loses_nothing(
         (
             metrics(&sweep.results().join("runs.csv")),
             metrics(&sweep.results().join("epochs.csv")),
-            fs::read_to_string(sweep.results().join("runs.csv"))
-                .unwrap()
-                .lines()
-                .map(|l| l.split(',').next().unwrap().to_string())
-                .collect::<Vec<_>>(),
+            first_column(&sweep.results().join("runs.csv")),
         )
     };
     // `aggregate`: the first hit is the rebuild at the start, then one per
@@ -589,11 +595,7 @@ fn killing_a_large_sweep_of_tiny_runs_during_its_aggregate_writes_loses_nothing(
         let results = sweep.results();
         assert_eq!(metrics(&results.join("runs.csv")), reference.0, "{point}");
         assert_eq!(metrics(&results.join("epochs.csv")), reference.1, "{point}");
-        let order: Vec<String> = fs::read_to_string(results.join("runs.csv"))
-            .unwrap()
-            .lines()
-            .map(|l| l.split(',').next().unwrap().to_string())
-            .collect();
+        let order = first_column(&results.join("runs.csv"));
         assert_eq!(order, reference.2, "{point}: rows in grid order");
     }
     // Real SIGKILLs at moments spread over the sweep.
@@ -618,13 +620,7 @@ fn shards_running_at_once_give_every_run_one_row_and_the_last_to_end_orders_the_
     let whole = tiny_sweep();
     let out = whole.run(&["--quiet"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let rows = |sweep: &Sweep| {
-        fs::read_to_string(sweep.results().join("runs.csv"))
-            .unwrap()
-            .lines()
-            .map(|l| l.split(',').next().unwrap().to_string())
-            .collect::<Vec<_>>()
-    };
+    let rows = |sweep: &Sweep| first_column(&sweep.results().join("runs.csv"));
     for round in 0..2 {
         let sweep = tiny_sweep();
         let children: Vec<Child> = (0..3)
