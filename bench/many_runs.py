@@ -112,7 +112,6 @@ def main():
     print(f"CPU busy before: {cpu_busy():.0f} % of all cores")
     print(f"{'runs':>6} {'wall s':>8} {'ms/run':>7} {'cpu ms/run':>10} {'train ms/run':>12} "
           f"{'bookkeeping ms/run':>18} {'peak MiB':>8} {'written MB':>10} {'folder MB':>9} {'ratio':>5}")
-    last = None
     for n in [int(s) for s in args.sizes.split(",")]:
         exp = os.path.join(work, f"tiny{n}.toml")
         with open(exp, "w") as f:
@@ -131,8 +130,9 @@ def main():
         print(f"{n:>6} {wall:>8.1f} {1000 * wall / n:>7.2f} {1000 * cpu / n:>10.2f} "
               f"{1000 * train / n:>12.2f} {1000 * (cpu - train) / n:>18.2f} {rss:>8.0f} "
               f"{written / 1e6:>10.1f} {size / 1e6:>9.1f} {written / size:>5.2f}", flush=True)
-        if last is not None and not args.keep:
-            shutil.rmtree(os.path.dirname(last))
+        # Folders are removed only at the end: ext4 spends CPU skipping
+        # recently deleted inodes when it allocates new ones, which would be
+        # charged to the next sweep.
         last = folder
     wall, cpu, rss, _ = measure([binary, "report", last], repo)
     print(f"sweep report on the {n}-run folder: {wall:.2f} s wall, {cpu:.2f} s cpu, "
