@@ -282,6 +282,11 @@ fn a_failing_run_is_recorded_the_others_finish_and_retry_failed_redoes_it() {
     assert!(stdout.contains("1 FAILED"), "{stdout}");
     assert!(stdout.contains("1 run(s) FAILED"), "{stdout}");
     assert!(stdout.contains(&ids[2]), "{stdout}");
+    // The hint keeps --out: following it retries this folder's run.
+    assert!(
+        stdout.contains("`sweep run r.toml --out out --retry-failed` trains them again"),
+        "{stdout}"
+    );
     let error =
         fs::read_to_string(sweep.results().join("runs").join(&ids[2]).join("error.txt")).unwrap();
     assert!(error.contains("failure injected by SWEEP_TEST_FAIL"));
