@@ -4,9 +4,10 @@
 //! message stored beside it in `<case>.expected`.
 //!
 //! The snapshots are the messages a user sees; read a changed one before
-//! accepting it. `UPDATE_SNAPSHOTS=1 cargo test --test corpus` rewrites them.
-//! The dataset fixtures are committed files; `cargo test --test corpus --
-//! --ignored` rebuilds them from the first few images of `data/mnist/`.
+//! accepting it. `UPDATE_SNAPSHOTS=1 cargo test --test suite corpus::` rewrites
+//! them. The dataset fixtures are committed files; `cargo test --test suite
+//! corpus:: -- --ignored` rebuilds them from the first few images of
+//! `data/mnist/`.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -479,7 +480,7 @@ fn regenerate_dataset_fixtures() {
         }
         let toml = format!(
             "# Refused: {}.\n\
-             # {}/ is a committed fixture (`cargo test --test corpus -- --ignored` rebuilds it).\n\
+             # {}/ is a committed fixture (`cargo test --test suite corpus:: -- --ignored` rebuilds it).\n\
              data_dir = \"{}\"\n{}",
             case.what, case.name, case.name, case.settings
         );
