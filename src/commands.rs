@@ -73,16 +73,12 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             summary.failed.len(),
             opts.command(&args.file, "--retry-failed")
         )?;
-        for failure in summary.failed.iter().take(20) {
-            writeln!(out, "  {failure}")?;
-        }
-        if summary.failed.len() > 20 {
-            writeln!(
-                out,
-                "  … and {} more (`sweep status` lists them all)",
-                summary.failed.len() - 20
-            )?;
-        }
+        write_some(
+            &mut out,
+            &summary.failed,
+            20,
+            "(`sweep status` lists them all)",
+        )?;
     }
     if summary.stopped && summary.missing > 0 {
         writeln!(
@@ -125,12 +121,7 @@ pub fn report(args: &ReportArgs) -> Result<()> {
              them again):",
             outcome.damaged.len()
         )?;
-        for run in outcome.damaged.iter().take(20) {
-            writeln!(out, "  {run}")?;
-        }
-        if outcome.damaged.len() > 20 {
-            writeln!(out, "  … and {} more", outcome.damaged.len() - 20)?;
-        }
+        write_some(&mut out, &outcome.damaged, 20, "")?;
     }
     if !outcome.missing.is_empty() {
         writeln!(
@@ -138,16 +129,30 @@ pub fn report(args: &ReportArgs) -> Result<()> {
             "missing {} run(s) (the report covers the finished ones):",
             outcome.missing.len()
         )?;
-        for run in outcome.missing.iter().take(50) {
-            writeln!(out, "  {run}")?;
-        }
-        if outcome.missing.len() > 50 {
-            writeln!(
-                out,
-                "  … and {} more (`sweep status` counts them)",
-                outcome.missing.len() - 50
-            )?;
-        }
+        write_some(
+            &mut out,
+            &outcome.missing,
+            50,
+            "(`sweep status` counts them)",
+        )?;
+    }
+    Ok(())
+}
+
+/// The first `most` of `lines`, indented, then how many more there are
+/// (with `hint` after the count): a sweep of thousands of runs must not
+/// flood the terminal.
+fn write_some(out: &mut impl Write, lines: &[String], most: usize, hint: &str) -> Result<()> {
+    for line in lines.iter().take(most) {
+        writeln!(out, "  {line}")?;
+    }
+    if lines.len() > most {
+        let hint = if hint.is_empty() {
+            String::new()
+        } else {
+            format!(" {hint}")
+        };
+        writeln!(out, "  … and {} more{hint}", lines.len() - most)?;
     }
     Ok(())
 }
@@ -418,7 +423,7 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
 /// submits them.
 pub fn slurm(args: &SlurmArgs) -> Result<()> {
     use crate::cluster;
-    use crate::slurm::{GivenOptions, SlurmOptions, SubmitOptions, current_binary, shell_word};
+    use crate::slurm::{GivenOptions, SlurmOptions, SubmitOptions, command_line, current_binary};
 
     let exp = Experiment::load(&args.file)?;
     let base = SlurmOptions {
@@ -441,14 +446,7 @@ pub fn slurm(args: &SlurmArgs) -> Result<()> {
     };
     let results = base.results_dir();
     let outcome = cluster::prepare(&exp, base, &given, args.submit, args.retry)?;
-    // `sweep slurm FILE [--out OUT]`, as a user would type it again.
-    let again = {
-        let mut cmd = format!("sweep slurm {}", shell_word(&args.file.to_string_lossy()));
-        if args.out != std::path::Path::new(crate::results::DEFAULT_OUT) {
-            cmd += &format!(" --out {}", shell_word(&args.out.to_string_lossy()));
-        }
-        cmd
-    };
+    let again = command_line("slurm", &args.file, &args.out);
     let mut out = std::io::stdout().lock();
     let sizes: Vec<String> = outcome
         .runs_per_shard

@@ -72,8 +72,9 @@ pub struct Experiment {
 }
 
 impl Experiment {
-    /// Reads and checks the experiment file at `path` (a regular file of
-    /// at most 16 MiB of UTF-8 text).
+    /// Reads and checks the experiment file at `path`: at most 16 MiB of
+    /// UTF-8 text from a regular file (or a character device such as
+    /// `/dev/null`, read up to that bound; never a pipe or a folder).
     pub fn load(path: &Path) -> Result<Experiment> {
         let shown = crate::error::shown(path);
         let bytes = read_user_file(path, limits::EXPERIMENT).map_err(|e| match e {

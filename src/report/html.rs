@@ -298,18 +298,12 @@ const MAX_PROBLEM_ROWS: usize = 100;
 /// The `sweep run` command that resumes this folder's sweep, `extra`
 /// flags added.
 fn resume_command(results: &SweepResults, extra: &str) -> String {
-    let mut cmd = format!(
-        "sweep run {}",
-        crate::slurm::shell_word(&results.manifest.experiment_file)
-    );
-    if let Some(out) = results.root.parent()
-        && out != Path::new(crate::results::DEFAULT_OUT)
-    {
-        cmd += &format!(
-            " --out {}",
-            crate::slurm::shell_word(&out.to_string_lossy())
-        );
-    }
+    let out = match results.root.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut cmd =
+        crate::slurm::command_line("run", Path::new(&results.manifest.experiment_file), out);
     if !extra.is_empty() {
         cmd += " ";
         cmd += extra;

@@ -190,28 +190,40 @@ fn epochs_file(epochs: &[EpochMetrics]) -> Result<Vec<u8>> {
     Ok(csv.into_inner()?)
 }
 
-fn record_files(run: &FinishedRun, dataset: &str) -> Result<RecordFiles> {
-    let params = serde_json::to_vec_pretty(&RunParamsFile {
+/// The `params.json` of `run`.
+fn params_file(run: &FinishedRun, dataset: &str) -> Result<Vec<u8>> {
+    Ok(serde_json::to_vec_pretty(&RunParamsFile {
         id: run.spec.id.clone(),
         dataset: dataset.to_string(),
         params: run.spec.params.clone(),
-    })?;
+    })?)
+}
+
+/// The `done.json` of `run` whose other files are `files` (name, bytes):
+/// their checksums and the number of epoch rows.
+fn sealed_done(run: &FinishedRun, files: &[(&str, &[u8])]) -> Result<Vec<u8>> {
+    let mut done = run.done.clone();
+    done.epoch_rows = Some(run.epochs.len());
+    done.sha256 = files
+        .iter()
+        .map(|(name, bytes)| (name.to_string(), sha256(bytes)))
+        .collect();
+    Ok(serde_json::to_vec_pretty(&done)?)
+}
+
+fn record_files(run: &FinishedRun, dataset: &str) -> Result<RecordFiles> {
+    let params = params_file(run, dataset)?;
     let epochs = epochs_file(&run.epochs)?;
     let error = run
         .done
         .error
         .as_ref()
         .map(|e| format!("{e}\n").into_bytes());
-    let mut done = run.done.clone();
-    done.epoch_rows = Some(run.epochs.len());
-    done.sha256 = BTreeMap::from([
-        (PARAMS_FILE.to_string(), sha256(&params)),
-        (EPOCHS_FILE.to_string(), sha256(&epochs)),
-    ]);
+    let mut files = vec![(PARAMS_FILE, &params[..]), (EPOCHS_FILE, &epochs[..])];
     if let Some(error) = &error {
-        done.sha256.insert(ERROR_FILE.to_string(), sha256(error));
+        files.push((ERROR_FILE, error));
     }
-    let done = serde_json::to_vec_pretty(&done)?;
+    let done = sealed_done(run, &files)?;
     Ok(RecordFiles {
         params,
         epochs,
@@ -238,15 +250,16 @@ impl ResultsDir {
     }
 
     /// Renames `spec`'s folder from the name sweep 0.1 gave it to its
-    /// current id, if only the old one exists.
-    pub fn adopt_legacy_folder(&self, spec: &RunSpec) -> Result<()> {
+    /// current id, if only the old one exists; says whether it did.
+    pub fn adopt_legacy_folder(&self, spec: &RunSpec) -> Result<bool> {
         let from = self.record_dir(spec);
         let to = self.run_dir(&spec.id);
-        if from != to {
-            fs::rename(&from, &to)
-                .with_context(|| format!("cannot rename {} to {}", from.display(), to.display()))?;
+        if from == to {
+            return Ok(false);
         }
-        Ok(())
+        fs::rename(&from, &to)
+            .with_context(|| format!("cannot rename {} to {}", from.display(), to.display()))?;
+        Ok(true)
     }
 
     /// True if `spec` has a `done.json` (complete or not).
@@ -257,7 +270,7 @@ impl ResultsDir {
     /// Writes the files of a run's record except `done.json`, after removing
     /// what an earlier attempt left (a failed or damaged record stops
     /// counting before any of its files change). Then
-    /// [`ResultsDir::commit_run`] makes it count.
+    /// [`ResultsDir::save_run`] commits `done.json`, which makes it count.
     fn write_record_body(&self, run: &FinishedRun, files: &RecordFiles) -> Result<PathBuf> {
         let dir = self.run_dir(&run.spec.id);
         match fs::create_dir(&dir) {
@@ -307,25 +320,18 @@ impl ResultsDir {
     pub fn upgrade_record(&self, run: &FinishedRun) -> Result<()> {
         self.adopt_legacy_folder(&run.spec)?;
         let dir = self.run_dir(&run.spec.id);
-        let files = record_files(run, self.dataset())?;
+        let params = params_file(run, self.dataset())?;
         // epochs.csv and error.txt stay as they are: their checksums are of
-        // the bytes on disk.
-        let mut done: RunDone = serde_json::from_slice(&files.done)?;
-        for (name, bytes) in [
-            (EPOCHS_FILE, dir.join(EPOCHS_FILE)),
-            (ERROR_FILE, dir.join(ERROR_FILE)),
-        ] {
-            match read_bounded(&bytes, limits::GRID) {
-                Ok(content) => {
-                    done.sha256.insert(name.to_string(), sha256(&content));
-                }
-                Err(_) => {
-                    done.sha256.remove(name);
-                }
-            }
-        }
-        write_atomic(&dir.join(PARAMS_FILE), &files.params)?;
-        write_atomic(&dir.join(DONE_FILE), &serde_json::to_vec_pretty(&done)?)
+        // the bytes on disk (checked for their shape when the run loaded).
+        let kept: Vec<(&str, Vec<u8>)> = [EPOCHS_FILE, ERROR_FILE]
+            .into_iter()
+            .filter_map(|name| Some((name, read_bounded(&dir.join(name), limits::GRID).ok()?)))
+            .collect();
+        let mut files = vec![(PARAMS_FILE, &params[..])];
+        files.extend(kept.iter().map(|(name, bytes)| (*name, &bytes[..])));
+        let done = sealed_done(run, &files)?;
+        write_atomic(&dir.join(PARAMS_FILE), &params)?;
+        write_atomic(&dir.join(DONE_FILE), &done)
     }
 
     /// Reads and checks the record of run `spec`.

@@ -30,7 +30,7 @@ use crate::results::{
     FORMAT, FinishedRun, FolderLock, GridFile, Manifest, Record, ResultsDir, cpu_model,
 };
 use crate::shard::{self, DataSize, Shard};
-use crate::slurm::shell_word;
+use crate::slurm::command_line;
 use crate::train::{self, Interrupted, Status};
 use crate::{faults, interrupt};
 
@@ -59,10 +59,7 @@ impl RunOptions {
     /// The `sweep run` command for `file` with these options' `--out` and
     /// `--shard`, plus `extra` flags: what to tell a user to type.
     pub fn command(&self, file: &Path, extra: &str) -> String {
-        let mut cmd = format!("sweep run {}", shell_word(&file.to_string_lossy()));
-        if self.out != Path::new(crate::results::DEFAULT_OUT) {
-            cmd += &format!(" --out {}", shell_word(&self.out.to_string_lossy()));
-        }
+        let mut cmd = command_line("run", file, &self.out);
         if let Some(shard) = &self.shard {
             cmd += &format!(" --shard {shard}");
         }
@@ -170,6 +167,8 @@ struct Found {
     damaged: Vec<String>,
     /// Records of sweep 0.1 rewritten in the current format.
     upgraded: usize,
+    /// Run folders renamed from sweep 0.1's ids to the current ones.
+    renamed: usize,
 }
 
 /// Runs every unfinished run of `exp` and writes the results folder.
@@ -188,7 +187,8 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
     } else {
         0
     };
-    let found = scan_records(exp, opts, &results, &mine)?;
+    let mut found = scan_records(exp, opts, &results, &mine)?;
+    found.renamed += renamed;
     let mut manifest = new_manifest(exp, &data, opts, started_at, found.reused.len());
     results.write_manifest(&manifest)?;
     results.write_grid(&GridFile {
@@ -204,7 +204,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
         .filter(|s| !found.reused.contains_key(&s.id))
         .collect();
     let progress = Progress::new(mine.len(), found.reused.len(), opts.quiet);
-    announce(exp, opts, &results, &progress, &found, mine.len(), renamed);
+    announce(exp, opts, &results, &progress, &found, mine.len());
     let tally = train_pending(exp, opts, &data, &results, &pending, &progress)?;
     progress.finish_all();
 
@@ -312,8 +312,11 @@ fn scan_records(
             };
         }
         let label = || format!("{} ({})", spec.id, run_label(exp, spec));
-        if let Err(e) = results.adopt_legacy_folder(spec) {
-            problem.get_or_insert(e);
+        match results.adopt_legacy_folder(spec) {
+            Ok(renamed) => found.renamed += usize::from(renamed),
+            Err(e) => {
+                problem.get_or_insert(e);
+            }
         }
         match results.load_run(spec) {
             Record::Missing => None,
@@ -365,7 +368,6 @@ fn announce(
     progress: &Progress,
     found: &Found,
     mine: usize,
-    renamed: usize,
 ) {
     if let Some(shard) = &opts.shard {
         progress.note(&format!(
@@ -381,12 +383,12 @@ fn announce(
             opts.jobs
         ));
     }
-    if found.upgraded + renamed > 0 {
+    if found.upgraded + found.renamed > 0 {
         progress.note(&format!(
-            "migrated {} run record(s) written by sweep 0.1 to the current format: run ids now \
-             start with `r` (runs/<old id>/ was renamed) and records carry checksums; sweep 0.1 \
-             cannot read this folder any more",
-            found.upgraded.max(renamed)
+            "migrated {} run record(s) written by sweep 0.1 to the current format: they now \
+             carry checksums, and {} run folder(s) were renamed to their new ids (`r` + 12 hex \
+             digits); sweep 0.1 cannot read this folder any more",
+            found.upgraded, found.renamed
         ));
     }
     let reused = found.reused.len();
