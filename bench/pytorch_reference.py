@@ -2,15 +2,51 @@
 """Train the same MLP as a sweep run with PyTorch, to compare accuracy.
 
 Reads the same IDX files as sweep (data/mnist by default), builds the same
-network (hidden_layers × hidden_size, ReLU, softmax cross-entropy), the same
-initialisation scheme, plain SGD on the mean loss, weight decay ½λΣ‖W‖² on
-weight matrices only (not biases), the same sampling schemes, and prints one
-CSV row per epoch with the columns of sweep's epochs.csv. Random streams
-differ from sweep's, so compare distributions over seeds, not single runs.
+network (hidden_layers × hidden_size, or the widths of --hidden, ReLU,
+softmax cross-entropy), the same initialisation scheme, the same optimizer
+on the mean loss (plain SGD by default), weight decay ½λΣ‖W‖² on weight
+matrices only (not biases), the same learning-rate schedule, the same
+sampling schemes, and prints one CSV row per epoch with the columns of
+sweep's epochs.csv. Random streams differ from sweep's, so compare
+distributions over seeds, not single runs.
+
+Training settings (named after sweep's experiment-file settings) and what
+they are in PyTorch:
+
+    --optimizer sgd          torch.optim.SGD(lr)                 (default)
+    --optimizer momentum     SGD(lr, momentum=μ, dampening=0)    μ: --momentum (0.9)
+    --optimizer nesterov     SGD(lr, momentum=μ, nesterov=True)
+    --optimizer adam         Adam(lr, betas=(β1, β2), eps)       --beta1 0.9 --beta2 0.999 --eps 1e-8
+    --optimizer adamw        AdamW(lr, betas=(β1, β2), eps, weight_decay=λ)
+    --weight-decay λ         on the weight matrices' param group only (biases: 0)
+    --decay l2               weight_decay=λ of SGD/Adam: λW joins the gradient (default)
+    --decay decoupled        w ← w·(1 − lr·λ) before each optimizer.step(), as AdamW does
+                             internally; adamw always decays decoupled (its own
+                             weight_decay=λ), so --optimizer adamw --decay l2 is refused
+    --lr-schedule constant   no scheduler (ConstantLR(factor=1) after a warm-up)
+    --lr-schedule step       StepLR(step_size=--lr-step-epochs, gamma=--lr-step-factor)
+    --lr-schedule cosine     CosineAnnealingLR(T_max=E − W, eta_min=0)
+    --warmup-epochs W        SequentialLR([LinearLR(start_factor=1/W, end_factor=1,
+                             total_iters=W − 1), decay], milestones=[W])
+    --hidden 500,300         hidden widths, input side first (overrides
+                             --hidden-layers/--hidden-size)
+    --validation N           hold out N training images (seeded, disjoint from the
+                             training images) and print val_loss, val_acc
+    --early-stopping-metric val_loss|val_acc, --patience P, --min-delta d
+                             stop after P evaluations in a row without val_loss <
+                             best − d (or val_acc > best + d); needs --validation
+
+Schedulers step once per epoch, so the rate is constant within an epoch: epoch
+e (1-based) trains at lr·e/W while e ≤ W, then with t = e − W − 1 at lr
+(constant), lr·factor^⌊t/step_epochs⌋ (step) or lr·½(1 + cos(π·t/(E − W)))
+(cosine), E the epochs. The script checks every epoch that the optimizer's
+rate equals this formula (and stops if not) and prints it in the `lr` column.
 
     pip install torch numpy
     python3 bench/pytorch_reference.py --init normal:0.01 --lr 0.1 \
         --weight-decay 0.001 --sampling replacement --epochs 20 --seed 0
+    python3 bench/pytorch_reference.py --optimizer adamw --lr 0.001 \
+        --weight-decay 0.01 --lr-schedule cosine --warmup-epochs 2 --epochs 20
 """
 
 import argparse
@@ -51,8 +87,15 @@ def load(data_dir):
     return to_x(x_train), to_y(y_train), to_x(x_test), to_y(y_test)
 
 
+def hidden_widths(args):
+    """The hidden-layer widths: --hidden if given, else hidden_layers × hidden_size."""
+    if args.hidden is None:
+        return [args.hidden_size] * args.hidden_layers
+    return [int(s) for s in args.hidden.split(",") if s.strip()]
+
+
 def build(args):
-    sizes = [784] + [args.hidden_size] * args.hidden_layers + [10]
+    sizes = [784] + hidden_widths(args) + [10]
     layers = []
     for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:])):
         linear = torch.nn.Linear(fan_in, fan_out)
@@ -68,6 +111,57 @@ def build(args):
         if i < len(sizes) - 2:
             layers.append(torch.nn.ReLU())
     return torch.nn.Sequential(*layers)
+
+
+def make_optimizer(args, weights, biases):
+    """The torch optimizer of --optimizer, with weight decay on the weights' group only."""
+    # SGD's and Adam's weight_decay adds λW to the gradient: the gradient of
+    # ½λΣ‖W‖². AdamW's shrinks the weights by lr·λ·W outside the update. With
+    # --decay decoupled for the others, the training loop shrinks them itself.
+    decay = args.weight_decay if args.decay == "l2" or args.optimizer == "adamw" else 0.0
+    groups = [{"params": weights, "weight_decay": decay}, {"params": biases, "weight_decay": 0.0}]
+    if args.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=args.lr)
+    if args.optimizer == "momentum":
+        return torch.optim.SGD(groups, lr=args.lr, momentum=args.momentum, dampening=0.0)
+    if args.optimizer == "nesterov":
+        return torch.optim.SGD(groups, lr=args.lr, momentum=args.momentum, nesterov=True)
+    betas = (args.beta1, args.beta2)
+    if args.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=args.lr, betas=betas, eps=args.eps)
+    return torch.optim.AdamW(groups, lr=args.lr, betas=betas, eps=args.eps)
+
+
+def make_scheduler(args, opt):
+    """Torch's schedulers for --lr-schedule and --warmup-epochs, stepped once per epoch (None = constant rate)."""
+    lrs = torch.optim.lr_scheduler
+    w = args.warmup_epochs
+    # W = 1 is LinearLR(start_factor=1, total_iters=0): one epoch at the full
+    # rate, then the decay from its start.
+    warmup = lrs.LinearLR(opt, start_factor=1.0 / w, end_factor=1.0, total_iters=w - 1) if w else None
+    if args.lr_schedule == "step":
+        decay = lrs.StepLR(opt, step_size=args.lr_step_epochs, gamma=args.lr_step_factor)
+    elif args.lr_schedule == "cosine":
+        # max(…, 1): with E ≤ W every epoch is warm-up and the decay never starts.
+        decay = lrs.CosineAnnealingLR(opt, T_max=max(args.epochs - w, 1), eta_min=0.0)
+    else:
+        decay = lrs.ConstantLR(opt, factor=1.0) if w else None
+    if warmup is None:
+        return decay
+    return lrs.SequentialLR(opt, [warmup, decay], milestones=[w])
+
+
+def scheduled_lr(args, epoch):
+    """The learning rate of epoch `epoch` (1-based), from the formula sweep uses."""
+    w = args.warmup_epochs
+    if epoch <= w:
+        return args.lr * epoch / w
+    t = epoch - w - 1
+    if args.lr_schedule == "step":
+        return args.lr * args.lr_step_factor ** (t // args.lr_step_epochs)
+    if args.lr_schedule == "cosine":
+        return args.lr * 0.5 * (1.0 + math.cos(math.pi * t / max(args.epochs - w, 1)))
+    return args.lr
 
 
 @torch.no_grad()
@@ -86,35 +180,92 @@ def main():
     p.add_argument("--train-subset", type=int, default=0, help="0 = all")
     p.add_argument("--hidden-layers", type=int, default=2)
     p.add_argument("--hidden-size", type=int, default=200)
+    p.add_argument("--hidden", help="hidden widths, e.g. 500,300 (overrides --hidden-layers/--hidden-size)")
     p.add_argument("--init", default="he")
     p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adam", "adamw"], default="sgd")
+    p.add_argument("--momentum", type=float, default=0.9, help="μ of momentum and nesterov")
+    p.add_argument("--beta1", type=float, default=0.9, help="Adam's β1")
+    p.add_argument("--beta2", type=float, default=0.999, help="Adam's β2")
+    p.add_argument("--eps", type=float, default=1e-8, help="Adam's ε")
     p.add_argument("--weight-decay", type=float, default=0.0, help="λ of ½λΣ‖W‖², weights only")
+    p.add_argument("--decay", choices=["l2", "decoupled"], default=None,
+                   help="how λ acts: l2 (λW joins the gradient; default) or decoupled "
+                        "(w ← w·(1 − lr·λ) outside the update; always for adamw)")
+    p.add_argument("--lr-schedule", choices=["constant", "step", "cosine"], default="constant")
+    p.add_argument("--lr-step-epochs", type=int, default=10, help="epochs between steps of --lr-schedule step")
+    p.add_argument("--lr-step-factor", type=float, default=0.1, help="factor of each step of --lr-schedule step")
+    p.add_argument("--warmup-epochs", type=int, default=0, help="epochs of linear warm-up, e/W · lr")
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--sampling", choices=["shuffle", "replacement"], default="shuffle")
+    p.add_argument("--validation", type=int, default=0, help="training images held out for validation, 0 = none")
+    p.add_argument("--early-stopping-metric", choices=["val_loss", "val_acc"], default=None,
+                   help="stop early on this validation metric (default: never stop early)")
+    p.add_argument("--patience", type=int, default=5, help="evaluations without improvement before stopping")
+    p.add_argument("--min-delta", type=float, default=0.0, help="smallest change that counts as an improvement")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
+    if args.optimizer == "adamw" and args.decay == "l2":
+        p.error("--optimizer adamw always decays decoupled; drop --decay l2 (or use --optimizer adam)")
+    if args.decay is None:
+        args.decay = "decoupled" if args.optimizer == "adamw" else "l2"
+    if args.hidden is not None:
+        try:
+            widths = hidden_widths(args)
+        except ValueError:
+            p.error(f"--hidden wants whole numbers separated by commas, got {args.hidden!r}")
+        if any(n < 1 for n in widths):
+            p.error(f"--hidden widths must be at least 1, got {args.hidden!r}")
+    if args.lr_step_epochs < 1:
+        p.error("--lr-step-epochs must be at least 1")
+    if args.warmup_epochs < 0 or args.validation < 0:
+        p.error("--warmup-epochs and --validation must not be negative")
+    if args.early_stopping_metric is not None:
+        if args.validation == 0:
+            p.error("--early-stopping-metric watches a validation metric; give --validation N")
+        if args.patience < 1 or args.min_delta < 0:
+            p.error("--patience must be at least 1 and --min-delta not negative")
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     x_train, y_train, x_test, y_test = load(args.data_dir)
-    if args.train_subset:
-        keep = torch.randperm(len(x_train), generator=gen)[: args.train_subset].sort().values
+    x_val = y_val = None
+    if args.train_subset or args.validation:
+        # One seeded permutation: the training subset is its head (the same
+        # images with or without --validation), the validation images the next
+        # N; without --train-subset they are its head and the rest trains.
+        if args.train_subset + args.validation > len(x_train):
+            p.error(f"--train-subset + --validation exceed the {len(x_train)} training images")
+        perm = torch.randperm(len(x_train), generator=gen)
+        if args.train_subset:
+            keep = perm[: args.train_subset].sort().values
+            held = perm[args.train_subset: args.train_subset + args.validation].sort().values
+        else:
+            keep = perm[args.validation:].sort().values
+            held = perm[: args.validation].sort().values
+        if args.validation:
+            x_val, y_val = x_train[held], y_train[held]
         x_train, y_train = x_train[keep], y_train[keep]
     model = build(args)
     weights = [m.weight for m in model if isinstance(m, torch.nn.Linear)]
     biases = [m.bias for m in model if isinstance(m, torch.nn.Linear)]
-    # SGD's weight_decay adds λW to the gradient: the gradient of ½λΣ‖W‖².
-    opt = torch.optim.SGD(
-        [{"params": weights, "weight_decay": args.weight_decay}, {"params": biases, "weight_decay": 0.0}],
-        lr=args.lr,
-    )
+    opt = make_optimizer(args, weights, biases)
+    scheduler = make_scheduler(args, opt)
+    # Decoupled decay done by hand (AdamW does it itself).
+    shrink = args.decay == "decoupled" and args.optimizer != "adamw" and args.weight_decay > 0
+    best, waited = None, 0
     n, b = len(x_train), args.batch_size
     steps = max(n // b, 1)
-    print("epoch,train_loss,train_acc,test_loss,test_acc,gap_acc,gap_loss,penalty,train_seconds,eval_seconds")
+    print("epoch,train_loss,train_acc,test_loss,test_acc,gap_acc,gap_loss,penalty,train_seconds,eval_seconds,"
+          "lr,val_loss,val_acc")
     for epoch in range(1, args.epochs + 1):
+        lr_now = opt.param_groups[0]["lr"]
+        want = scheduled_lr(args, epoch)
+        if not math.isclose(lr_now, want, rel_tol=1e-12, abs_tol=0.0):
+            sys.exit(f"epoch {epoch}: the scheduler's learning rate {lr_now!r} is not the formula's {want!r}")
         start = time.perf_counter()
         order = torch.randperm(n, generator=gen) if args.sampling == "shuffle" else None
         for step in range(steps):
@@ -125,11 +276,18 @@ def main():
             loss = torch.nn.functional.cross_entropy(model(x_train[idx]), y_train[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            if shrink:
+                with torch.no_grad():
+                    for w in weights:
+                        w.mul_(1.0 - lr_now * args.weight_decay)
             opt.step()
+        if scheduler is not None:
+            scheduler.step()
         train_seconds = time.perf_counter() - start
         start = time.perf_counter()
         train_loss, train_acc = evaluate(model, x_train, y_train)
         test_loss, test_acc = evaluate(model, x_test, y_test)
+        val_loss, val_acc = evaluate(model, x_val, y_val) if x_val is not None else ("", "")
         eval_seconds = time.perf_counter() - start
         penalty = 0.5 * args.weight_decay * sum((w.detach() ** 2).sum().item() for w in weights)
         if not math.isfinite(train_loss):
@@ -137,9 +295,22 @@ def main():
             break
         print(
             f"{epoch},{train_loss},{train_acc},{test_loss},{test_acc},{train_acc - test_acc},"
-            f"{test_loss - train_loss},{penalty},{train_seconds:.3f},{eval_seconds:.3f}",
+            f"{test_loss - train_loss},{penalty},{train_seconds:.3f},{eval_seconds:.3f},"
+            f"{lr_now},{val_loss},{val_acc}",
             flush=True,
         )
+        if args.early_stopping_metric is not None:
+            if args.early_stopping_metric == "val_loss":
+                improved = best is None or val_loss < best - args.min_delta
+                value = val_loss
+            else:
+                improved = best is None or val_acc > best + args.min_delta
+                value = val_acc
+            best, waited = (value, 0) if improved else (best, waited + 1)
+            if waited >= args.patience:
+                print(f"early stop after epoch {epoch}: no {args.early_stopping_metric} improvement "
+                      f"in {waited} evaluations", file=sys.stderr)
+                break
 
 
 if __name__ == "__main__":

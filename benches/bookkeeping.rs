@@ -44,7 +44,9 @@ fn record(seed: u64) -> FinishedRun {
         RunOutcome {
             status: Status::Finished,
             diverged_epoch: None,
+            stopped_epoch: None,
             train_samples: 200,
+            parameters: 12_730,
             epochs: vec![EpochMetrics {
                 epoch: 1,
                 train_loss: 1.234_567_890_123,
@@ -56,6 +58,9 @@ fn record(seed: u64) -> FinishedRun {
                 penalty: 0.0,
                 train_seconds: 0.001_234,
                 eval_seconds: 0.012_345,
+                lr: Some(0.1),
+                val_loss: None,
+                val_acc: None,
             }],
             train_seconds: 0.001_234,
             eval_seconds: 0.012_345,

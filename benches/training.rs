@@ -15,6 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use sweep::bench::step_shapes;
 use sweep::config::RunParams;
 use sweep::data::Dataset;
+use sweep::nn::optim::{Optimizer, OptimizerSettings};
 use sweep::nn::{Activations, Gradients, Init, Mlp};
 use sweep::train::{self, evaluate, pixel_table};
 
@@ -42,9 +43,7 @@ fn batch(data: &Dataset, acts: &mut Activations) -> Vec<u8> {
 fn gemm_shapes(c: &mut Criterion) {
     let mut group = c.benchmark_group("gemm");
     for shape in step_shapes(&SIZES, BATCH) {
-        let a = vec![0.5f32; shape.m * shape.k];
-        let b = vec![0.25f32; shape.k * shape.n];
-        let mut out = vec![0.0f32; shape.m * shape.n];
+        let (a, b, mut out) = shape.operands();
         group.throughput(Throughput::Elements(shape.flops()));
         let id = format!("{} {}x{}x{}", shape.name, shape.m, shape.k, shape.n);
         group.bench_function(id, |bench| {
@@ -60,6 +59,7 @@ fn training_step(c: &mut Criterion) {
     let mut model = Mlp::new(&SIZES, Init::He, &mut rng);
     let mut acts = Activations::new(&SIZES, BATCH);
     let mut grads = Gradients::new(&model, BATCH);
+    let mut optimizer = Optimizer::for_model(OptimizerSettings::sgd(0.001), &model);
     let labels = batch(&data, &mut acts);
     let mut group = c.benchmark_group("step");
     group.throughput(Throughput::Elements(
@@ -70,8 +70,8 @@ fn training_step(c: &mut Criterion) {
         |bench| {
             bench.iter(|| {
                 model.forward(&mut acts, BATCH);
-                let score = model.backward(&mut acts, &labels, 0.0, &mut grads);
-                model.sgd_step(&grads, 0.01, 0.001);
+                let score = model.backward(&mut acts, &labels, &mut grads);
+                optimizer.step(&mut model, &grads, 0.01);
                 black_box(score)
             })
         },

@@ -6,12 +6,15 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use ndarray::Array2;
+
 use crate::config::RunParams;
 use crate::data::Dataset;
-use crate::nn::gemm::{Op, gemm};
+use crate::nn::gemm::gemm;
 use crate::train;
 
-/// One matrix product of a training step: `C (m × n) = op(A) · op(B)`.
+/// One matrix product of a training step: `C (m × n) = op(A) · op(B)`,
+/// where `op` reads a stored matrix as it is or through a `.t()` view.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Shape {
     /// What it computes, e.g. `forward 1: X·W`.
@@ -22,10 +25,10 @@ pub struct Shape {
     pub k: usize,
     /// Columns of the result.
     pub n: usize,
-    /// How A is read.
-    pub op_a: Op,
-    /// How B is read.
-    pub op_b: Op,
+    /// Whether A is stored `k × m` and read transposed.
+    pub transpose_a: bool,
+    /// Whether B is stored `n × k` and read transposed.
+    pub transpose_b: bool,
 }
 
 impl Shape {
@@ -34,11 +37,28 @@ impl Shape {
         2 * (self.m * self.k * self.n) as u64
     }
 
-    /// Computes `c = op(a) · op(b)` in this shape.
-    pub fn run(&self, a: &[f32], b: &[f32], c: &mut [f32]) {
-        gemm(
-            self.m, self.k, self.n, 1.0, a, self.op_a, b, self.op_b, 0.0, c,
-        );
+    /// Arrays for A and B as stored (filled with 0.5 and 0.25) and for C.
+    pub fn operands(&self) -> (Array2<f32>, Array2<f32>, Array2<f32>) {
+        let stored = |rows, cols, transposed| {
+            if transposed {
+                (cols, rows)
+            } else {
+                (rows, cols)
+            }
+        };
+        (
+            Array2::from_elem(stored(self.m, self.k, self.transpose_a), 0.5),
+            Array2::from_elem(stored(self.k, self.n, self.transpose_b), 0.25),
+            Array2::zeros((self.m, self.n)),
+        )
+    }
+
+    /// Computes `c = op(a) · op(b)` in this shape, on arrays as
+    /// [`Shape::operands`] makes them.
+    pub fn run(&self, a: &Array2<f32>, b: &Array2<f32>, c: &mut Array2<f32>) {
+        let a = if self.transpose_a { a.t() } else { a.view() };
+        let b = if self.transpose_b { b.t() } else { b.view() };
+        gemm(1.0, a, b, 0.0, c.view_mut());
     }
 }
 
@@ -53,8 +73,8 @@ pub fn step_shapes(sizes: &[usize], batch: usize) -> Vec<Shape> {
             m: batch,
             k: inputs,
             n: outputs,
-            op_a: Op::Plain,
-            op_b: Op::Plain,
+            transpose_a: false,
+            transpose_b: false,
         });
     }
     for (l, w) in sizes.windows(2).enumerate().rev() {
@@ -64,8 +84,8 @@ pub fn step_shapes(sizes: &[usize], batch: usize) -> Vec<Shape> {
             m: inputs,
             k: batch,
             n: outputs,
-            op_a: Op::Transposed,
-            op_b: Op::Plain,
+            transpose_a: true,
+            transpose_b: false,
         });
         if l > 0 {
             shapes.push(Shape {
@@ -73,8 +93,8 @@ pub fn step_shapes(sizes: &[usize], batch: usize) -> Vec<Shape> {
                 m: batch,
                 k: outputs,
                 n: inputs,
-                op_a: Op::Plain,
-                op_b: Op::Transposed,
+                transpose_a: false,
+                transpose_b: true,
             });
         }
     }
@@ -105,9 +125,7 @@ pub fn seconds_per_call(budget: Duration, mut f: impl FnMut()) -> f64 {
 
 /// GFLOP/s of matrixmultiply on `shape`, single-threaded.
 pub fn gemm_rate(shape: &Shape, budget: Duration) -> f64 {
-    let a = vec![0.5f32; shape.m * shape.k];
-    let b = vec![0.25f32; shape.k * shape.n];
-    let mut c = vec![0.0f32; shape.m * shape.n];
+    let (a, b, mut c) = shape.operands();
     let s = seconds_per_call(budget, || {
         shape.run(black_box(&a), black_box(&b), &mut c);
         black_box(&c);
@@ -122,8 +140,8 @@ pub fn square_rate(n: usize, budget: Duration) -> f64 {
         m: n,
         k: n,
         n,
-        op_a: Op::Plain,
-        op_b: Op::Plain,
+        transpose_a: false,
+        transpose_b: false,
     };
     gemm_rate(&shape, budget)
 }
@@ -224,6 +242,17 @@ mod tests {
         assert_eq!(flops, 100 * train_flops_per_sample(&[784, 200, 200, 10]));
         assert_eq!(shapes[3].name, "backward 3: Hᵀ·δ");
         assert_eq!((shapes[3].m, shapes[3].k, shapes[3].n), (200, 100, 10));
+    }
+
+    #[test]
+    fn every_shape_of_a_step_multiplies_its_own_operands() {
+        for shape in step_shapes(&[7, 5, 3], 4) {
+            let (a, b, mut c) = shape.operands();
+            shape.run(&a, &b, &mut c);
+            // 0.5 · 0.25 summed over the inner dimension.
+            let want = 0.125 * shape.k as f32;
+            assert!(c.iter().all(|&x| x == want), "{}", shape.name);
+        }
     }
 
     #[test]

@@ -380,11 +380,9 @@ pub fn status(root: &Path) -> Result<SweepStatus> {
         let current: HashMap<String, String> = grid
             .runs
             .iter()
-            .map(|s| {
-                (
-                    crate::config::legacy_run_id(&grid.dataset, &s.params),
-                    s.id.clone(),
-                )
+            .filter_map(|s| {
+                crate::config::legacy_run_id(&grid.dataset, &s.params)
+                    .map(|old| (old, s.id.clone()))
             })
             .collect();
         for id in f.shards.iter_mut().flatten() {

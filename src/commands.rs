@@ -227,6 +227,14 @@ pub fn plan(args: &PlanArgs) -> Result<()> {
         planned.len()
     )?;
     writeln!(out, "fixed settings: {}", fixed_settings(&exp))?;
+    if exp.merged_points > 0 {
+        writeln!(
+            out,
+            "note: {} grid point(s) differ from another only in settings their optimizer, \
+             schedule or widths do not use (shown blank); each network is planned once",
+            exp.merged_points
+        )?;
+    }
     Ok(())
 }
 
@@ -235,14 +243,11 @@ fn fixed_settings(exp: &Experiment) -> String {
     let first = &exp.runs[0].params;
     crate::config::Key::ALL
         .iter()
-        .filter(|k| !exp.swept.contains(k))
-        .map(|&k| {
+        .filter(|k| !exp.swept.contains(k) && k.applies_to(first))
+        .filter_map(|&k| {
             let v = first.text(k);
-            format!(
-                "{}={}",
-                k.name(),
-                if v.is_empty() { "all".into() } else { v }
-            )
+            let shown = if v.is_empty() { k.absent_text()? } else { &v };
+            Some(format!("{}={shown}", k.name()))
         })
         .collect::<Vec<_>>()
         .join(" ")

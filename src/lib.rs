@@ -17,6 +17,7 @@
 //! - [`cli`], [`commands`]: the command line and what each subcommand prints.
 
 pub mod bench;
+mod choice;
 pub mod cli;
 pub mod cluster;
 pub mod commands;

@@ -139,10 +139,8 @@ impl Work {
     /// absurd sizes give a huge number, not an overflow.
     pub fn of(params: &RunParams, data: DataSize) -> Work {
         let p = params;
-        let n = p
-            .train_subset
-            .unwrap_or(data.train_images)
-            .min(data.train_images);
+        let usable = data.train_images.saturating_sub(p.validation);
+        let n = p.train_subset.unwrap_or(usable).min(usable);
         let sizes = p.layer_sizes(data.pixels, NUM_CLASSES);
         let batch = p.batch_size.min(n).max(1);
         let steps = (n / batch).max(1) as u64;
@@ -154,7 +152,7 @@ impl Work {
                 .saturating_mul(batch as u64)
                 .saturating_mul(train_flops_per_sample(&sizes)),
             eval_flops: evals
-                .saturating_mul((n + data.test_images) as u64)
+                .saturating_mul((n + p.validation + data.test_images) as u64)
                 .saturating_mul(eval_flops_per_sample(&sizes)),
         }
     }

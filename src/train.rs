@@ -1,6 +1,8 @@
 //! One training run as a pure function of its parameters and the shared
-//! dataset: seeded initialisation, minibatch SGD with weight decay, periodic
-//! evaluation. It prints nothing and writes no file; the caller does.
+//! dataset: seeded data split and initialisation, minibatch updates by the
+//! configured optimizer and learning-rate schedule, periodic evaluation on
+//! training, validation and test images, early stopping. It prints nothing
+//! and writes no file; the caller does.
 
 use std::time::Instant;
 
@@ -10,8 +12,9 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{RunParams, Sampling};
+use crate::config::{EarlyStopping, RunParams, Sampling, StopMetric};
 use crate::data::{Dataset, NUM_CLASSES, Split};
+use crate::nn::optim::Optimizer;
 use crate::nn::{Activations, Gradients, Mlp};
 
 /// Rows per forward pass when evaluating (large chunks keep the GEMMs efficient).
@@ -41,6 +44,16 @@ pub struct EpochMetrics {
     pub train_seconds: f64,
     /// Wall-clock seconds spent evaluating after this epoch.
     pub eval_seconds: f64,
+    /// The learning rate this epoch trained at (absent in records written
+    /// before schedules existed, whose rate was `learning_rate` throughout).
+    #[serde(default)]
+    pub lr: Option<f64>,
+    /// Mean loss on the validation images, if the run holds some out.
+    #[serde(default)]
+    pub val_loss: Option<f64>,
+    /// Accuracy on the validation images, if the run holds some out.
+    #[serde(default)]
+    pub val_acc: Option<f64>,
 }
 
 /// How a run ended.
@@ -78,8 +91,12 @@ pub struct RunOutcome {
     pub status: Status,
     /// The epoch in which the loss stopped being finite, if it did.
     pub diverged_epoch: Option<usize>,
+    /// The epoch after which early stopping ended the run, if it did.
+    pub stopped_epoch: Option<usize>,
     /// Number of training images used.
     pub train_samples: usize,
+    /// Weights and biases of the network.
+    pub parameters: usize,
     /// One entry per evaluated epoch.
     pub epochs: Vec<EpochMetrics>,
     /// Wall-clock seconds spent training, over every epoch run (evaluated or not).
@@ -88,36 +105,75 @@ pub struct RunOutcome {
     pub eval_seconds: f64,
 }
 
-/// Indices of the training images a run uses: all of them, or a subset of
-/// `train_subset` chosen by `data_seed` (sorted, so memory is read in order).
-pub fn training_indices(params: &RunParams, train_len: usize) -> Vec<u32> {
+/// The images of the training split a run trains on and validates on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataSplit {
+    /// Indices of the training images, sorted (memory is read in order).
+    pub train: Vec<u32>,
+    /// Indices of the validation images, sorted; empty without validation.
+    pub validation: Vec<u32>,
+}
+
+/// Chooses a run's images with `data_seed`: without validation, all
+/// training images or a subset of `train_subset` (the choice sweep always
+/// made, so earlier runs keep their images); with `validation = V`, V
+/// images held out and the training images (all others, or `train_subset`
+/// of them) drawn from the rest, disjoint.
+pub fn data_split(params: &RunParams, train_len: usize) -> DataSplit {
     let mut all: Vec<u32> = (0..train_len as u32).collect();
-    match params.train_subset {
-        Some(n) if n < train_len => {
-            let mut rng = ChaCha8Rng::seed_from_u64(params.data_seed);
-            let (chosen, _) = all.partial_shuffle(&mut rng, n);
-            let mut subset = chosen.to_vec();
-            subset.sort_unstable();
-            subset
-        }
-        _ => all,
+    let held_out = params.validation.min(train_len.saturating_sub(1));
+    let sorted = |slice: &[u32]| {
+        let mut v = slice.to_vec();
+        v.sort_unstable();
+        v
+    };
+    if held_out == 0 {
+        let train = match params.train_subset {
+            Some(n) if n < train_len => {
+                let mut rng = ChaCha8Rng::seed_from_u64(params.data_seed);
+                sorted(all.partial_shuffle(&mut rng, n).0)
+            }
+            _ => all,
+        };
+        return DataSplit {
+            train,
+            validation: Vec::new(),
+        };
+    }
+    let n = params
+        .train_subset
+        .unwrap_or(train_len)
+        .min(train_len - held_out);
+    let mut rng = ChaCha8Rng::seed_from_u64(params.data_seed);
+    let (chosen, _) = all.partial_shuffle(&mut rng, held_out + n);
+    DataSplit {
+        validation: sorted(&chosen[..held_out]),
+        train: sorted(&chosen[held_out..]),
     }
 }
 
 /// Whether `epoch` (1-based) is evaluated: every `eval_every` epochs and
 /// after the last. A run's record must hold exactly these epochs (those
-/// before the divergence, for a run that diverged).
+/// before the divergence, for a run that diverged; up to the stop, for one
+/// stopped early).
 pub fn is_evaluated(params: &RunParams, epoch: usize) -> bool {
     epoch.is_multiple_of(params.eval_every) || epoch == params.epochs
 }
 
 /// The epochs a run's `epochs.csv` must list, in order: every evaluated
-/// epoch, or for a run that diverged in epoch `d`, those before `d`.
+/// epoch, or for a run that diverged in epoch `d`, those before `d`, or for
+/// one stopped early after epoch `s`, those up to `s`.
 pub fn evaluated_epochs(
     params: &RunParams,
     diverged_epoch: Option<usize>,
+    stopped_epoch: Option<usize>,
 ) -> impl Iterator<Item = usize> + '_ {
-    let last = diverged_epoch.map_or(params.epochs, |d| d.saturating_sub(1).min(params.epochs));
+    let last = match (diverged_epoch, stopped_epoch) {
+        (Some(d), _) => d.saturating_sub(1),
+        (None, Some(s)) => s,
+        (None, None) => params.epochs,
+    }
+    .min(params.epochs);
     (1..=last).filter(move |&e| is_evaluated(params, e))
 }
 
@@ -209,7 +265,10 @@ pub fn train(
 ) -> Result<RunOutcome, Interrupted> {
     let pixels = data.pixels();
     let sizes = params.layer_sizes(pixels, NUM_CLASSES);
-    let train_idx = training_indices(params, data.train.len());
+    let DataSplit {
+        train: train_idx,
+        validation: val_idx,
+    } = data_split(params, data.train.len());
     let test_idx: Vec<u32> = (0..data.test.len() as u32).collect();
     let n = train_idx.len();
     let batch = params.batch_size.min(n);
@@ -228,17 +287,22 @@ pub fn train(
     let mut order = train_idx.clone();
     let mut drawn = vec![0u32; batch];
 
-    let lr = params.learning_rate as f32;
-    let lambda = params.lambda as f32;
+    let schedule = params.lr_schedule();
+    let mut optimizer = Optimizer::for_model(params.optimizer_settings(), &model);
+    let mut watch = params.early_stopping.map(Watch::new);
     let mut outcome = RunOutcome {
         status: Status::Finished,
         diverged_epoch: None,
+        stopped_epoch: None,
         train_samples: n,
+        parameters: model.parameter_count(),
         epochs: Vec::new(),
         train_seconds: 0.0,
         eval_seconds: 0.0,
     };
     for epoch in 1..=params.epochs {
+        let rate = schedule.rate(epoch);
+        let lr = rate as f32;
         let started = Instant::now();
         if params.sampling == Sampling::Shuffle {
             order.shuffle(&mut batch_rng);
@@ -266,13 +330,13 @@ pub fn train(
                 &mut labels[..batch],
             );
             model.forward(&mut acts, batch);
-            // The decay λW joins the gradient inside the update (one pass).
-            let score = model.backward(&mut acts, &labels[..batch], 0.0, &mut grads);
+            // backward gives the data gradient; the decay λW joins it in the update.
+            let score = model.backward(&mut acts, &labels[..batch], &mut grads);
             if !score.loss_sum.is_finite() {
                 diverged = true;
                 break;
             }
-            model.sgd_step(&grads, lr, lambda);
+            optimizer.step(&mut model, &grads, lr);
         }
         let train_seconds = started.elapsed().as_secs_f64();
         outcome.train_seconds += train_seconds;
@@ -284,6 +348,13 @@ pub fn train(
         }
         let started = Instant::now();
         let (train_loss, train_acc) = evaluate(&model, &data.train, pixels, &train_idx, &table);
+        let (val_loss, val_acc) = match val_idx.is_empty() {
+            true => (None, None),
+            false => {
+                let (l, a) = evaluate(&model, &data.train, pixels, &val_idx, &table);
+                (Some(l), Some(a))
+            }
+        };
         let (test_loss, test_acc) = evaluate(&model, &data.test, pixels, &test_idx, &table);
         let metrics = EpochMetrics {
             epoch,
@@ -296,15 +367,73 @@ pub fn train(
             penalty: model.penalty(params.lambda),
             train_seconds,
             eval_seconds: started.elapsed().as_secs_f64(),
+            lr: Some(rate),
+            val_loss,
+            val_acc,
         };
         outcome.eval_seconds += metrics.eval_seconds;
-        if !(train_loss.is_finite() && test_loss.is_finite() && metrics.penalty.is_finite()) {
+        let finite = [
+            Some(train_loss),
+            Some(test_loss),
+            Some(metrics.penalty),
+            val_loss,
+        ]
+        .iter()
+        .flatten()
+        .all(|x| x.is_finite());
+        if !finite {
             return Ok(outcome.diverged(epoch));
         }
+        let stop_now = watch.as_mut().is_some_and(|w| w.should_stop(&metrics));
         on_epoch(&metrics);
         outcome.epochs.push(metrics);
+        if stop_now && epoch < params.epochs {
+            outcome.stopped_epoch = Some(epoch);
+            break;
+        }
     }
     Ok(outcome)
+}
+
+/// Early stopping's bookkeeping: the best value of the watched metric so
+/// far and how many evaluations in a row have not improved on it.
+#[derive(Debug, Clone)]
+struct Watch {
+    rule: EarlyStopping,
+    best: Option<f64>,
+    without_improvement: usize,
+}
+
+impl Watch {
+    fn new(rule: EarlyStopping) -> Watch {
+        Watch {
+            rule,
+            best: None,
+            without_improvement: 0,
+        }
+    }
+
+    /// Records one evaluated epoch; true when the run should stop. An
+    /// improvement is a validation loss below `best − min_delta` (or an
+    /// accuracy above `best + min_delta`), as in Keras and Lightning.
+    fn should_stop(&mut self, metrics: &EpochMetrics) -> bool {
+        // Higher is better for both, after turning the loss around.
+        let value = match self.rule.metric {
+            StopMetric::ValLoss => metrics.val_loss.map(|l| -l),
+            StopMetric::ValAcc => metrics.val_acc,
+        };
+        let Some(value) = value else {
+            return false;
+        };
+        match self.best {
+            Some(best) if value <= best + self.rule.min_delta => self.without_improvement += 1,
+            _ => {
+                self.best = Some(value);
+                self.without_improvement = 0;
+            }
+        }
+        self.without_improvement >= self.rule.patience
+    }
 }
 
 impl RunOutcome {
@@ -326,13 +455,76 @@ mod tests {
             train_subset: Some(10),
             ..RunParams::default()
         };
-        let a = training_indices(&p, 1000);
+        let a = data_split(&p, 1000).train;
         p.seed = 99;
-        assert_eq!(training_indices(&p, 1000), a);
+        assert_eq!(data_split(&p, 1000).train, a);
         p.data_seed = 1;
-        assert_ne!(training_indices(&p, 1000), a);
+        assert_ne!(data_split(&p, 1000).train, a);
         assert_eq!(a.len(), 10);
         assert!(a.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn validation_images_are_held_out_of_training() {
+        let p = RunParams {
+            train_subset: Some(100),
+            validation: 50,
+            ..RunParams::default()
+        };
+        let split = data_split(&p, 1000);
+        assert_eq!((split.train.len(), split.validation.len()), (100, 50));
+        assert!(split.validation.iter().all(|i| !split.train.contains(i)));
+        let all = RunParams {
+            validation: 50,
+            ..RunParams::default()
+        };
+        let split = data_split(&all, 1000);
+        assert_eq!((split.train.len(), split.validation.len()), (950, 50));
+    }
+
+    fn epoch(val_loss: f64) -> EpochMetrics {
+        EpochMetrics {
+            epoch: 1,
+            train_loss: 0.0,
+            train_acc: 0.0,
+            test_loss: 0.0,
+            test_acc: 0.0,
+            gap_acc: 0.0,
+            gap_loss: 0.0,
+            penalty: 0.0,
+            train_seconds: 0.0,
+            eval_seconds: 0.0,
+            lr: None,
+            val_loss: Some(val_loss),
+            val_acc: None,
+        }
+    }
+
+    #[test]
+    fn early_stopping_waits_patience_evaluations_without_a_large_enough_improvement() {
+        let mut watch = Watch::new(EarlyStopping {
+            metric: StopMetric::ValLoss,
+            patience: 2,
+            min_delta: 0.01,
+        });
+        // 1.0 best; 0.995 is not 0.01 better (1 without); 0.98 is (reset);
+        // then two without improvement stop the run.
+        let stops: Vec<bool> = [1.0, 0.995, 0.98, 0.985, 0.979]
+            .iter()
+            .map(|&l| watch.should_stop(&epoch(l)))
+            .collect();
+        assert_eq!(stops, [false, false, false, false, true]);
+    }
+
+    #[test]
+    fn the_record_of_a_stopped_run_ends_at_the_stop() {
+        let p = RunParams {
+            epochs: 10,
+            eval_every: 2,
+            ..RunParams::default()
+        };
+        let listed: Vec<usize> = evaluated_epochs(&p, None, Some(6)).collect();
+        assert_eq!(listed, [2, 4, 6]);
     }
 
     #[test]

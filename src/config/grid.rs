@@ -288,9 +288,9 @@ pub fn expand(base: &RunParams, axes: &[Axis]) -> Vec<RunParams> {
         runs = runs
             .into_iter()
             .flat_map(|run| {
-                axis.values.iter().map(move |&v| {
+                axis.values.iter().map(move |v| {
                     let mut next = run.clone();
-                    next.set(axis.key, v);
+                    next.set(axis.key, v.clone());
                     next
                 })
             })

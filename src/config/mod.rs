@@ -24,7 +24,7 @@ use crate::data::{DataSource, KNOWN_DATASETS, hex};
 use crate::files::{ReadError, limits, read_user_file};
 pub use grid::Axis;
 use locate::Part;
-pub use params::{Key, RunParams, Sampling, Value};
+pub use params::{EarlyStopping, Key, Kind, PlotAxis, RunParams, Sampling, StopMetric, Value};
 
 /// Most runs one experiment may expand to.
 pub const MAX_RUNS: usize = 100_000;
@@ -67,6 +67,9 @@ pub struct Experiment {
     pub swept: Vec<Key>,
     /// Every run, in grid order.
     pub runs: Vec<RunSpec>,
+    /// Grid points that differed only in settings their run does not use
+    /// (momentum crossed with plain SGD), each trained once.
+    pub merged_points: usize,
     /// SHA-256 of the file's text.
     pub config_sha256: String,
 }
@@ -272,6 +275,12 @@ impl Parser<'_> {
                 ));
             }
         }
+        self.check_shorthand(&scalars, &axes)?;
+        let given: Vec<(Key, Vec<&str>)> = scalars
+            .iter()
+            .cloned()
+            .chain(axes.iter().map(|(a, at)| (a.key, at.clone())))
+            .collect();
         let mut axes: Vec<Axis> = axes.into_iter().map(|(a, _)| a).collect();
         axes.sort_by_key(|a| a.key);
         let total = axes
@@ -302,22 +311,9 @@ impl Parser<'_> {
             (Some((name, _)), None) => (DataSource::Named(name.clone()), name),
             (None, None) => (DataSource::Named("mnist".into()), "mnist".into()),
         };
-        let runs: Vec<RunSpec> = grid::expand(&base, &axes)
-            .into_iter()
-            .map(|params| RunSpec {
-                id: run_id(&dataset_label, &params),
-                params,
-            })
-            .collect();
-        let mut ids = std::collections::HashSet::with_capacity(runs.len());
-        if let Some(twin) = runs.iter().find(|r| !ids.insert(r.id.as_str())) {
-            // 48 bits of SHA-256: about one chance in 10⁵ for the largest grid.
-            return Err(anyhow::anyhow!(
-                "two runs of the grid have the same id {}; please report this (and the \
-                 experiment file) as a bug",
-                twin.id
-            ));
-        }
+        let points = grid::expand(&base, &axes);
+        let grid_points = points.len();
+        let runs = self.distinct_runs(points, &dataset_label, &given)?;
         let name = match name {
             Some(n) => n,
             None => {
@@ -331,9 +327,97 @@ impl Parser<'_> {
             data,
             dataset_label,
             swept: axes.iter().map(|a| a.key).collect(),
+            merged_points: grid_points - runs.len(),
             runs,
             config_sha256: hex(&Sha256::digest(self.text.as_bytes())),
         })
+    }
+
+    /// Refuses `hidden` beside the `hidden_layers`/`hidden_size` shorthand.
+    fn check_shorthand(
+        &self,
+        scalars: &[(Key, Vec<&str>)],
+        axes: &[(Axis, Vec<&str>)],
+    ) -> Result<()> {
+        let given = scalars
+            .iter()
+            .map(|(k, at)| (*k, at))
+            .chain(axes.iter().map(|(a, at)| (a.key, at)));
+        let (mut hidden, mut shorthand) = (None, None);
+        for (key, at) in given {
+            match key {
+                Key::Hidden => hidden = Some(at),
+                Key::HiddenLayers | Key::HiddenSize => shorthand = shorthand.or(Some(at)),
+                _ => {}
+            }
+        }
+        match (hidden, shorthand) {
+            (Some(at), Some(other)) => Err(self.error_on_key(
+                at,
+                format!(
+                    "`hidden` gives the width of every hidden layer, and `{}` is given too; \
+                     use one of them (`hidden = [500, 300]`, or `hidden_layers` with \
+                     `hidden_size` for equal widths)",
+                    other.join(".")
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The grid's points as runs: each put in canonical form, checked for
+    /// contradictions, and kept once when several train the same network.
+    /// A setting given in the file that no run uses is refused.
+    fn distinct_runs(
+        &self,
+        points: Vec<RunParams>,
+        dataset_label: &str,
+        given: &[(Key, Vec<&str>)],
+    ) -> Result<Vec<RunSpec>> {
+        let mut used = vec![false; Key::ALL.len()];
+        let mut by_id: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::with_capacity(points.len());
+        let mut runs: Vec<RunSpec> = Vec::with_capacity(points.len());
+        for mut params in points {
+            for &k in Key::ALL {
+                used[k as usize] |= k.applies_to(&params);
+            }
+            params.normalize();
+            if let Some((key, message)) = params.contradiction() {
+                let at = given
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map_or(vec![key.name()], |(_, at)| at.clone());
+                return Err(self.error(&at, message));
+            }
+            let id = run_id(dataset_label, &params);
+            match by_id.get(&id) {
+                Some(&i) if runs[i].params == params => continue,
+                // 48 bits of SHA-256: about one chance in 10⁵ for the largest grid.
+                Some(_) => {
+                    return Err(anyhow::anyhow!(
+                        "two runs of the grid have the same id {id}; please report this (and \
+                         the experiment file) as a bug"
+                    ));
+                }
+                None => {
+                    by_id.insert(id.clone(), runs.len());
+                    runs.push(RunSpec { id, params });
+                }
+            }
+        }
+        if let Some((key, at)) = given.iter().find(|(k, _)| !used[*k as usize]) {
+            let condition = key.spec().applies.map_or("", |a| a.condition);
+            return Err(self.error_on_key(
+                at,
+                format!(
+                    "`{}` has no effect on any run of this sweep: it applies only when \
+                     {condition}; remove it or change that setting",
+                    key.name()
+                ),
+            ));
+        }
+        Ok(runs)
     }
 
     /// The setting `key` found in `[section]`, or an error saying where it belongs.
@@ -390,7 +474,12 @@ impl Parser<'_> {
                 ),
             ));
         }
-        if value.is_array() || value.is_table() {
+        let structured = match key.kind() {
+            params::Kind::Widths => value.is_table(),
+            params::Kind::EarlyStopping => value.is_array(),
+            _ => value.is_array() || value.is_table(),
+        };
+        if structured {
             let hint = if key.sweepable() {
                 format!(
                     "; to sweep it, put it under [grid]: `{} = [...]`",
@@ -541,12 +630,13 @@ pub fn run_id(dataset_label: &str, params: &RunParams) -> String {
     format!("r{}", hex(&digest[..6]))
 }
 
-/// The id sweep 0.1 gave the same run (12 hex digits over every setting),
-/// under which its folder may still be found.
-pub fn legacy_run_id(dataset_label: &str, params: &RunParams) -> String {
-    let digest =
-        Sha256::digest(format!("dataset={dataset_label};{}", params.canonical()).as_bytes());
-    hex(&digest[..6])
+/// The id sweep 0.1 gave the same run (12 hex digits over its 12
+/// settings), under which its folder may still be found; `None` for a run
+/// using a setting 0.1 did not have.
+pub fn legacy_run_id(dataset_label: &str, params: &RunParams) -> Option<String> {
+    let canonical = params.sweep_0_1_canonical()?;
+    let digest = Sha256::digest(format!("dataset={dataset_label};{canonical}").as_bytes());
+    Some(hex(&digest[..6]))
 }
 
 #[cfg(test)]
@@ -619,7 +709,10 @@ mod tests {
             "r".to_string() + &hex(&Sha256::digest(b"dataset=mnist;")[..6])
         );
         // sweep 0.1's id of the same run, under which its folder is found.
-        assert_eq!(legacy_run_id("mnist", &RunParams::default()).len(), 12);
+        assert_eq!(
+            legacy_run_id("mnist", &RunParams::default()).unwrap().len(),
+            12
+        );
     }
 
     #[test]
@@ -635,7 +728,9 @@ mod tests {
         assert_eq!(
             err,
             "unknown key `lamda` in [train] (did you mean `lambda`?); [train] takes epochs, batch_size, \
-             learning_rate, lambda, sampling, eval_every, seed (exp/x.toml, line 3, column 1)"
+             optimizer, learning_rate, lr_schedule, lr_step_epochs, lr_step_factor, \
+             warmup_epochs, momentum, beta1, beta2, eps, lambda, weight_decay, sampling, \
+             early_stopping, eval_every, seed (exp/x.toml, line 3, column 1)"
         );
         let err = parse("[grid]\nlearnig_rate = [0.1]\n").unwrap_err();
         assert!(

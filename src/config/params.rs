@@ -1,64 +1,65 @@
-//! The settings a run has, their names, sections, types and allowed ranges,
-//! and [`RunParams`]: one fully resolved, checked point of the grid.
+//! Every setting a run has, declared once in [`settings!`]'s table — name,
+//! table, type and bounds, default, whether it can be swept, labels, plot
+//! hints, and when it applies — and [`RunParams`]: one fully resolved,
+//! checked point of the grid. Parsing, CSV columns, plan output, run ids and
+//! plot axes all read that table; adding a setting is one row plus its use.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::choice::choice_enum;
 use crate::nn::Init;
+use crate::nn::optim::{Decay, Method, OptimizerSettings};
+use crate::nn::schedule::{LrSchedule, Schedule};
 
-/// How minibatches are drawn within an epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Sampling {
-    /// A new random permutation each epoch, ⌊n / batch⌋ full batches.
-    Shuffle,
-    /// ⌊n / batch⌋ batches of indices drawn with replacement (the notebook's
-    /// `np.random.choice`).
-    Replacement,
-}
-
-impl fmt::Display for Sampling {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Sampling::Shuffle => "shuffle",
-            Sampling::Replacement => "replacement",
-        })
+choice_enum! {
+    /// How minibatches are drawn within an epoch.
+    pub enum Sampling {
+        /// A new random permutation each epoch, ⌊n / batch⌋ full batches.
+        Shuffle = "shuffle",
+        /// ⌊n / batch⌋ batches of indices drawn with replacement (the
+        /// notebook's `np.random.choice`).
+        Replacement = "replacement",
     }
 }
 
-/// A setting a run can have, in the order grids are expanded (the last
-/// varies fastest) and columns are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Key {
-    /// Training images used (a seeded subset), absent = all.
-    TrainSubset,
-    /// Seed choosing the training subset.
-    DataSeed,
-    /// Number of hidden layers.
-    HiddenLayers,
-    /// Units per hidden layer.
-    HiddenSize,
-    /// Weight initialisation scheme.
-    Init,
-    /// Passes over the training data.
-    Epochs,
-    /// Minibatch size.
-    BatchSize,
-    /// SGD step size.
-    LearningRate,
-    /// Weight-decay strength λ.
-    Lambda,
-    /// Minibatch sampling scheme.
-    Sampling,
-    /// Evaluate every this many epochs (and after the last).
-    EvalEvery,
-    /// Seed of initialisation and batch order.
-    Seed,
+choice_enum! {
+    /// The validation metric early stopping watches.
+    pub enum StopMetric {
+        /// Mean loss on the validation images; lower is better.
+        ValLoss = "val_loss",
+        /// Accuracy on the validation images; higher is better.
+        ValAcc = "val_acc",
+    }
 }
 
-/// The kind of value a setting takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// When to stop a run early: after `patience` evaluations in a row without
+/// an improvement of more than `min_delta` in `metric` over the best so far.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EarlyStopping {
+    /// The validation metric watched.
+    pub metric: StopMetric,
+    /// Evaluations without improvement before the run stops (≥ 1).
+    pub patience: usize,
+    /// The smallest change that counts as an improvement (≥ 0).
+    pub min_delta: f64,
+}
+
+impl fmt::Display for EarlyStopping {
+    /// The TOML inline table that sets it, e.g.
+    /// `{ metric = "val_loss", patience = 5, min_delta = 0 }`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{{ metric = \"{}\", patience = {}, min_delta = {} }}",
+            self.metric, self.patience, self.min_delta
+        )
+    }
+}
+
+/// The kind of value a setting takes, with its bounds.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kind {
     /// A whole number within bounds.
     Int {
@@ -68,96 +69,495 @@ pub enum Kind {
         /// trained on any machine, and sizes must not overflow).
         max: u64,
     },
-    /// A finite real number, `≥ 0` or `> 0`.
+    /// A finite real number within bounds.
     Float {
-        /// Whether 0 itself is allowed.
-        zero_ok: bool,
+        /// Lower bound.
+        min: f64,
+        /// Whether the lower bound itself is excluded.
+        min_open: bool,
+        /// Upper bound (`f64::INFINITY` for none).
+        max: f64,
+        /// Whether the upper bound itself is excluded.
+        max_open: bool,
     },
     /// An initialisation scheme (`he`, `xavier`, `normal:σ`).
     Init,
-    /// A sampling scheme (`shuffle`, `replacement`).
-    Sampling,
+    /// One of a few words.
+    Choice(&'static [&'static str]),
+    /// A list of hidden-layer widths, `[500, 300]`.
+    Widths,
+    /// An early-stopping table `{ metric, patience, min_delta }`.
+    EarlyStopping,
 }
 
-impl Key {
-    /// Every key in canonical order.
-    pub const ALL: [Key; 12] = [
-        Key::TrainSubset,
-        Key::DataSeed,
-        Key::HiddenLayers,
-        Key::HiddenSize,
-        Key::Init,
-        Key::Epochs,
-        Key::BatchSize,
-        Key::LearningRate,
-        Key::Lambda,
-        Key::Sampling,
-        Key::EvalEvery,
-        Key::Seed,
-    ];
+/// `≥ 0`, the bounds of most real-valued settings.
+const NON_NEGATIVE: Kind = Kind::Float {
+    min: 0.0,
+    min_open: false,
+    max: f64::INFINITY,
+    max_open: false,
+};
+/// `> 0`.
+const POSITIVE: Kind = Kind::Float {
+    min: 0.0,
+    min_open: true,
+    max: f64::INFINITY,
+    max_open: false,
+};
+/// `[0, 1)`: momentum and Adam's β.
+const DECAY_RATE: Kind = Kind::Float {
+    min: 0.0,
+    min_open: false,
+    max: 1.0,
+    max_open: true,
+};
 
+/// How a setting can be drawn along a plot's x axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlotAxis {
+    /// Not as a number (a category, a seed, a list).
+    Categorical,
+    /// On a linear scale.
+    Linear,
+    /// On a log scale when its values span a factor of 4 or more.
+    Log,
+}
+
+/// When a setting has an effect: always, or only for some values of the
+/// others (momentum only for momentum optimizers). A setting that does not
+/// apply to a run is left at its default, out of the run's id, and written
+/// as an empty cell.
+#[derive(Clone, Copy)]
+pub struct Applies {
+    /// Whether it applies to these settings.
+    pub test: fn(&RunParams) -> bool,
+    /// The condition in words, for messages: `optimizer = "adam" or "adamw"`.
+    pub condition: &'static str,
+}
+
+/// Everything declared about one setting.
+#[derive(Clone, Copy)]
+pub struct Spec {
+    /// The name in experiment files and CSV headers.
+    pub name: &'static str,
+    /// The table it belongs in (it may also stand at top level).
+    pub section: &'static str,
+    /// The values it takes.
+    pub kind: Kind,
+    /// Whether it may be listed in `[grid]`.
+    pub sweepable: bool,
+    /// Axis titles: "weight decay λ".
+    pub label: &'static str,
+    /// Legends and plot titles: "λ".
+    pub short: &'static str,
+    /// How plots may draw it.
+    pub plot: PlotAxis,
+    /// When it has an effect; `None` for always.
+    pub applies: Option<Applies>,
+}
+
+/// A conversion between a [`RunParams`] field's type and checked [`Value`]s.
+pub trait SettingType: Sized {
+    /// The field's value for a value checked by [`Key::parse`].
+    fn from_value(value: Value) -> Self;
+    /// Its text in tables, CSV cells and run ids.
+    fn text(&self) -> String;
+    /// Its size as a number, for plotting; `None` when it has none.
+    fn number(&self) -> Option<f64> {
+        None
+    }
+}
+
+impl SettingType for usize {
+    fn from_value(value: Value) -> usize {
+        value.int() as usize
+    }
+    fn text(&self) -> String {
+        self.to_string()
+    }
+    fn number(&self) -> Option<f64> {
+        Some(*self as f64)
+    }
+}
+
+impl SettingType for u64 {
+    fn from_value(value: Value) -> u64 {
+        value.int()
+    }
+    fn text(&self) -> String {
+        self.to_string()
+    }
+    fn number(&self) -> Option<f64> {
+        Some(*self as f64)
+    }
+}
+
+impl SettingType for f64 {
+    fn from_value(value: Value) -> f64 {
+        match value {
+            Value::Float(x) => x,
+            other => unreachable!("a real setting given {other:?}"),
+        }
+    }
+    /// Shortest round-trip text, so `0.001` prints as `0.001` everywhere.
+    fn text(&self) -> String {
+        self.to_string()
+    }
+    fn number(&self) -> Option<f64> {
+        Some(*self)
+    }
+}
+
+/// `train_subset`: absent (the whole split) is an empty cell.
+impl SettingType for Option<usize> {
+    fn from_value(value: Value) -> Option<usize> {
+        Some(value.int() as usize)
+    }
+    fn text(&self) -> String {
+        self.map_or(String::new(), |n| n.to_string())
+    }
+    fn number(&self) -> Option<f64> {
+        self.map(|n| n as f64)
+    }
+}
+
+/// `init`, kept as its canonical text (`normal:0.01`).
+impl SettingType for String {
+    fn from_value(value: Value) -> String {
+        value.to_string()
+    }
+    fn text(&self) -> String {
+        self.clone()
+    }
+}
+
+/// `hidden`: absent (the shorthand `hidden_layers × hidden_size` applies)
+/// is an empty cell.
+impl SettingType for Option<Vec<usize>> {
+    fn from_value(value: Value) -> Option<Vec<usize>> {
+        match value {
+            Value::Widths(w) => Some(w),
+            other => unreachable!("`hidden` given {other:?}"),
+        }
+    }
+    fn text(&self) -> String {
+        self.as_ref().map_or(String::new(), |w| widths_text(w))
+    }
+}
+
+/// `early_stopping`: absent (off) is an empty cell.
+impl SettingType for Option<EarlyStopping> {
+    fn from_value(value: Value) -> Option<EarlyStopping> {
+        match value {
+            Value::EarlyStopping(e) => Some(e),
+            other => unreachable!("`early_stopping` given {other:?}"),
+        }
+    }
+    fn text(&self) -> String {
+        self.map_or(String::new(), |e| e.to_string())
+    }
+}
+
+/// Settings that take one of a few words.
+macro_rules! word_settings {
+    ($($ty:ty),+) => {$(
+        impl SettingType for $ty {
+            fn from_value(value: Value) -> $ty {
+                match &value {
+                    Value::Text(word) => word.parse().unwrap_or_else(|e| unreachable!("{e}")),
+                    other => unreachable!("a word setting given {other:?}"),
+                }
+            }
+            fn text(&self) -> String {
+                self.word().to_string()
+            }
+        }
+    )+};
+}
+
+word_settings!(Sampling, Method, Decay, Schedule);
+
+/// `[500, 300]`: how widths are written in files and cells (text that no
+/// spreadsheet reads as a number or a date).
+fn widths_text(widths: &[usize]) -> String {
+    let inner: Vec<String> = widths.iter().map(|w| w.to_string()).collect();
+    format!("[{}]", inner.join(", "))
+}
+
+/// Declares every setting: the [`Key`] enum, its [`Spec`] table, the
+/// [`RunParams`] struct with its defaults, and the generic accessors.
+macro_rules! settings {
+    ($(
+        $(#[doc = $doc:literal])+
+        $variant:ident $field:ident: $ty:ty = $default:expr,
+        { $($spec:tt)* }
+    )+) => {
+        /// A setting a run can have, in the order grids are expanded (the
+        /// last varies fastest) and columns are written.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Key {
+            $( $(#[doc = $doc])+ $variant, )+
+        }
+
+        impl Key {
+            /// Every key in canonical order.
+            pub const ALL: &'static [Key] = &[$(Key::$variant),+];
+
+            /// Everything declared about the setting.
+            pub fn spec(self) -> &'static Spec {
+                const SPECS: &[Spec] = &[$(Spec { name: stringify!($field), $($spec)* }),+];
+                &SPECS[self as usize]
+            }
+        }
+
+        /// Every setting of one run, resolved and checked. A setting missing
+        /// from a stored `params.json` (written before it existed) takes its
+        /// default.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(default)]
+        pub struct RunParams {
+            $( $(#[doc = $doc])+ pub $field: $ty, )+
+        }
+
+        impl Default for RunParams {
+            /// The defaults of every setting an experiment file leaves out.
+            /// They must never change: a run's id leaves defaults out.
+            fn default() -> RunParams {
+                RunParams { $( $field: $default, )+ }
+            }
+        }
+
+        impl RunParams {
+            /// Sets `key` to a value checked by [`Key::parse`].
+            pub fn set(&mut self, key: Key, value: Value) {
+                match key { $( Key::$variant => self.$field = SettingType::from_value(value), )+ }
+            }
+
+            /// Resets `key` to its default.
+            fn reset(&mut self, key: Key) {
+                let defaults = RunParams::default();
+                match key { $( Key::$variant => self.$field = defaults.$field, )+ }
+            }
+
+            /// The text of `key`'s value whether or not it applies.
+            fn raw_text(&self, key: Key) -> String {
+                match key { $( Key::$variant => SettingType::text(&self.$field), )+ }
+            }
+
+            /// The value of `key` as a number, whether or not it applies.
+            fn raw_number(&self, key: Key) -> Option<f64> {
+                match key { $( Key::$variant => SettingType::number(&self.$field), )+ }
+            }
+        }
+    };
+}
+
+/// Applies only to the momentum optimizers.
+const MOMENTUM_ONLY: Option<Applies> = Some(Applies {
+    test: |p| p.optimizer.uses_momentum(),
+    condition: "optimizer = \"momentum\" or \"nesterov\"",
+});
+/// Applies only to Adam.
+const ADAM_ONLY: Option<Applies> = Some(Applies {
+    test: |p| p.optimizer.is_adam(),
+    condition: "optimizer = \"adam\" or \"adamw\"",
+});
+/// Applies only to the step schedule.
+const STEP_ONLY: Option<Applies> = Some(Applies {
+    test: |p| p.lr_schedule == Schedule::Step,
+    condition: "lr_schedule = \"step\"",
+});
+/// The equal-width shorthand applies when `hidden` is not given.
+const SHORTHAND_ONLY: Option<Applies> = Some(Applies {
+    test: |p| p.hidden.is_none(),
+    condition: "`hidden` is not given",
+});
+
+settings! {
+    /// Training images used (a seeded subset), absent = all.
+    TrainSubset train_subset: Option<usize> = None, {
+        section: "data", kind: Kind::Int { min: 1, max: 100_000_000 }, sweepable: true,
+        label: "training images", short: "training images", plot: PlotAxis::Log, applies: None,
+    }
+    /// Training images held out for validation (chosen by `data_seed`,
+    /// disjoint from the training images), 0 = none.
+    Validation validation: usize = 0, {
+        section: "data", kind: Kind::Int { min: 0, max: 100_000_000 }, sweepable: true,
+        label: "validation images", short: "validation images", plot: PlotAxis::Linear,
+        applies: None,
+    }
+    /// Seed choosing the training subset and the validation images.
+    DataSeed data_seed: u64 = 0, {
+        section: "data", kind: Kind::Int { min: 0, max: super::grid::MAX_WHOLE }, sweepable: true,
+        label: "data seed", short: "data seed", plot: PlotAxis::Categorical, applies: None,
+    }
+    /// Width of every hidden layer, input side first (`[500, 300]`);
+    /// absent = `hidden_layers` layers of `hidden_size`.
+    Hidden hidden: Option<Vec<usize>> = None, {
+        section: "model", kind: Kind::Widths, sweepable: true,
+        label: "hidden widths", short: "widths", plot: PlotAxis::Categorical, applies: None,
+    }
+    /// Number of hidden layers (all of `hidden_size` units).
+    HiddenLayers hidden_layers: usize = 2, {
+        section: "model", kind: Kind::Int { min: 0, max: 64 }, sweepable: true,
+        label: "hidden layers", short: "depth", plot: PlotAxis::Linear, applies: SHORTHAND_ONLY,
+    }
+    /// Units per hidden layer.
+    HiddenSize hidden_size: usize = 200, {
+        section: "model", kind: Kind::Int { min: 1, max: 100_000 }, sweepable: true,
+        label: "hidden units per layer", short: "width", plot: PlotAxis::Log,
+        applies: SHORTHAND_ONLY,
+    }
+    /// Weight initialisation scheme (`he`, `xavier`, `normal:σ`).
+    Init init: String = "he".into(), {
+        section: "model", kind: Kind::Init, sweepable: true,
+        label: "initialisation", short: "init", plot: PlotAxis::Categorical, applies: None,
+    }
+    /// Passes over the training data.
+    Epochs epochs: usize = 10, {
+        section: "train", kind: Kind::Int { min: 1, max: 1_000_000 }, sweepable: true,
+        label: "epochs", short: "epochs", plot: PlotAxis::Linear, applies: None,
+    }
+    /// Minibatch size.
+    BatchSize batch_size: usize = 100, {
+        section: "train", kind: Kind::Int { min: 1, max: 100_000_000 }, sweepable: true,
+        label: "batch size", short: "batch size", plot: PlotAxis::Log, applies: None,
+    }
+    /// The update rule: sgd, momentum, nesterov, adam or adamw.
+    Optimizer optimizer: Method = Method::Sgd, {
+        section: "train", kind: Kind::Choice(Method::WORDS), sweepable: true,
+        label: "optimizer", short: "optimizer", plot: PlotAxis::Categorical, applies: None,
+    }
+    /// Step size (after warm-up, before any decay of the schedule).
+    LearningRate learning_rate: f64 = 0.1, {
+        section: "train", kind: POSITIVE, sweepable: true,
+        label: "learning rate", short: "learning rate", plot: PlotAxis::Log, applies: None,
+    }
+    /// How the learning rate changes over epochs: constant, step or cosine.
+    LrSchedule lr_schedule: Schedule = Schedule::Constant, {
+        section: "train", kind: Kind::Choice(Schedule::WORDS), sweepable: true,
+        label: "learning-rate schedule", short: "schedule", plot: PlotAxis::Categorical,
+        applies: None,
+    }
+    /// Epochs between two steps of the `step` schedule.
+    LrStepEpochs lr_step_epochs: usize = 10, {
+        section: "train", kind: Kind::Int { min: 1, max: 1_000_000 }, sweepable: true,
+        label: "epochs per learning-rate step", short: "step epochs", plot: PlotAxis::Linear,
+        applies: STEP_ONLY,
+    }
+    /// Factor of each step of the `step` schedule.
+    LrStepFactor lr_step_factor: f64 = 0.1, {
+        section: "train", kind: Kind::Float { min: 0.0, min_open: true, max: 1.0, max_open: false },
+        sweepable: true, label: "learning-rate step factor", short: "step factor",
+        plot: PlotAxis::Log, applies: STEP_ONLY,
+    }
+    /// Epochs of linear learning-rate warm-up before the schedule.
+    WarmupEpochs warmup_epochs: usize = 0, {
+        section: "train", kind: Kind::Int { min: 0, max: 1_000_000 }, sweepable: true,
+        label: "warm-up epochs", short: "warm-up", plot: PlotAxis::Linear, applies: None,
+    }
+    /// Momentum μ of `momentum` and `nesterov`.
+    Momentum momentum: f64 = 0.9, {
+        section: "train", kind: DECAY_RATE, sweepable: true,
+        label: "momentum μ", short: "μ", plot: PlotAxis::Linear, applies: MOMENTUM_ONLY,
+    }
+    /// Adam's β₁.
+    Beta1 beta1: f64 = 0.9, {
+        section: "train", kind: DECAY_RATE, sweepable: true,
+        label: "Adam β₁", short: "β₁", plot: PlotAxis::Linear, applies: ADAM_ONLY,
+    }
+    /// Adam's β₂.
+    Beta2 beta2: f64 = 0.999, {
+        section: "train", kind: DECAY_RATE, sweepable: true,
+        label: "Adam β₂", short: "β₂", plot: PlotAxis::Linear, applies: ADAM_ONLY,
+    }
+    /// Adam's ε.
+    Eps eps: f64 = 1e-8, {
+        section: "train", kind: POSITIVE, sweepable: true,
+        label: "Adam ε", short: "ε", plot: PlotAxis::Log, applies: ADAM_ONLY,
+    }
+    /// Weight-decay strength λ (weight matrices only, never biases).
+    Lambda lambda: f64 = 0.0, {
+        section: "train", kind: NON_NEGATIVE, sweepable: true,
+        label: "weight decay λ", short: "λ", plot: PlotAxis::Log, applies: None,
+    }
+    /// How λ acts: `l2` (λW joins the gradient) or `decoupled` (weights
+    /// shrink by lr·λ·W outside the update); `adamw` is always decoupled.
+    WeightDecay weight_decay: Decay = Decay::L2, {
+        section: "train", kind: Kind::Choice(Decay::WORDS), sweepable: true,
+        label: "weight decay", short: "decay", plot: PlotAxis::Categorical,
+        applies: Some(Applies {
+            test: |p| p.optimizer != Method::AdamW,
+            condition: "optimizer is not \"adamw\" (which always decays decoupled)",
+        }),
+    }
+    /// Minibatch sampling scheme.
+    Sampling sampling: Sampling = Sampling::Shuffle, {
+        section: "train", kind: Kind::Choice(Sampling::WORDS), sweepable: true,
+        label: "sampling", short: "sampling", plot: PlotAxis::Categorical, applies: None,
+    }
+    /// Stop when the validation metric has not improved for a while.
+    EarlyStopping early_stopping: Option<EarlyStopping> = None, {
+        section: "train", kind: Kind::EarlyStopping, sweepable: false,
+        label: "early stopping", short: "early stopping", plot: PlotAxis::Categorical,
+        applies: None,
+    }
+    /// Evaluate every this many epochs (and after the last).
+    EvalEvery eval_every: usize = 1, {
+        section: "train", kind: Kind::Int { min: 1, max: 1_000_000 }, sweepable: false,
+        label: "evaluated every", short: "eval every", plot: PlotAxis::Linear, applies: None,
+    }
+    /// Seed of initialisation and batch order.
+    Seed seed: u64 = 0, {
+        section: "train", kind: Kind::Int { min: 0, max: super::grid::MAX_WHOLE },
+        sweepable: true, label: "seed", short: "seed", plot: PlotAxis::Categorical,
+        applies: None,
+    }
+}
+
+/// The settings sweep 0.1 had, whose full text made its run ids.
+const SWEEP_0_1_KEYS: [Key; 12] = [
+    Key::TrainSubset,
+    Key::DataSeed,
+    Key::HiddenLayers,
+    Key::HiddenSize,
+    Key::Init,
+    Key::Epochs,
+    Key::BatchSize,
+    Key::LearningRate,
+    Key::Lambda,
+    Key::Sampling,
+    Key::EvalEvery,
+    Key::Seed,
+];
+
+/// Keys an early-stopping table takes.
+const EARLY_STOPPING_KEYS: &[&str] = &["metric", "patience", "min_delta"];
+
+impl Key {
     /// The name used in experiment files and CSV headers.
     pub fn name(self) -> &'static str {
-        match self {
-            Key::TrainSubset => "train_subset",
-            Key::DataSeed => "data_seed",
-            Key::HiddenLayers => "hidden_layers",
-            Key::HiddenSize => "hidden_size",
-            Key::Init => "init",
-            Key::Epochs => "epochs",
-            Key::BatchSize => "batch_size",
-            Key::LearningRate => "learning_rate",
-            Key::Lambda => "lambda",
-            Key::Sampling => "sampling",
-            Key::EvalEvery => "eval_every",
-            Key::Seed => "seed",
-        }
+        self.spec().name
     }
 
     /// The key called `name`, if any.
     pub fn from_name(name: &str) -> Option<Key> {
-        Key::ALL.into_iter().find(|k| k.name() == name)
+        Key::ALL.iter().copied().find(|k| k.name() == name)
     }
 
     /// The table the setting belongs in (it may also stand at top level).
     pub fn section(self) -> &'static str {
-        match self {
-            Key::TrainSubset | Key::DataSeed => "data",
-            Key::HiddenLayers | Key::HiddenSize | Key::Init => "model",
-            _ => "train",
-        }
+        self.spec().section
     }
 
     /// Whether the setting may be listed in `[grid]`.
     pub fn sweepable(self) -> bool {
-        self != Key::EvalEvery
+        self.spec().sweepable
     }
 
     /// The kind of value it takes.
     pub fn kind(self) -> Kind {
-        match self {
-            Key::DataSeed | Key::Seed => Kind::Int {
-                min: 0,
-                max: super::grid::MAX_WHOLE,
-            },
-            Key::HiddenLayers => Kind::Int { min: 0, max: 64 },
-            Key::HiddenSize => Kind::Int {
-                min: 1,
-                max: 100_000,
-            },
-            Key::TrainSubset | Key::BatchSize => Kind::Int {
-                min: 1,
-                max: 100_000_000,
-            },
-            Key::Epochs | Key::EvalEvery => Kind::Int {
-                min: 1,
-                max: 1_000_000,
-            },
-            Key::LearningRate => Kind::Float { zero_ok: false },
-            Key::Lambda => Kind::Float { zero_ok: true },
-            Key::Init => Kind::Init,
-            Key::Sampling => Kind::Sampling,
-        }
+        self.spec().kind
     }
 
     /// Parses and range-checks one TOML value for this key. The error is a
@@ -165,33 +565,13 @@ impl Key {
     pub fn parse(self, value: &toml::Value) -> Result<Value, String> {
         let name = self.name();
         match self.kind() {
-            Kind::Int { min, max } => {
-                let n = match value {
-                    toml::Value::Integer(n) => *n,
-                    toml::Value::Float(f)
-                        if f.fract() == 0.0 && f.is_finite() && f.abs() <= max as f64 =>
-                    {
-                        *f as i64
-                    }
-                    toml::Value::Float(f) if f.fract() == 0.0 && f.is_finite() => {
-                        return Err(format!("`{name}` must be ≤ {max}, got {f:e}"));
-                    }
-                    other => {
-                        return Err(format!(
-                            "`{name}` must be a whole number, got {} {other}",
-                            other.type_str()
-                        ));
-                    }
-                };
-                if n < min as i64 {
-                    return Err(format!("`{name}` must be ≥ {min}, got {n}"));
-                }
-                if n as u64 > max {
-                    return Err(format!("`{name}` must be ≤ {max}, got {n}"));
-                }
-                Ok(Value::Int(n as u64))
-            }
-            Kind::Float { zero_ok } => {
+            Kind::Int { min, max } => parse_int(name, value, min, max).map(Value::Int),
+            Kind::Float {
+                min,
+                min_open,
+                max,
+                max_open,
+            } => {
                 let x = match value {
                     toml::Value::Float(f) => *f,
                     toml::Value::Integer(n) => *n as f64,
@@ -205,45 +585,197 @@ impl Key {
                 if !x.is_finite() {
                     return Err(format!("`{name}` must be finite, got {x}"));
                 }
-                match zero_ok {
-                    true if x < 0.0 => Err(format!("`{name}` must be ≥ 0, got {x}")),
-                    false if x <= 0.0 => Err(format!("`{name}` must be > 0, got {x}")),
-                    // −0 and 0 are the same setting (and the same run id).
-                    _ => Ok(Value::Float(if x == 0.0 { 0.0 } else { x })),
+                if x < min || (min_open && x == min) {
+                    let op = if min_open { ">" } else { "≥" };
+                    return Err(format!("`{name}` must be {op} {min}, got {x}"));
                 }
+                if x > max || (max_open && x == max) {
+                    let op = if max_open { "<" } else { "≤" };
+                    return Err(format!("`{name}` must be {op} {max}, got {x}"));
+                }
+                // −0 and 0 are the same setting (and the same run id).
+                Ok(Value::Float(if x == 0.0 { 0.0 } else { x }))
             }
             Kind::Init => match value {
                 toml::Value::String(s) => s
                     .parse::<Init>()
-                    .map(Value::Init)
+                    .map(|i| Value::Text(i.to_string()))
                     .map_err(|e| format!("`{name}`: {e}")),
                 other => Err(format!(
                     "`{name}` must be a string such as \"he\", got {} {other}",
                     other.type_str()
                 )),
             },
-            Kind::Sampling => match value.as_str() {
-                Some("shuffle") => Ok(Value::Sampling(Sampling::Shuffle)),
-                Some("replacement") => Ok(Value::Sampling(Sampling::Replacement)),
-                _ => Err(format!(
-                    "`{name}` must be \"shuffle\" or \"replacement\", got {value}"
-                )),
+            Kind::Choice(words) => match value.as_str() {
+                Some(word) if words.contains(&word) => Ok(Value::Text(word.to_string())),
+                _ => Err(format!("`{name}` must be {}, got {value}", one_of(words))),
             },
+            Kind::Widths => parse_widths(name, value).map(Value::Widths),
+            Kind::EarlyStopping => parse_early_stopping(name, value).map(Value::EarlyStopping),
         }
+    }
+
+    /// What an empty value of an optional setting means, in words
+    /// (`train_subset`: all images; `early_stopping`: off); `None` when an
+    /// empty value is better not shown (`hidden` absent: the shorthand
+    /// gives the widths; a setting that does not apply).
+    pub fn absent_text(self) -> Option<&'static str> {
+        match self {
+            Key::TrainSubset => Some("all"),
+            Key::EarlyStopping => Some("off"),
+            _ => None,
+        }
+    }
+
+    /// Whether the setting has an effect on a run with settings `params`.
+    pub fn applies_to(self, params: &RunParams) -> bool {
+        self.spec().applies.is_none_or(|a| (a.test)(params))
     }
 }
 
+/// `"a", "b" or "c"`.
+fn one_of(words: &[&str]) -> String {
+    let quoted: Vec<String> = words.iter().map(|w| format!("\"{w}\"")).collect();
+    match quoted.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// A whole number in `min..=max` (a float with no fraction counts).
+fn parse_int(name: &str, value: &toml::Value, min: u64, max: u64) -> Result<u64, String> {
+    let n = match value {
+        toml::Value::Integer(n) => *n,
+        toml::Value::Float(f) if f.fract() == 0.0 && f.is_finite() && f.abs() <= max as f64 => {
+            *f as i64
+        }
+        toml::Value::Float(f) if f.fract() == 0.0 && f.is_finite() => {
+            return Err(format!("`{name}` must be ≤ {max}, got {f:e}"));
+        }
+        other => {
+            return Err(format!(
+                "`{name}` must be a whole number, got {} {other}",
+                other.type_str()
+            ));
+        }
+    };
+    if n < min as i64 {
+        return Err(format!("`{name}` must be ≥ {min}, got {n}"));
+    }
+    if n as u64 > max {
+        return Err(format!("`{name}` must be ≤ {max}, got {n}"));
+    }
+    Ok(n as u64)
+}
+
+/// Most hidden layers a network may have.
+const MAX_LAYERS: usize = 64;
+/// Widest hidden layer.
+const MAX_WIDTH: u64 = 100_000;
+
+fn parse_widths(name: &str, value: &toml::Value) -> Result<Vec<usize>, String> {
+    let hint = format!(
+        "`{name}` must be a list of hidden-layer widths like [500, 300] (in [grid], a list of \
+         such lists: {name} = [[100], [500, 300]])"
+    );
+    let items = value
+        .as_array()
+        .ok_or_else(|| format!("{hint}, got {} {value}", value.type_str()))?;
+    if items.len() > MAX_LAYERS {
+        return Err(format!(
+            "`{name}` lists {} widths; a network may have at most {MAX_LAYERS} hidden layers",
+            items.len()
+        ));
+    }
+    items
+        .iter()
+        .map(|item| match item {
+            toml::Value::Integer(_) => parse_int(name, item, 1, MAX_WIDTH)
+                .map(|w| w as usize)
+                .map_err(|_| {
+                    format!("every width in `{name}` must be from 1 to {MAX_WIDTH}, got {item}")
+                }),
+            other => Err(format!("{hint}, got {} {other} in it", other.type_str())),
+        })
+        .collect()
+}
+
+fn parse_early_stopping(name: &str, value: &toml::Value) -> Result<EarlyStopping, String> {
+    let table = value.as_table().ok_or_else(|| {
+        format!(
+            "`{name}` must be a table like {{ metric = \"val_loss\", patience = 5 }}, got {} \
+             {value}",
+            value.type_str()
+        )
+    })?;
+    if let Some(unknown) = table
+        .keys()
+        .find(|k| !EARLY_STOPPING_KEYS.contains(&k.as_str()))
+    {
+        let hint = super::locate::suggest(unknown, EARLY_STOPPING_KEYS.iter().copied());
+        return Err(format!(
+            "unknown key `{unknown}` in `{name}`{hint}; it takes metric, patience and min_delta"
+        ));
+    }
+    let metric = match table.get("metric") {
+        None => StopMetric::ValLoss,
+        Some(m) => m.as_str().and_then(|w| w.parse().ok()).ok_or_else(|| {
+            format!(
+                "`{name}.metric` must be {}, got {m}",
+                one_of(StopMetric::WORDS)
+            )
+        })?,
+    };
+    let patience = match table.get("patience") {
+        Some(p) => parse_int(&format!("{name}.patience"), p, 1, 1_000_000)? as usize,
+        None => {
+            return Err(format!(
+                "`{name}` needs `patience`: how many evaluations without improvement before \
+                 the run stops"
+            ));
+        }
+    };
+    let min_delta = match table.get("min_delta") {
+        None => 0.0,
+        Some(d) => match d.as_float().or_else(|| d.as_integer().map(|n| n as f64)) {
+            Some(x) if x.is_finite() && x >= 0.0 => x + 0.0,
+            _ => {
+                return Err(format!(
+                    "`{name}.min_delta` must be a finite number ≥ 0, got {d}"
+                ));
+            }
+        },
+    };
+    Ok(EarlyStopping {
+        metric,
+        patience,
+        min_delta,
+    })
+}
+
 /// A checked value of one setting.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// A whole number.
     Int(u64),
     /// A real number.
     Float(f64),
-    /// An initialisation scheme.
-    Init(Init),
-    /// A sampling scheme.
-    Sampling(Sampling),
+    /// A word or an initialisation scheme, in canonical form.
+    Text(String),
+    /// Hidden-layer widths.
+    Widths(Vec<usize>),
+    /// An early-stopping rule.
+    EarlyStopping(EarlyStopping),
+}
+
+impl Value {
+    fn int(&self) -> u64 {
+        match self {
+            Value::Int(n) => *n,
+            other => unreachable!("a whole-number setting given {other:?}"),
+        }
+    }
 }
 
 impl fmt::Display for Value {
@@ -253,122 +785,68 @@ impl fmt::Display for Value {
         match self {
             Value::Int(n) => write!(f, "{n}"),
             Value::Float(x) => write!(f, "{x}"),
-            Value::Init(i) => write!(f, "{i}"),
-            Value::Sampling(s) => write!(f, "{s}"),
-        }
-    }
-}
-
-/// Every setting of one run, resolved and checked. A setting missing from a
-/// stored `params.json` (written before it existed) takes its default.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct RunParams {
-    /// Training images used; `None` means the whole training split.
-    pub train_subset: Option<usize>,
-    /// Seed choosing the training subset.
-    pub data_seed: u64,
-    /// Number of hidden layers.
-    pub hidden_layers: usize,
-    /// Units per hidden layer.
-    pub hidden_size: usize,
-    /// Weight initialisation, as text (`he`, `xavier`, `normal:0.01`).
-    pub init: String,
-    /// Passes over the training data.
-    pub epochs: usize,
-    /// Minibatch size.
-    pub batch_size: usize,
-    /// SGD step size.
-    pub learning_rate: f64,
-    /// Weight-decay strength λ.
-    pub lambda: f64,
-    /// Minibatch sampling scheme.
-    pub sampling: Sampling,
-    /// Evaluate every this many epochs (and after the last).
-    pub eval_every: usize,
-    /// Seed of initialisation and batch order.
-    pub seed: u64,
-}
-
-impl Default for RunParams {
-    /// The defaults of every setting an experiment file leaves out.
-    fn default() -> RunParams {
-        RunParams {
-            train_subset: None,
-            data_seed: 0,
-            hidden_layers: 2,
-            hidden_size: 200,
-            init: "he".into(),
-            epochs: 10,
-            batch_size: 100,
-            learning_rate: 0.1,
-            lambda: 0.0,
-            sampling: Sampling::Shuffle,
-            eval_every: 1,
-            seed: 0,
+            Value::Text(s) => f.write_str(s),
+            Value::Widths(w) => f.write_str(&widths_text(w)),
+            Value::EarlyStopping(e) => write!(f, "{e}"),
         }
     }
 }
 
 impl RunParams {
-    /// Sets `key` to a value checked by [`Key::parse`].
-    pub fn set(&mut self, key: Key, value: Value) {
-        let int = |v: Value| match v {
-            Value::Int(n) => n,
-            other => unreachable!("{key:?} given {other:?}"),
-        };
-        match (key, value) {
-            (Key::Init, Value::Init(i)) => self.init = i.to_string(),
-            (Key::Sampling, Value::Sampling(s)) => self.sampling = s,
-            (Key::LearningRate, Value::Float(x)) => self.learning_rate = x,
-            (Key::Lambda, Value::Float(x)) => self.lambda = x,
-            (Key::TrainSubset, v) => self.train_subset = Some(int(v) as usize),
-            (Key::DataSeed, v) => self.data_seed = int(v),
-            (Key::HiddenLayers, v) => self.hidden_layers = int(v) as usize,
-            (Key::HiddenSize, v) => self.hidden_size = int(v) as usize,
-            (Key::Epochs, v) => self.epochs = int(v) as usize,
-            (Key::BatchSize, v) => self.batch_size = int(v) as usize,
-            (Key::EvalEvery, v) => self.eval_every = int(v) as usize,
-            (Key::Seed, v) => self.seed = int(v),
-            (key, value) => unreachable!("{key:?} given {value:?}"),
-        }
-    }
-
-    /// The text of `key`'s value, as shown in tables and CSV cells
-    /// (`train_subset` is empty when the whole split is used).
+    /// The text of `key`'s value, as shown in tables and CSV cells: empty
+    /// when the setting does not apply to this run (momentum of plain SGD)
+    /// or is absent (`train_subset` when the whole split is used).
     pub fn text(&self, key: Key) -> String {
-        match key {
-            Key::TrainSubset => self.train_subset.map_or(String::new(), |n| n.to_string()),
-            Key::DataSeed => self.data_seed.to_string(),
-            Key::HiddenLayers => self.hidden_layers.to_string(),
-            Key::HiddenSize => self.hidden_size.to_string(),
-            Key::Init => self.init.clone(),
-            Key::Epochs => self.epochs.to_string(),
-            Key::BatchSize => self.batch_size.to_string(),
-            Key::LearningRate => Value::Float(self.learning_rate).to_string(),
-            Key::Lambda => Value::Float(self.lambda).to_string(),
-            Key::Sampling => self.sampling.to_string(),
-            Key::EvalEvery => self.eval_every.to_string(),
-            Key::Seed => self.seed.to_string(),
+        if key.applies_to(self) {
+            self.raw_text(key)
+        } else {
+            String::new()
         }
     }
 
-    /// The value of a numeric setting as a number, for plotting; `None` for
-    /// `init` and `sampling`, and for `train_subset` when all images are used.
+    /// The value of a numeric setting as a number, for plotting; `None`
+    /// for words and lists, for `train_subset` when all images are used, and
+    /// for settings that do not apply.
     pub fn number(&self, key: Key) -> Option<f64> {
-        match key {
-            Key::TrainSubset => self.train_subset.map(|n| n as f64),
-            Key::DataSeed => Some(self.data_seed as f64),
-            Key::HiddenLayers => Some(self.hidden_layers as f64),
-            Key::HiddenSize => Some(self.hidden_size as f64),
-            Key::Epochs => Some(self.epochs as f64),
-            Key::BatchSize => Some(self.batch_size as f64),
-            Key::LearningRate => Some(self.learning_rate),
-            Key::Lambda => Some(self.lambda),
-            Key::EvalEvery => Some(self.eval_every as f64),
-            Key::Seed => Some(self.seed as f64),
-            Key::Init | Key::Sampling => None,
+        if key.applies_to(self) {
+            self.raw_number(key)
+        } else {
+            None
         }
+    }
+
+    /// Puts the settings in canonical form, so that two grid points that
+    /// train the same network get the same id: equal `hidden` widths become
+    /// the `hidden_layers × hidden_size` shorthand, and settings that do not
+    /// apply return to their defaults.
+    pub fn normalize(&mut self) {
+        if let Some(widths) = &self.hidden
+            && widths.windows(2).all(|p| p[0] == p[1])
+        {
+            let defaults = RunParams::default();
+            self.hidden_layers = widths.len();
+            self.hidden_size = widths.first().copied().unwrap_or(defaults.hidden_size);
+            self.hidden = None;
+        }
+        for &key in Key::ALL {
+            if !key.applies_to(self) {
+                self.reset(key);
+            }
+        }
+    }
+
+    /// A combination of settings that cannot run, as the key to point at
+    /// and a sentence.
+    pub fn contradiction(&self) -> Option<(Key, String)> {
+        if self.early_stopping.is_some() && self.validation == 0 {
+            return Some((
+                Key::EarlyStopping,
+                "`early_stopping` watches a validation metric, and this sweep has no \
+                 validation split; set `validation = N` in [data] (N training images held out)"
+                    .into(),
+            ));
+        }
+        None
     }
 
     /// The initialisation scheme (the text was checked when it was set).
@@ -376,34 +854,84 @@ impl RunParams {
         self.init.parse().unwrap_or(Init::He)
     }
 
+    /// Widths of the hidden layers, input side first.
+    pub fn hidden_widths(&self) -> Vec<usize> {
+        match &self.hidden {
+            Some(widths) => widths.clone(),
+            None => vec![self.hidden_size; self.hidden_layers],
+        }
+    }
+
     /// Layer widths for inputs of `pixels` features and `classes` outputs.
     pub fn layer_sizes(&self, pixels: usize, classes: usize) -> Vec<usize> {
         let mut sizes = vec![pixels];
-        sizes.extend(std::iter::repeat_n(self.hidden_size, self.hidden_layers));
+        sizes.extend(self.hidden_widths());
         sizes.push(classes);
         sizes
     }
 
-    /// `key=value` pairs of the settings that differ from their defaults, in
-    /// canonical order: the input of a run's id.
+    /// The optimizer these settings describe.
+    pub fn optimizer_settings(&self) -> OptimizerSettings {
+        OptimizerSettings {
+            method: self.optimizer,
+            momentum: self.momentum as f32,
+            beta1: self.beta1 as f32,
+            beta2: self.beta2 as f32,
+            eps: self.eps as f32,
+            lambda: self.lambda as f32,
+            decay: self.weight_decay,
+        }
+    }
+
+    /// The learning rate of every epoch.
+    pub fn lr_schedule(&self) -> LrSchedule {
+        LrSchedule {
+            base: self.learning_rate,
+            schedule: self.lr_schedule,
+            step_epochs: self.lr_step_epochs,
+            step_factor: self.lr_step_factor,
+            warmup_epochs: self.warmup_epochs,
+            epochs: self.epochs,
+        }
+    }
+
+    /// `key=value` pairs of the settings that apply to this run and differ
+    /// from their defaults, in canonical order: the input of a run's id.
     pub fn canonical_changes(&self) -> String {
         let defaults = RunParams::default();
         Key::ALL
             .iter()
-            .filter(|&&k| self.text(k) != defaults.text(k))
+            .filter(|&&k| k.applies_to(self) && self.raw_text(k) != defaults.raw_text(k))
             .map(|&k| format!("{}={}", k.name(), self.text(k)))
             .collect::<Vec<_>>()
             .join(";")
     }
 
-    /// `key=value` pairs of every setting: what identifies a configuration,
-    /// and the input of sweep 0.1's run ids.
+    /// `key=value` pairs of every setting: what identifies a configuration.
     pub fn canonical(&self) -> String {
         Key::ALL
             .iter()
             .map(|&k| format!("{}={}", k.name(), self.text(k)))
             .collect::<Vec<_>>()
             .join(";")
+    }
+
+    /// The input of sweep 0.1's run id (its 12 settings, every one), or
+    /// `None` when a setting 0.1 did not have differs from its default: no
+    /// 0.1 folder can hold such a run.
+    pub fn sweep_0_1_canonical(&self) -> Option<String> {
+        let defaults = RunParams::default();
+        let newer_all_default = Key::ALL
+            .iter()
+            .filter(|k| !SWEEP_0_1_KEYS.contains(k))
+            .all(|&k| self.text(k) == defaults.text(k));
+        newer_all_default.then(|| {
+            SWEEP_0_1_KEYS
+                .iter()
+                .map(|&k| format!("{}={}", k.name(), self.text(k)))
+                .collect::<Vec<_>>()
+                .join(";")
+        })
     }
 }
 
@@ -433,6 +961,8 @@ mod tests {
         assert_eq!(err, "`learning_rate` must be finite, got inf");
         let err = Key::HiddenSize.parse(&toml::Value::Integer(0)).unwrap_err();
         assert_eq!(err, "`hidden_size` must be ≥ 1, got 0");
+        let err = Key::Momentum.parse(&toml::Value::Float(1.0)).unwrap_err();
+        assert_eq!(err, "`momentum` must be < 1, got 1");
     }
 
     #[test]
@@ -441,6 +971,14 @@ mod tests {
             .parse(&toml::Value::String("ten".into()))
             .unwrap_err();
         assert_eq!(err, "`epochs` must be a whole number, got string \"ten\"");
+        let err = Key::Optimizer
+            .parse(&toml::Value::String("adagrad".into()))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "`optimizer` must be \"sgd\", \"momentum\", \"nesterov\", \"adam\" or \"adamw\", \
+             got \"adagrad\""
+        );
     }
 
     #[test]
@@ -451,5 +989,87 @@ mod tests {
         };
         assert_eq!(p.text(Key::Lambda), "0.001");
         assert!(p.canonical().contains("lambda=0.001;"));
+    }
+
+    #[test]
+    fn the_spec_table_lines_up_with_the_keys() {
+        for (i, &k) in Key::ALL.iter().enumerate() {
+            assert_eq!(k as usize, i);
+            assert_eq!(Key::from_name(k.name()), Some(k));
+        }
+        assert_eq!(Key::Lambda.spec().short, "λ");
+    }
+
+    #[test]
+    fn settings_that_do_not_apply_are_blank_and_out_of_the_id() {
+        let mut p = RunParams {
+            momentum: 0.5,
+            beta1: 0.8,
+            ..RunParams::default()
+        };
+        assert_eq!(p.text(Key::Momentum), "");
+        p.normalize();
+        assert_eq!(p, RunParams::default());
+        let mut adam = RunParams {
+            optimizer: Method::Adam,
+            beta1: 0.8,
+            ..RunParams::default()
+        };
+        adam.normalize();
+        assert_eq!(adam.canonical_changes(), "optimizer=adam;beta1=0.8");
+    }
+
+    #[test]
+    fn equal_widths_are_the_shorthand() {
+        let mut p = RunParams {
+            hidden: Some(vec![200, 200]),
+            ..RunParams::default()
+        };
+        p.normalize();
+        assert_eq!(p, RunParams::default());
+        let mut q = RunParams {
+            hidden: Some(vec![500, 300]),
+            hidden_size: 7,
+            ..RunParams::default()
+        };
+        q.normalize();
+        assert_eq!(q.hidden_widths(), [500, 300]);
+        assert_eq!(q.canonical_changes(), "hidden=[500, 300]");
+        assert_eq!(q.layer_sizes(784, 10), [784, 500, 300, 10]);
+    }
+
+    #[test]
+    fn the_sweep_0_1_text_exists_only_for_settings_it_had() {
+        let p = RunParams::default();
+        assert_eq!(
+            p.sweep_0_1_canonical().unwrap(),
+            "train_subset=;data_seed=0;hidden_layers=2;hidden_size=200;init=he;epochs=10;\
+             batch_size=100;learning_rate=0.1;lambda=0;sampling=shuffle;eval_every=1;seed=0"
+        );
+        let adam = RunParams {
+            optimizer: Method::Adam,
+            ..RunParams::default()
+        };
+        assert_eq!(adam.sweep_0_1_canonical(), None);
+    }
+
+    #[test]
+    fn early_stopping_tables_are_checked() {
+        let table: toml::Value = toml::from_str::<toml::Table>(
+            "e = { metric = \"val_acc\", patience = 3, min_delta = 0.001 }",
+        )
+        .unwrap()["e"]
+            .clone();
+        let Value::EarlyStopping(e) = Key::EarlyStopping.parse(&table).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (e.metric, e.patience, e.min_delta),
+            (StopMetric::ValAcc, 3, 0.001)
+        );
+        let bad: toml::Value =
+            toml::from_str::<toml::Table>("e = { patiense = 3 }").unwrap()["e"].clone();
+        let err = Key::EarlyStopping.parse(&bad).unwrap_err();
+        assert!(err.contains("did you mean `patience`"), "{err}");
     }
 }

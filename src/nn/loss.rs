@@ -1,6 +1,8 @@
 //! Softmax cross-entropy over rows of logits, numerically stable, with the
 //! fused gradient `softmax − onehot`.
 
+use ndarray::ArrayViewMut2;
+
 /// Sum of cross-entropy losses and number of correct predictions of a batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct BatchScore {
@@ -16,14 +18,23 @@ pub struct BatchScore {
 /// loss with respect to the logits.
 ///
 /// Uses `log Σ exp(z − max)` so logits of any size stay finite.
+///
+/// # Panics
+/// When `logits` has another number of rows than `labels`, or a row is not
+/// contiguous (the network's buffers always are): caller bugs.
 pub fn softmax_cross_entropy(
-    logits: &mut [f32],
+    mut logits: ArrayViewMut2<f32>,
     labels: &[u8],
-    classes: usize,
     grad_scale: Option<f32>,
 ) -> BatchScore {
+    assert_eq!(
+        logits.nrows(),
+        labels.len(),
+        "softmax_cross_entropy: one label per row of logits"
+    );
     let mut score = BatchScore::default();
-    for (row, &label) in logits.chunks_exact_mut(classes).zip(labels) {
+    for (row, &label) in logits.rows_mut().into_iter().zip(labels) {
+        let row = row.into_slice().expect("a row of logits is contiguous");
         let label = label as usize;
         let (mut best, mut max) = (0, row[0]);
         for (j, &z) in row.iter().enumerate().skip(1) {
@@ -52,34 +63,35 @@ pub fn softmax_cross_entropy(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::{Array2, arr2};
 
     #[test]
     fn matches_the_textbook_formula_on_small_logits() {
-        let mut z = vec![1.0f32, 2.0, 0.5];
+        let mut z = arr2(&[[1.0f32, 2.0, 0.5]]);
         let want = -((2.0f64).exp() / (1.0f64.exp() + 2.0f64.exp() + 0.5f64.exp())).ln();
-        let s = softmax_cross_entropy(&mut z, &[1], 3, None);
+        let s = softmax_cross_entropy(z.view_mut(), &[1], None);
         assert!((s.loss_sum - want).abs() < 1e-6);
         assert_eq!(s.correct, 1);
     }
 
     #[test]
     fn stays_finite_for_huge_logits() {
-        let mut z = vec![1e4f32, -1e4, 0.0, 1e4, -1e4, 5.0];
-        let s = softmax_cross_entropy(&mut z, &[1, 0], 3, Some(0.5));
+        let mut z = arr2(&[[1e4f32, -1e4, 0.0], [1e4, -1e4, 5.0]]);
+        let s = softmax_cross_entropy(z.view_mut(), &[1, 0], Some(0.5));
         assert!(s.loss_sum.is_finite());
         // Row 1: log-sum-exp ≈ 1e4, label logit −1e4 → 2e4; row 2: ≈ 0.
         assert!((s.loss_sum - 2e4).abs() < 1.0, "{}", s.loss_sum);
         assert!(z.iter().all(|g| g.is_finite()));
         // Each gradient row sums to zero: softmax sums to one, onehot to one.
-        for row in z.chunks(3) {
-            assert!(row.iter().sum::<f32>().abs() < 1e-6);
+        for row in z.rows() {
+            assert!(row.sum().abs() < 1e-6);
         }
     }
 
     #[test]
     fn gradient_is_softmax_minus_onehot() {
-        let mut z = vec![0.0f32, 0.0];
-        softmax_cross_entropy(&mut z, &[0], 2, Some(1.0));
-        assert_eq!(z, vec![-0.5, 0.5]);
+        let mut z = Array2::zeros((1, 2));
+        softmax_cross_entropy(z.view_mut(), &[0], Some(1.0));
+        assert_eq!(z, arr2(&[[-0.5, 0.5]]));
     }
 }

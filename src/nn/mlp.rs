@@ -1,12 +1,21 @@
 //! The multi-layer perceptron: dense layers with ReLU between them, the
-//! forward pass, the backward pass with weight decay, and the SGD update.
-//! Buffers live in [`Activations`] and [`Gradients`], allocated once per run.
+//! forward pass, the backward pass of the data loss, and the SGD update
+//! (which adds weight decay). Every array is an ndarray `Array2`/`Array1` in
+//! standard (row-major) layout; [`Activations`] and [`Gradients`] are
+//! allocated once per run, and a partial batch is a view of their leading
+//! rows.
 
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, s};
 use rand::Rng;
 
-use super::gemm::{Op, gemm};
+use super::gemm::gemm;
 use super::init::{Init, fill_normal};
 use super::loss::{BatchScore, softmax_cross_entropy};
+
+/// Why `.expect` on a slice of the network's arrays cannot fail: they are
+/// all created here, in standard layout, and views of their leading rows
+/// stay contiguous.
+const ROW_MAJOR: &str = "the network's arrays are row-major and contiguous";
 
 /// One fully connected layer, `y = x · W + b`, with `W` stored row-major as
 /// `inputs × outputs` (the notebook's layout).
@@ -16,10 +25,10 @@ pub struct Dense {
     pub inputs: usize,
     /// Width of the output.
     pub outputs: usize,
-    /// `inputs × outputs` weights, row-major.
-    pub weights: Vec<f32>,
+    /// `inputs × outputs` weights, in standard (row-major) layout.
+    pub weights: Array2<f32>,
     /// One bias per output.
-    pub bias: Vec<f32>,
+    pub bias: Array1<f32>,
 }
 
 /// A ReLU network whose last layer produces class logits.
@@ -37,13 +46,18 @@ impl Mlp {
             .windows(2)
             .map(|pair| {
                 let (inputs, outputs) = (pair[0], pair[1]);
-                let mut weights = vec![0.0; inputs * outputs];
-                fill_normal(&mut weights, init.std_dev(inputs, outputs), rng);
+                // Drawn in row-major order, the order the stream always had.
+                let mut weights = Array2::zeros((inputs, outputs));
+                fill_normal(
+                    weights.as_slice_mut().expect(ROW_MAJOR),
+                    init.std_dev(inputs, outputs),
+                    rng,
+                );
                 Dense {
                     inputs,
                     outputs,
                     weights,
-                    bias: vec![0.0; outputs],
+                    bias: Array1::zeros(outputs),
                 }
             })
             .collect();
@@ -72,6 +86,14 @@ impl Mlp {
         self.layers.last().map_or(0, |l| l.outputs)
     }
 
+    /// Number of trainable parameters: every weight and every bias.
+    pub fn parameter_count(&self) -> usize {
+        self.layers
+            .iter()
+            .map(|l| l.weights.len() + l.bias.len())
+            .sum()
+    }
+
     /// The weight-decay penalty `½ λ Σ ‖W‖²` over weight matrices (not biases).
     pub fn penalty(&self, lambda: f64) -> f64 {
         let squares: f64 = self
@@ -94,23 +116,13 @@ impl Mlp {
         let last = self.layers.len() - 1;
         for (l, layer) in self.layers.iter().enumerate() {
             let (before, after) = acts.values.split_at_mut(l + 1);
-            let input = &before[l][..rows * layer.inputs];
-            let output = &mut after[0][..rows * layer.outputs];
-            gemm(
-                rows,
-                layer.inputs,
-                layer.outputs,
-                1.0,
-                input,
-                Op::Plain,
-                &layer.weights,
-                Op::Plain,
-                0.0,
-                output,
-            );
+            let input = before[l].slice(s![..rows, ..]);
+            let mut output = after[0].slice_mut(s![..rows, ..]);
+            gemm(1.0, input, layer.weights.view(), 0.0, output.view_mut());
             let relu = l != last;
-            for row in output.chunks_exact_mut(layer.outputs) {
-                for (z, &b) in row.iter_mut().zip(&layer.bias) {
+            let bias = layer.bias.as_slice().expect(ROW_MAJOR);
+            for row in flat_mut(output).chunks_exact_mut(layer.outputs) {
+                for (z, &b) in row.iter_mut().zip(bias) {
                     let v = *z + b;
                     // `v < 0` is false for NaN, so a diverged value stays
                     // visible instead of being clamped to zero.
@@ -123,169 +135,147 @@ impl Mlp {
     /// Scores the logits left by [`Mlp::forward`] against `labels`, without
     /// gradients. The logits are left intact.
     pub fn score(&self, acts: &mut Activations, labels: &[u8]) -> BatchScore {
-        let classes = self.classes();
-        let logits = &mut acts.values[self.layers.len()][..labels.len() * classes];
-        softmax_cross_entropy(logits, labels, classes, None)
+        let logits = acts.values[self.layers.len()].slice_mut(s![..labels.len(), ..]);
+        softmax_cross_entropy(logits, labels, None)
     }
 
-    /// Back-propagates the loss `mean cross-entropy + ½ λ Σ‖W‖²` of the
-    /// batch left by [`Mlp::forward`] (one label per row) into `grads`,
-    /// including the weight-decay term `λ W`. Returns the batch's score.
-    /// The logits in `acts` are overwritten by their gradient.
+    /// Back-propagates the data loss (mean cross-entropy) of the batch left
+    /// by [`Mlp::forward`] (one label per row) into `grads`, and returns the
+    /// batch's score. Weight decay is not part of it: its gradient `λ W` is
+    /// added by whoever updates the weights ([`super::optim::Optimizer`]). The logits
+    /// in `acts` are overwritten by their gradient.
     pub fn backward(
         &self,
         acts: &mut Activations,
         labels: &[u8],
-        lambda: f32,
         grads: &mut Gradients,
     ) -> BatchScore {
         let rows = labels.len();
+        assert!(
+            rows <= acts.batch,
+            "backward: {rows} labels > batch {}",
+            acts.batch
+        );
         let depth = self.layers.len();
-        let classes = self.classes();
-        let score = {
-            let logits = &mut acts.values[depth][..rows * classes];
-            softmax_cross_entropy(logits, labels, classes, Some(1.0 / rows as f32))
-        };
+        let score = softmax_cross_entropy(
+            acts.values[depth].slice_mut(s![..rows, ..]),
+            labels,
+            Some(1.0 / rows as f32),
+        );
         for l in (0..depth).rev() {
             let layer = &self.layers[l];
             // δ of this layer's output: the logits' gradient for the last
             // layer, else what the layer above propagated.
             let (lower_deltas, upper_deltas) = grads.deltas.split_at_mut(l);
-            let delta: &[f32] = if l == depth - 1 {
-                &acts.values[depth][..rows * layer.outputs]
+            let delta = if l == depth - 1 {
+                acts.values[depth].slice(s![..rows, ..])
             } else {
-                &upper_deltas[0][..rows * layer.outputs]
+                upper_deltas[0].slice(s![..rows, ..])
             };
-            let input = &acts.values[l][..rows * layer.inputs];
+            let input = acts.values[l].slice(s![..rows, ..]);
 
-            // dW = inputᵀ · δ + λ W
-            let weight_grad = &mut grads.weights[l];
-            gemm(
-                layer.inputs,
-                rows,
-                layer.outputs,
-                1.0,
-                input,
-                Op::Transposed,
-                delta,
-                Op::Plain,
-                0.0,
-                weight_grad,
-            );
-            if lambda != 0.0 {
-                for (g, &w) in weight_grad.iter_mut().zip(&layer.weights) {
-                    *g += lambda * w;
-                }
-            }
-            // db = column sums of δ
-            let bias_grad = &mut grads.bias[l];
+            // dW = inputᵀ · δ
+            gemm(1.0, input.t(), delta, 0.0, grads.weights[l].view_mut());
+            // db = column sums of δ, row after row
+            let bias_grad = grads.bias[l].as_slice_mut().expect(ROW_MAJOR);
             bias_grad.fill(0.0);
-            for row in delta.chunks_exact(layer.outputs) {
+            for row in flat(delta).chunks_exact(layer.outputs) {
                 for (g, &d) in bias_grad.iter_mut().zip(row) {
                     *g += d;
                 }
             }
             // δ below = (δ · Wᵀ) ⊙ ReLU'(input); not needed below the first layer.
             if l > 0 {
-                let below = &mut lower_deltas[l - 1][..rows * layer.inputs];
-                gemm(
-                    rows,
-                    layer.outputs,
-                    layer.inputs,
-                    1.0,
-                    delta,
-                    Op::Plain,
-                    &layer.weights,
-                    Op::Transposed,
-                    0.0,
-                    below,
-                );
+                let mut below = lower_deltas[l - 1].slice_mut(s![..rows, ..]);
+                gemm(1.0, delta, layer.weights.t(), 0.0, below.view_mut());
                 // Written as a select (not a conditional store) so that it
                 // vectorises; the same values either way.
-                for (d, &h) in below.iter_mut().zip(input) {
+                for (d, &h) in flat_mut(below).iter_mut().zip(flat(input)) {
                     *d = if h <= 0.0 { 0.0 } else { *d };
                 }
             }
         }
         score
     }
-
-    /// One SGD step: `θ ← θ − lr · ∇θ` for every weight and bias, where a
-    /// weight's gradient is `grads` plus `lambda · W`. Training passes the
-    /// data gradient (from `backward` with λ = 0) and the decay here: the
-    /// same arithmetic, in the same order, as adding λW in `backward`, but
-    /// one pass over the weights instead of two.
-    pub fn sgd_step(&mut self, grads: &Gradients, learning_rate: f32, lambda: f32) {
-        for (l, layer) in self.layers.iter_mut().enumerate() {
-            if lambda != 0.0 {
-                for (w, &g) in layer.weights.iter_mut().zip(&grads.weights[l]) {
-                    let g = g + lambda * *w;
-                    *w -= learning_rate * g;
-                }
-            } else {
-                for (w, &g) in layer.weights.iter_mut().zip(&grads.weights[l]) {
-                    *w -= learning_rate * g;
-                }
-            }
-            for (b, &g) in layer.bias.iter_mut().zip(&grads.bias[l]) {
-                *b -= learning_rate * g;
-            }
-        }
-    }
 }
 
-/// Per-layer values of a batch (input, hidden outputs, logits), sized for at
-/// most `batch` rows, so a run allocates them once.
+/// The elements of a view of leading rows of one of the network's arrays,
+/// as one slice (row after row).
+fn flat(view: ArrayView2<'_, f32>) -> &[f32] {
+    view.to_slice().expect(ROW_MAJOR)
+}
+
+/// The elements of a mutable view of leading rows of one of the network's
+/// arrays, as one slice (row after row).
+fn flat_mut(view: ArrayViewMut2<'_, f32>) -> &mut [f32] {
+    view.into_slice().expect(ROW_MAJOR)
+}
+
+/// Per-layer values of a batch (input, hidden outputs, logits), one
+/// `batch × width` array per layer boundary, sized for at most `batch` rows
+/// so a run allocates them once.
 #[derive(Debug, Clone)]
 pub struct Activations {
     batch: usize,
-    values: Vec<Vec<f32>>,
+    values: Vec<Array2<f32>>,
 }
 
 impl Activations {
-    /// Buffers for `batch` rows of a network with layer widths `sizes`.
+    /// Arrays for `batch` rows of a network with layer widths `sizes`.
     pub fn new(sizes: &[usize], batch: usize) -> Activations {
         Activations {
             batch,
-            values: sizes.iter().map(|&s| vec![0.0; s * batch]).collect(),
+            values: sizes.iter().map(|&s| Array2::zeros((batch, s))).collect(),
         }
     }
 
-    /// Most rows the buffers hold.
+    /// Most rows the arrays hold.
     pub fn batch(&self) -> usize {
         self.batch
     }
 
-    /// The input buffer (`batch × inputs`), to be filled before `forward`.
+    /// The input rows (`batch × inputs`, row after row), to be filled before
+    /// `forward`.
     pub fn input_mut(&mut self) -> &mut [f32] {
-        &mut self.values[0]
+        self.values[0].as_slice_mut().expect(ROW_MAJOR)
     }
 }
 
-/// Gradient buffers of every weight and bias, plus the back-propagated
+/// Gradient arrays of every weight and bias, plus the back-propagated
 /// deltas of the hidden layers, allocated once per run.
 #[derive(Debug, Clone)]
 pub struct Gradients {
-    /// ∂L/∂W per layer, same layout as [`Dense::weights`].
-    pub weights: Vec<Vec<f32>>,
+    /// ∂L/∂W per layer, `inputs × outputs` like [`Dense::weights`].
+    pub weights: Vec<Array2<f32>>,
     /// ∂L/∂b per layer.
-    pub bias: Vec<Vec<f32>>,
-    deltas: Vec<Vec<f32>>,
+    pub bias: Vec<Array1<f32>>,
+    /// ∂L/∂(layer output) per layer, `batch × outputs` (the last layer's is
+    /// unused: its δ is the logits' gradient, kept in the activations).
+    deltas: Vec<Array2<f32>>,
 }
 
 impl Gradients {
-    /// Buffers for `model` and batches of at most `batch` rows.
+    /// Arrays for `model` and batches of at most `batch` rows.
     pub fn new(model: &Mlp, batch: usize) -> Gradients {
         let layers = model.layers();
         Gradients {
-            weights: layers.iter().map(|l| vec![0.0; l.weights.len()]).collect(),
-            bias: layers.iter().map(|l| vec![0.0; l.outputs]).collect(),
+            weights: layers
+                .iter()
+                .map(|l| Array2::zeros(l.weights.raw_dim()))
+                .collect(),
+            bias: layers.iter().map(|l| Array1::zeros(l.outputs)).collect(),
             deltas: layers
                 .iter()
-                .map(|l| vec![0.0; l.outputs * batch])
+                .map(|l| Array2::zeros((batch, l.outputs)))
                 .collect(),
         }
     }
+}
+
+/// Number of trainable parameters (weights and biases) of a network with
+/// layer widths `sizes`, without building it.
+pub fn parameter_count(sizes: &[usize]) -> usize {
+    sizes.windows(2).map(|p| p[0] * p[1] + p[1]).sum()
 }
 
 /// Floating-point operations of one training step per sample (forward,
@@ -306,6 +296,7 @@ pub fn eval_flops_per_sample(sizes: &[usize]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::{arr1, arr2};
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
@@ -317,11 +308,41 @@ mod tests {
     }
 
     #[test]
+    fn the_notebook_network_has_199_210_parameters() {
+        let sizes = [784, 200, 200, 10];
+        assert_eq!(parameter_count(&sizes), 199_210);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        assert_eq!(
+            Mlp::new(&sizes, Init::He, &mut rng).parameter_count(),
+            199_210
+        );
+    }
+
+    #[test]
     fn penalty_ignores_biases() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut model = Mlp::new(&[2, 2], Init::He, &mut rng);
-        model.layers_mut()[0].weights = vec![1.0, 2.0, 3.0, 4.0];
-        model.layers_mut()[0].bias = vec![100.0, 100.0];
+        model.layers_mut()[0].weights = arr2(&[[1.0, 2.0], [3.0, 4.0]]);
+        model.layers_mut()[0].bias = arr1(&[100.0, 100.0]);
         assert_eq!(model.penalty(0.1), 0.5 * 0.1 * 30.0);
+    }
+
+    #[test]
+    fn forward_of_leading_rows_matches_the_full_batch_and_keeps_nan_visible() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let mut model = Mlp::new(&[3, 4, 2], Init::He, &mut rng);
+        let inputs = [0.5, -1.0, 2.0, 1.0, 0.0, -0.5, 0.25, 0.75, -2.0];
+        let run = |model: &Mlp, rows: usize| {
+            let mut acts = Activations::new(&[3, 4, 2], 3);
+            acts.input_mut().copy_from_slice(&inputs);
+            model.forward(&mut acts, rows);
+            acts.values[2].slice(s![..rows, ..]).to_owned()
+        };
+        let full = run(&model, 3);
+        assert_eq!(run(&model, 2), full.slice(s![..2, ..]));
+        // A NaN weight reaches every logit through ReLU instead of being
+        // clamped to zero.
+        model.layers_mut()[0].weights[[0, 0]] = f32::NAN;
+        assert!(run(&model, 3).iter().all(|z| z.is_nan()));
     }
 }

@@ -15,7 +15,11 @@ pub type Getter = fn(&FinishedRun) -> Option<f64>;
 
 /// The metrics summarised over seeds, in column order: name and how to get
 /// it from one run that finished.
-pub const METRICS: [(&str, Getter); 7] = [
+///
+/// "Best" is the evaluated epoch [`FinishedRun::best_epoch`] picks: on the
+/// validation split when the run has one, else on test accuracy (as sweep
+/// always did). Columns added after sweep 0.2.0 come last.
+pub const METRICS: [(&str, Getter); 11] = [
     ("train_acc", |r| r.final_epoch().map(|e| e.train_acc)),
     ("test_acc", |r| r.final_epoch().map(|e| e.test_acc)),
     ("gap_acc", |r| r.final_epoch().map(|e| e.gap_acc)),
@@ -25,6 +29,10 @@ pub const METRICS: [(&str, Getter); 7] = [
     ("best_test_epoch", |r| {
         r.best_epoch().map(|e| e.epoch as f64)
     }),
+    ("val_acc", |r| r.final_epoch().and_then(|e| e.val_acc)),
+    ("val_loss", |r| r.final_epoch().and_then(|e| e.val_loss)),
+    ("best_val_acc", |r| r.best_epoch().and_then(|e| e.val_acc)),
+    ("stopped_epoch", |r| r.done.stopped_epoch.map(|e| e as f64)),
 ];
 
 /// One configuration of the grid: all runs that differ only in `seed`.
@@ -61,6 +69,21 @@ impl Config<'_> {
             .position(|(n, _)| *n == name)
             .unwrap_or_else(|| panic!("no metric called {name}"));
         self.stat(index)
+    }
+
+    /// Its runs that ended (finished, diverged or failed).
+    pub fn runs(&self) -> impl Iterator<Item = &FinishedRun> + '_ {
+        self.finished
+            .iter()
+            .chain(&self.diverged)
+            .chain(&self.failed)
+            .copied()
+    }
+
+    /// Whether its runs hold out a validation split (then "best" is chosen
+    /// on it, never on the test set).
+    pub fn has_validation(&self) -> bool {
+        self.params.validation > 0
     }
 
     /// The per-seed values of the metric called `name`.
@@ -135,7 +158,8 @@ pub fn label(keys: &[Key], params: &RunParams) -> String {
 pub fn summary_csv(configs: &[Config], swept: &[Key]) -> Result<Vec<u8>> {
     let keys = config_keys(swept);
     let fixed: Vec<Key> = Key::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|k| !swept.contains(k) && *k != Key::Seed)
         .collect();
     let mut header: Vec<String> = keys.iter().map(|k| k.name().to_string()).collect();
@@ -157,6 +181,7 @@ pub fn summary_csv(configs: &[Config], swept: &[Key]) -> Result<Vec<u8>> {
         }
     }
     header.extend(fixed.iter().map(|k| k.name().to_string()));
+    header.push("parameters".into());
 
     let mut csv = csv::Writer::from_writer(Vec::new());
     csv.write_record(&header)?;
@@ -183,6 +208,8 @@ pub fn summary_csv(configs: &[Config], swept: &[Key]) -> Result<Vec<u8>> {
             row.push(cell(s.ci95.map(|c| c.1)));
         }
         row.extend(fixed.iter().map(|&k| csv_text(&config.params.text(k))));
+        let parameters = config.runs().find_map(|r| r.parameters());
+        row.push(parameters.map_or(String::new(), |p| p.to_string()));
         csv.write_record(&row)?;
     }
     Ok(csv.into_inner()?)
@@ -252,12 +279,17 @@ mod tests {
             penalty: 0.0,
             train_seconds: 1.0,
             eval_seconds: 1.0,
+            lr: Some(0.1),
+            val_loss: None,
+            val_acc: None,
         };
         FinishedRun {
             spec: spec.clone(),
             done: RunDone {
                 status,
                 diverged_epoch: None,
+                stopped_epoch: None,
+                parameters: None,
                 train_samples: 100,
                 train_seconds: 1.0,
                 eval_seconds: 1.0,

@@ -144,7 +144,7 @@ impl ResultsDir {
         known.extend(
             specs
                 .iter()
-                .map(|s| crate::config::legacy_run_id(&self.dataset, &s.params)),
+                .filter_map(|s| crate::config::legacy_run_id(&self.dataset, &s.params)),
         );
         let mut ids: Vec<String> = entries
             .filter_map(|e| e.ok())

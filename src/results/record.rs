@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::ResultsDir;
-use crate::config::{RunParams, RunSpec};
+use crate::config::{RunParams, RunSpec, StopMetric};
 use crate::data::hex;
 use crate::files::{Prepared, ReadError, limits, read_bounded, write_atomic, write_plain};
 use crate::train::{self, EpochMetrics, RunOutcome, Status};
@@ -59,6 +59,13 @@ pub struct RunDone {
     /// What went wrong, for a failed run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The epoch after which early stopping ended the run, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_epoch: Option<usize>,
+    /// Weights and biases of the network. Absent in records written before
+    /// sweep 0.3; filled in when read for the built-in datasets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<usize>,
     /// Data rows of `epochs.csv`. Absent in records of sweep 0.1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epoch_rows: Option<usize>,
@@ -91,6 +98,8 @@ impl FinishedRun {
             done: RunDone {
                 status: outcome.status,
                 diverged_epoch: outcome.diverged_epoch,
+                stopped_epoch: outcome.stopped_epoch,
+                parameters: Some(outcome.parameters),
                 train_samples: outcome.train_samples,
                 train_seconds: outcome.train_seconds,
                 eval_seconds: outcome.eval_seconds,
@@ -110,6 +119,8 @@ impl FinishedRun {
             done: RunDone {
                 status: Status::Failed,
                 diverged_epoch: None,
+                stopped_epoch: None,
+                parameters: None,
                 train_samples: 0,
                 train_seconds: seconds,
                 eval_seconds: 0.0,
@@ -127,21 +138,66 @@ impl FinishedRun {
         self.epochs.last()
     }
 
-    /// The evaluated epoch with the highest test accuracy (the earliest of
-    /// equals), if any.
+    /// The best evaluated epoch (the earliest of equals), if any. With a
+    /// validation split it is chosen on validation — by the metric early
+    /// stopping watches, else by validation accuracy — and never on the
+    /// test set; without one, by test accuracy (as sweep always did, which
+    /// makes `best_test_acc` an optimistic figure).
     pub fn best_epoch(&self) -> Option<&EpochMetrics> {
+        let key: fn(&EpochMetrics) -> f64 = match self.selected_on() {
+            Selection::ValLoss => |e| -e.val_loss.unwrap_or(f64::INFINITY),
+            Selection::ValAcc => |e| e.val_acc.unwrap_or(f64::NEG_INFINITY),
+            Selection::TestAcc => |e| e.test_acc,
+        };
         self.epochs
             .iter()
             .fold(None::<&EpochMetrics>, |best, e| match best {
-                Some(b) if b.test_acc >= e.test_acc => Some(b),
+                Some(b) if key(b) >= key(e) => Some(b),
                 _ => Some(e),
             })
+    }
+
+    /// What [`FinishedRun::best_epoch`] chooses on.
+    pub fn selected_on(&self) -> Selection {
+        let params = &self.spec.params;
+        match params.early_stopping {
+            _ if params.validation == 0 => Selection::TestAcc,
+            Some(e) if e.metric == StopMetric::ValLoss => Selection::ValLoss,
+            _ => Selection::ValAcc,
+        }
+    }
+
+    /// Weights and biases of the network, when known.
+    pub fn parameters(&self) -> Option<usize> {
+        self.done.parameters
     }
 
     /// True for a record written by sweep 0.1: no checksums, so it was only
     /// checked for its shape. `sweep run` upgrades such records.
     pub fn is_legacy(&self) -> bool {
         self.done.sha256.is_empty()
+    }
+}
+
+/// The metric a run's best epoch is chosen on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// Lowest validation loss.
+    ValLoss,
+    /// Highest validation accuracy.
+    ValAcc,
+    /// Highest test accuracy (no validation split).
+    TestAcc,
+}
+
+impl Selection {
+    /// The word written in `runs.csv`'s `best_chosen_on` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Selection::ValLoss => "val_loss",
+            Selection::ValAcc => "val_acc",
+            Selection::TestAcc => "test_acc",
+        }
     }
 }
 
@@ -245,8 +301,10 @@ impl ResultsDir {
         if dir.exists() {
             return dir;
         }
-        let legacy = self.run_dir(&crate::config::legacy_run_id(self.dataset(), &spec.params));
-        if legacy.is_dir() { legacy } else { dir }
+        match crate::config::legacy_run_id(self.dataset(), &spec.params) {
+            Some(old) if self.run_dir(&old).is_dir() => self.run_dir(&old),
+            _ => dir,
+        }
     }
 
     /// Renames `spec`'s folder from the name sweep 0.1 gave it to its
@@ -367,8 +425,14 @@ fn check_record(
     dir: &Path,
     done_bytes: &[u8],
 ) -> Result<FinishedRun, String> {
-    let done: RunDone =
+    let mut done: RunDone =
         serde_json::from_slice(done_bytes).map_err(|e| format!("{DONE_FILE} is damaged ({e})"))?;
+    if done.parameters.is_none() && crate::data::KNOWN_DATASETS.contains(&dataset) {
+        // Records written before the count was stored: every built-in
+        // dataset has 28 × 28 images in 10 classes.
+        let sizes = spec.params.layer_sizes(28 * 28, crate::data::NUM_CLASSES);
+        done.parameters = Some(crate::nn::parameter_count(&sizes));
+    }
     if !done.sha256.is_empty() {
         for name in [PARAMS_FILE, EPOCHS_FILE] {
             if !done.sha256.contains_key(name) {
@@ -391,7 +455,9 @@ fn check_record(
                 "{DONE_FILE} says the run diverged but not in which epoch"
             ));
         }
-        _ => train::evaluated_epochs(&spec.params, done.diverged_epoch).collect(),
+        _ => {
+            train::evaluated_epochs(&spec.params, done.diverged_epoch, done.stopped_epoch).collect()
+        }
     };
     let limit = 64 * 1024 + limits::EPOCH_ROW * expected.len() as u64;
     let csv = read_checked(dir, EPOCHS_FILE, limit, &done)?;

@@ -9,8 +9,9 @@ use super::record::FinishedRun;
 use crate::config::Key;
 use crate::train::EpochMetrics;
 
-/// Columns of a per-run `epochs.csv`, as [`EpochMetrics`] serialises them.
-pub const EPOCH_COLUMNS: [&str; 10] = [
+/// Columns of a per-run `epochs.csv`, as [`EpochMetrics`] serialises them
+/// (records written before `lr`, `val_loss` and `val_acc` existed lack them).
+pub const EPOCH_COLUMNS: [&str; 13] = [
     "epoch",
     "train_loss",
     "train_acc",
@@ -21,10 +22,14 @@ pub const EPOCH_COLUMNS: [&str; 10] = [
     "penalty",
     "train_seconds",
     "eval_seconds",
+    "lr",
+    "val_loss",
+    "val_acc",
 ];
 
-/// Metric columns of `runs.csv` after the parameters.
-pub const RUN_COLUMNS: [&str; 19] = [
+/// Metric columns of `runs.csv` after the parameters. Columns added after
+/// sweep 0.2.0 come after its own.
+pub const RUN_COLUMNS: [&str; 27] = [
     "train_samples",
     "epochs_done",
     "diverged_epoch",
@@ -44,6 +49,14 @@ pub const RUN_COLUMNS: [&str; 19] = [
     "eval_seconds",
     "finished_at_utc",
     "error",
+    "parameters",
+    "stopped_epoch",
+    "final_lr",
+    "final_val_loss",
+    "final_val_acc",
+    "best_chosen_on",
+    "best_val_loss",
+    "best_val_acc",
 ];
 
 /// Longest text a cell gets: Excel holds at most 32 767 characters in a
@@ -156,6 +169,10 @@ pub fn write_run_row<W: std::io::Write>(
     let opt = |e: Option<&EpochMetrics>, f: fn(&EpochMetrics) -> f64| {
         e.map_or(String::new(), |e| num(f(e)))
     };
+    let maybe = |e: Option<&EpochMetrics>, f: fn(&EpochMetrics) -> Option<f64>| {
+        e.and_then(f).map_or(String::new(), num)
+    };
+    let count = |n: Option<usize>| n.map_or(String::new(), |n| n.to_string());
     row.push(run.done.train_samples.to_string());
     row.push(last.map_or(0, |e| e.epoch).to_string());
     row.push(
@@ -179,6 +196,17 @@ pub fn write_run_row<W: std::io::Write>(
     row.push(num(eval_seconds));
     row.push(spreadsheet_time(&run.done.finished_at));
     row.push(csv_text(run.done.error.as_deref().unwrap_or("")));
+    row.push(count(run.parameters()));
+    row.push(count(run.done.stopped_epoch));
+    row.push(maybe(last, |e| e.lr));
+    row.push(maybe(last, |e| e.val_loss));
+    row.push(maybe(last, |e| e.val_acc));
+    row.push(match best {
+        Some(_) => run.selected_on().as_str().to_string(),
+        None => String::new(),
+    });
+    row.push(maybe(best, |e| e.val_loss));
+    row.push(maybe(best, |e| e.val_acc));
     csv.write_record(&row)?;
     Ok(())
 }
@@ -207,6 +235,9 @@ pub fn write_epoch_rows<W: std::io::Write>(
             e.eval_seconds,
         ] {
             row.push(num(x));
+        }
+        for x in [e.lr, e.val_loss, e.val_acc] {
+            row.push(x.map_or(String::new(), num));
         }
         csv.write_record(&row)?;
     }

@@ -116,7 +116,26 @@ fn check_against_data(exp: &Experiment, data: &Dataset) -> Result<()> {
                 exp.path.display()
             ));
         }
-        let n = p.train_subset.unwrap_or(available);
+        let held_out = p.validation;
+        if held_out >= available {
+            return Err(bad_input!(
+                "`validation` = {held_out} holds out every image of the training split of {} \
+                 ({available}), leaving none to train on; lower it ({})",
+                exp.dataset_label,
+                exp.path.display()
+            ));
+        }
+        if let Some(n) = p.train_subset.filter(|&n| n + held_out > available) {
+            return Err(bad_input!(
+                "`train_subset` = {n} and `validation` = {held_out} need {} images, but the \
+                 training split of {} has {available} (the validation images are held out of \
+                 it, disjoint from the training images); lower one of them ({})",
+                n + held_out,
+                exp.dataset_label,
+                exp.path.display()
+            ));
+        }
+        let n = p.train_subset.unwrap_or(available - held_out);
         if p.batch_size > n {
             return Err(bad_input!(
                 "`batch_size` = {} is larger than the {n} training images used; lower it or raise `train_subset` ({})",
@@ -135,6 +154,7 @@ pub fn run_label(exp: &Experiment, spec: &RunSpec) -> String {
     }
     exp.swept
         .iter()
+        .filter(|k| k.applies_to(&spec.params))
         .map(|&k| format!("{}={}", short_name(k), spec.params.text(k)))
         .collect::<Vec<_>>()
         .join(" ")

@@ -89,7 +89,7 @@ fn check_unchanged_meaning(exp: &Experiment, old: &GridFile, results: &ResultsDi
             exp.dataset_label
         ));
     }
-    for key in Key::ALL {
+    for &key in Key::ALL {
         let values = |runs: &[RunSpec]| {
             let mut v: Vec<String> = runs.iter().map(|s| s.params.text(key)).collect();
             v.sort();

@@ -820,3 +820,34 @@ fn an_out_path_that_is_a_file_is_bad_input() {
     assert!(msg.contains(&out.display().to_string()), "{msg}");
     assert_eq!(fs::read_to_string(&out).unwrap(), "not a folder");
 }
+
+#[test]
+fn the_readme_documents_every_setting_with_its_default() {
+    let readme = fs::read_to_string(repo().join("README.md")).unwrap();
+    let table = readme
+        .split("### Every setting")
+        .nth(1)
+        .expect("a section called Every setting");
+    let defaults = sweep::config::RunParams::default();
+    for &key in sweep::config::Key::ALL {
+        let row = table
+            .lines()
+            .find(|l| {
+                l.starts_with(&format!("| `{}`", key.name()))
+                    || l.contains(&format!(", `{}` |", key.name()))
+            })
+            .unwrap_or_else(|| panic!("README's settings table has no row for `{}`", key.name()));
+        let cells: Vec<&str> = row.split(" | ").collect();
+        assert_eq!(cells[1], key.section(), "{row}");
+        let shown = defaults.text(key);
+        if !shown.is_empty() && !row.starts_with("| `beta1`") {
+            let default = cells[2].trim_matches('`');
+            assert!(
+                default == shown
+                    || matches!((default.parse::<f64>(), shown.parse::<f64>()), (Ok(a), Ok(b)) if a == b),
+                "README gives `{}` the default {default}, sweep has {shown}",
+                key.name()
+            );
+        }
+    }
+}

@@ -20,6 +20,7 @@ fn five_thousand_images() -> RunParams {
         eval_every: 1,
         seed: 0,
         data_seed: 0,
+        ..RunParams::default()
     }
 }
 

@@ -241,7 +241,7 @@ fn the_result_tables_open_in_libreoffice_with_every_cell_of_the_right_type() {
         ids += &format!(
             "{},{}\n",
             run_id("mnist", &params),
-            legacy_run_id("mnist", &params)
+            legacy_run_id("mnist", &params).expect("a setting sweep 0.1 had")
         );
     }
     let ids_path = sb.path().join("ids.csv");

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 
-use crate::config::Key;
+use crate::config::{Key, Kind, PlotAxis};
 use crate::report::summary::Config;
 
 /// A linear plotters coordinate with tick marks exactly where we say
@@ -62,24 +62,12 @@ pub struct Axis {
 
 /// Settings that can be an x axis (numbers whose size means something).
 fn plottable(key: Key) -> bool {
-    matches!(
-        key,
-        Key::Lambda
-            | Key::LearningRate
-            | Key::HiddenSize
-            | Key::HiddenLayers
-            | Key::TrainSubset
-            | Key::Epochs
-            | Key::BatchSize
-    )
+    key.spec().plot != PlotAxis::Categorical
 }
 
 /// Settings whose values are spread multiplicatively when swept.
 fn log_friendly(key: Key) -> bool {
-    matches!(
-        key,
-        Key::Lambda | Key::LearningRate | Key::HiddenSize | Key::TrainSubset | Key::BatchSize
-    )
+    key.spec().plot == PlotAxis::Log
 }
 
 impl Axis {
@@ -190,16 +178,7 @@ impl Axis {
 
     /// The axis title, with the scale: "weight decay λ (log scale)".
     pub fn title(&self) -> String {
-        let name = match self.key {
-            Key::Lambda => "weight decay λ",
-            Key::LearningRate => "learning rate",
-            Key::HiddenSize => "hidden units per layer",
-            Key::HiddenLayers => "hidden layers",
-            Key::TrainSubset => "training images",
-            Key::Epochs => "epochs",
-            Key::BatchSize => "batch size",
-            other => other.name(),
-        };
+        let name = self.key.spec().label;
         if self.log {
             format!("{name} (log scale)")
         } else {
@@ -209,24 +188,15 @@ impl Axis {
 
     /// A short symbol for titles: `λ`, `learning rate`, `width`.
     pub fn symbol(&self) -> &'static str {
-        match self.key {
-            Key::Lambda => "λ",
-            Key::LearningRate => "learning rate",
-            Key::HiddenSize => "width",
-            Key::HiddenLayers => "depth",
-            Key::TrainSubset => "training images",
-            Key::Epochs => "epochs",
-            Key::BatchSize => "batch size",
-            other => other.name(),
-        }
+        self.key.spec().short
     }
 }
 
 /// A value as the experiment file would write it.
 fn text(key: Key, v: f64) -> String {
-    match key {
-        Key::Lambda | Key::LearningRate => crate::config::Value::Float(v).to_string(),
-        _ => format!("{}", v.round() as i64),
+    match key.kind() {
+        Kind::Int { .. } => format!("{}", v.round() as i64),
+        _ => crate::config::Value::Float(v).to_string(),
     }
 }
 

@@ -7,7 +7,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::axis::Ticked;
 use super::{Chart, DrawResult, GREY, font};
-use crate::config::Key;
+use crate::config::{Key, PlotAxis};
 use crate::report::summary::Config;
 
 /// What a heatmap shows.
@@ -45,12 +45,30 @@ impl Metric {
     }
 }
 
-/// The settings along x and y when exactly two besides the seed vary
-/// (λ along x when it is one of them).
-pub fn axes(keys: &[Key]) -> Option<(Key, Key)> {
+/// Most values a facet setting may take (one heatmap each).
+const MAX_FACETS: usize = 4;
+
+/// The settings along x and y, and the one heatmaps are split by: when
+/// exactly two besides the seed vary, those two (λ along x when it is one
+/// of them); when three vary and one of them is a category with at most
+/// [`MAX_FACETS`] values (`weight_decay`, `optimizer`), one heatmap of the
+/// other two per value of it, side by side on one colour scale.
+pub fn axes(keys: &[Key], configs: &[Config]) -> Option<(Key, Key, Option<Key>)> {
+    let pair = |a: Key, b: Key| if b == Key::Lambda { (b, a) } else { (a, b) };
     match keys {
-        [a, b] if *a == Key::Lambda => Some((*a, *b)),
-        [a, b] => Some((*b, *a)),
+        [a, b] => {
+            let (x, y) = pair(*a, *b);
+            Some((x, y, None))
+        }
+        [_, _, _] => {
+            let facet = keys.iter().copied().find(|&k| {
+                k.spec().plot == PlotAxis::Categorical
+                    && (2..=MAX_FACETS).contains(&levels(k, configs).len())
+            })?;
+            let rest: Vec<Key> = keys.iter().copied().filter(|&k| k != facet).collect();
+            let (x, y) = pair(rest[0], rest[1]);
+            Some((x, y, Some(facet)))
+        }
         _ => None,
     }
 }
@@ -66,27 +84,48 @@ fn levels(key: Key, configs: &[Config]) -> Vec<String> {
     values.into_iter().map(|v| v.1).collect()
 }
 
-/// A heatmap of one metric.
+/// One heatmap of one metric: its title and cells.
+struct Panel {
+    title: String,
+    cells: Vec<(usize, usize, Option<f64>)>,
+}
+
+/// Heatmaps of one metric over `x` × `y`, one panel per value of a facet
+/// setting (or a single panel), on one colour scale.
 pub struct HeatmapChart {
     title: String,
     x_key: Key,
     y_key: Key,
     x_levels: Vec<String>,
     y_levels: Vec<String>,
-    cells: Vec<(usize, usize, Option<f64>)>,
+    panels: Vec<Panel>,
 }
 
 impl HeatmapChart {
-    /// The heatmap of `metric` over `x` × `y` for sweep `sweep`.
-    pub fn new(sweep: &str, x: Key, y: Key, metric: Metric, configs: &[Config]) -> Self {
+    /// The heatmaps of `metric` over `x` × `y` for sweep `sweep`, split by
+    /// the values of `facet` if given.
+    pub fn new(
+        sweep: &str,
+        (x, y, facet): (Key, Key, Option<Key>),
+        metric: Metric,
+        configs: &[Config],
+    ) -> Self {
         let x_levels = levels(x, configs);
         let y_levels = levels(y, configs);
-        let cells = configs
+        let facets = facet.map_or(vec![String::new()], |f| levels(f, configs));
+        let panels = facets
             .iter()
-            .filter_map(|c| {
-                let i = x_levels.iter().position(|v| *v == c.params.text(x))?;
-                let j = y_levels.iter().position(|v| *v == c.params.text(y))?;
-                Some((i, j, metric.value(c)))
+            .map(|value| Panel {
+                title: facet.map_or(String::new(), |f| format!("{} = {value}", f.name())),
+                cells: configs
+                    .iter()
+                    .filter(|c| facet.is_none_or(|f| c.params.text(f) == *value))
+                    .filter_map(|c| {
+                        let i = x_levels.iter().position(|v| *v == c.params.text(x))?;
+                        let j = y_levels.iter().position(|v| *v == c.params.text(y))?;
+                        Some((i, j, metric.value(c)))
+                    })
+                    .collect(),
             })
             .collect();
         HeatmapChart {
@@ -95,23 +134,53 @@ impl HeatmapChart {
             y_key: y,
             x_levels,
             y_levels,
-            cells,
+            panels,
         }
     }
 }
 
 impl Chart for HeatmapChart {
     fn size(&self) -> (u32, u32) {
-        let w = (220 + self.x_levels.len() as u32 * 140).max(1000);
+        let panels = self.panels.len() as u32;
+        let w = ((220 + self.x_levels.len() as u32 * 140).max(1000) * panels).min(3200);
         let h = (220 + self.y_levels.len() as u32 * 90).max(600);
         (w, h)
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let known: Vec<f64> = self
+            .panels
+            .iter()
+            .flat_map(|p| &p.cells)
+            .filter_map(|c| c.2)
+            .collect();
+        let lo = known.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = known.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if self.panels.len() == 1 {
+            return self.draw_panel(area, &self.title, &self.panels[0], (lo, hi));
+        }
+        let body = area.titled(&self.title, font(30.0))?;
+        let parts = body.split_evenly((1, self.panels.len()));
+        for (part, panel) in parts.iter().zip(&self.panels) {
+            self.draw_panel(part, &panel.title, panel, (lo, hi))?;
+        }
+        Ok(())
+    }
+}
+
+impl HeatmapChart {
+    /// Draws one panel, its colours scaled to `(lo, hi)`.
+    fn draw_panel<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        title: &str,
+        panel: &Panel,
+        (lo, hi): (f64, f64),
+    ) -> DrawResult<DB> {
         let (nx, ny) = (self.x_levels.len(), self.y_levels.len());
         let centres = |n: usize| (0..n).map(|i| i as f64 + 0.5).collect::<Vec<_>>();
         let mut chart = ChartBuilder::on(area)
-            .caption(&self.title, font(28.0))
+            .caption(title, font(28.0))
             .margin(24)
             .x_label_area_size(80)
             .y_label_area_size(120)
@@ -131,11 +200,8 @@ impl Chart for HeatmapChart {
             .label_style(font(20.0))
             .axis_desc_style(font(24.0))
             .draw()?;
-        let known: Vec<f64> = self.cells.iter().filter_map(|c| c.2).collect();
-        let lo = known.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = known.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let centre = Pos::new(HPos::Center, VPos::Center);
-        for &(i, j, value) in &self.cells {
+        for &(i, j, value) in &panel.cells {
             let (x, y) = (i as f64, j as f64);
             let (fill, ink, text) = match value {
                 Some(v) => {

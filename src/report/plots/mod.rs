@@ -146,13 +146,20 @@ pub fn figures(sweep: &str, swept: &[Key], configs: &[Config]) -> Result<Vec<Fig
             &curves,
         )?);
     }
-    if let Some((x, y)) = heatmap::axes(&keys) {
+    if let Some(axes @ (x, y, facet)) = heatmap::axes(&keys, configs) {
         for metric in [heatmap::Metric::Gap, heatmap::Metric::TestAcc] {
-            let chart = heatmap::HeatmapChart::new(sweep, x, y, metric, configs);
+            let chart = heatmap::HeatmapChart::new(sweep, axes, metric, configs);
+            let (by, split) = match facet {
+                Some(f) => (
+                    format!("_by_{}", f.name()),
+                    format!(", one panel per value of {} on one colour scale", f.name()),
+                ),
+                None => (String::new(), String::new()),
+            };
             figures.push(render(
-                format!("heatmap_{}_{}_{}", metric.stem(), x.name(), y.name()),
+                format!("heatmap_{}_{}_{}{by}", metric.stem(), x.name(), y.name()),
                 format!(
-                    "Mean {} over seeds for every {} × {} pair.",
+                    "Mean {} over seeds for every {} × {} pair{split}.",
                     metric.title(),
                     x.name(),
                     y.name()
