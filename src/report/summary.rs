@@ -80,6 +80,11 @@ impl Config<'_> {
             .copied()
     }
 
+    /// The network's parameter count, from its first run that ended.
+    pub fn parameters(&self) -> Option<usize> {
+        self.runs().find_map(FinishedRun::parameters)
+    }
+
     /// Whether its runs hold out a validation split (then "best" is chosen
     /// on it, never on the test set).
     pub fn has_validation(&self) -> bool {
@@ -208,8 +213,7 @@ pub fn summary_csv(configs: &[Config], swept: &[Key]) -> Result<Vec<u8>> {
             row.push(cell(s.ci95.map(|c| c.1)));
         }
         row.extend(fixed.iter().map(|&k| csv_text(&config.params.text(k))));
-        let parameters = config.runs().find_map(|r| r.parameters());
-        row.push(parameters.map_or(String::new(), |p| p.to_string()));
+        row.push(config.parameters().map_or(String::new(), |p| p.to_string()));
         csv.write_record(&row)?;
     }
     Ok(csv.into_inner()?)

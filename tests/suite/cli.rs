@@ -851,3 +851,65 @@ fn the_readme_documents_every_setting_with_its_default() {
         }
     }
 }
+
+#[test]
+fn optimizers_schedules_and_early_stopping_give_the_same_bits_with_one_or_two_jobs_and_resume() {
+    let sb = Sandbox::new();
+    // min_delta = 1 counts no change in validation loss as an improvement,
+    // so every run stops after its third evaluation (best, then 2 without).
+    let file = sb.write(
+        "opt.toml",
+        "name = \"opt\"\n\
+         [data]\ntrain_subset = 500\nvalidation = 200\n\
+         [model]\nhidden = [40, 20]\n\
+         [train]\nepochs = 5\nlearning_rate = 0.01\nlambda = 0.001\n\
+         lr_schedule = \"cosine\"\nwarmup_epochs = 1\n\
+         early_stopping = { metric = \"val_loss\", patience = 2, min_delta = 1 }\n\
+         [grid]\noptimizer = [\"momentum\", \"nesterov\", \"adam\", \"adamw\"]\n\
+         weight_decay = [\"l2\", \"decoupled\"]\n",
+    );
+    let run = |out: &Path, jobs: &str| {
+        let output = sweep()
+            .args(["run", "--jobs", jobs, "--out"])
+            .arg(out)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output) + &stderr(&output)
+    };
+    let (one, two) = (sb.path().join("one"), sb.path().join("two"));
+    run(&one, "1");
+    run(&two, "2");
+    let (one, two) = (one.join("opt"), two.join("opt"));
+    let runs = Table::read(&one.join("runs.csv"));
+    // adamw × {l2, decoupled} is one network: 7 runs, not 8.
+    assert_eq!(runs.rows.len(), 7);
+    assert_eq!(
+        runs.text_without(&RUN_CLOCK),
+        Table::read(&two.join("runs.csv")).text_without(&RUN_CLOCK)
+    );
+    assert_eq!(
+        Table::read(&one.join("epochs.csv")).text_without(&EPOCH_CLOCK),
+        Table::read(&two.join("epochs.csv")).text_without(&EPOCH_CLOCK)
+    );
+    assert!(runs.column("stopped_epoch").iter().all(|&e| e == "3"));
+    assert!(runs.column("epochs_done").iter().all(|&e| e == "3"));
+    assert!(
+        runs.column("best_chosen_on")
+            .iter()
+            .all(|&e| e == "val_loss")
+    );
+    assert!(runs.column("parameters").iter().all(|&p| p == "32430"));
+    assert!(
+        runs.floats("final_val_acc")
+            .iter()
+            .all(|a| (0.0..=1.0).contains(a))
+    );
+    let epochs = Table::read(&one.join("epochs.csv"));
+    let first: Vec<&str> = epochs.column("lr").into_iter().take(3).collect();
+    // Warm-up to 0.01, then cosine over the remaining 4 epochs.
+    assert_eq!(first, ["0.01", "0.01", "0.00853553390593274"]);
+    let said = run(one.parent().unwrap(), "2");
+    assert!(said.contains("0 trained now, 7 reused"), "{said}");
+}

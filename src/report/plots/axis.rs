@@ -1,6 +1,7 @@
-//! The x axis of a plot against one numeric setting: logarithmic when the
-//! values span a wide range (λ, learning rate, width), with λ = 0 drawn at
-//! its own tick left of an axis break, since log 0 does not exist.
+//! The x axis of a plot against one numeric setting, or against the
+//! network's parameter count: logarithmic when the values span a wide range
+//! (λ, learning rate, width, parameters), with λ = 0 drawn at its own tick
+//! left of an axis break, since log 0 does not exist.
 
 use std::ops::Range;
 
@@ -46,11 +47,67 @@ impl Ranged for Ticked {
     }
 }
 
+/// What a plot's x axis measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantity {
+    /// A numeric setting's value.
+    Setting(Key),
+    /// The network's parameter count (weights and biases), which per-layer
+    /// widths, width and depth all move.
+    Parameters,
+}
+
+impl Quantity {
+    /// Its value for a configuration, if it has one.
+    pub fn value(self, config: &Config) -> Option<f64> {
+        match self {
+            Quantity::Setting(key) => config.params.number(key),
+            Quantity::Parameters => config.parameters().map(|p| p as f64),
+        }
+    }
+
+    /// The name in file names: `lambda`, `parameters`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Quantity::Setting(key) => key.name(),
+            Quantity::Parameters => "parameters",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Quantity::Setting(key) => key.spec().label,
+            Quantity::Parameters => "parameters (weights and biases)",
+        }
+    }
+
+    fn short(self) -> &'static str {
+        match self {
+            Quantity::Setting(key) => key.spec().short,
+            Quantity::Parameters => "parameters",
+        }
+    }
+
+    fn plot(self) -> PlotAxis {
+        match self {
+            Quantity::Setting(key) => key.spec().plot,
+            Quantity::Parameters => PlotAxis::Log,
+        }
+    }
+
+    fn whole(self) -> bool {
+        match self {
+            Quantity::Setting(key) => matches!(key.kind(), Kind::Int { .. }),
+            Quantity::Parameters => true,
+        }
+    }
+}
+
 /// Where each value of a swept setting goes on the x axis, and its ticks.
 #[derive(Debug, Clone)]
 pub struct Axis {
-    /// The setting plotted along the axis.
-    pub key: Key,
+    /// What is plotted along the axis.
+    pub quantity: Quantity,
     log: bool,
     zero_pos: Option<f64>,
     /// Where the axis break between 0 and the positive values is drawn.
@@ -60,38 +117,25 @@ pub struct Axis {
     ticks: Vec<(f64, String)>,
 }
 
-/// Settings that can be an x axis (numbers whose size means something).
-fn plottable(key: Key) -> bool {
-    key.spec().plot != PlotAxis::Categorical
-}
-
-/// Settings whose values are spread multiplicatively when swept.
-fn log_friendly(key: Key) -> bool {
-    key.spec().plot == PlotAxis::Log
-}
-
 impl Axis {
     /// The axis for `key` over the values the configurations take, or `None`
-    /// when `key` is not numeric or takes fewer than two values.
-    pub fn new(key: Key, configs: &[Config]) -> Option<Axis> {
-        if !plottable(key) {
+    /// when it is not numeric or takes fewer than two values.
+    pub fn new(quantity: Quantity, configs: &[Config]) -> Option<Axis> {
+        if quantity.plot() == PlotAxis::Categorical {
             return None;
         }
-        let mut values: Vec<f64> = configs
-            .iter()
-            .filter_map(|c| c.params.number(key))
-            .collect();
+        let mut values: Vec<f64> = configs.iter().filter_map(|c| quantity.value(c)).collect();
         values.sort_by(f64::total_cmp);
         values.dedup();
         if values.len() < 2 {
             return None;
         }
         let positive: Vec<f64> = values.iter().copied().filter(|&v| v > 0.0).collect();
-        let log = log_friendly(key)
+        let log = quantity.plot() == PlotAxis::Log
             && positive.len() >= 2
             && positive[positive.len() - 1] / positive[0] >= 4.0;
         let mut axis = Axis {
-            key,
+            quantity,
             log,
             zero_pos: None,
             break_pos: None,
@@ -116,7 +160,7 @@ impl Axis {
         axis.ticks = if values.len() <= 10 {
             values
                 .iter()
-                .map(|&v| (axis.pos(v), text(key, v)))
+                .map(|&v| (axis.pos(v), text(quantity, v)))
                 .collect()
         } else if log {
             let (lo, hi) = (
@@ -124,7 +168,7 @@ impl Axis {
                 positive[positive.len() - 1].log10(),
             );
             let decades =
-                (lo as i32..=hi.floor() as i32).map(|d| (d as f64, text(key, 10f64.powi(d))));
+                (lo as i32..=hi.floor() as i32).map(|d| (d as f64, text(quantity, 10f64.powi(d))));
             axis.zero_pos
                 .map(|z| (z, "0".to_string()))
                 .into_iter()
@@ -134,7 +178,7 @@ impl Axis {
             let (lo, hi) = (values[0], values[values.len() - 1]);
             (0..=5)
                 .map(|i| lo + (hi - lo) * i as f64 / 5.0)
-                .map(|v| (v, text(key, v)))
+                .map(|v| (v, text(quantity, v)))
                 .collect()
         };
         Some(axis)
@@ -151,7 +195,7 @@ impl Axis {
 
     /// The x position of a configuration, if it has a value for the key.
     pub fn pos_of(&self, config: &Config) -> Option<f64> {
-        config.params.number(self.key).map(|v| self.pos(v))
+        self.quantity.value(config).map(|v| self.pos(v))
     }
 
     /// The plotters coordinate of this axis.
@@ -178,7 +222,7 @@ impl Axis {
 
     /// The axis title, with the scale: "weight decay λ (log scale)".
     pub fn title(&self) -> String {
-        let name = self.key.spec().label;
+        let name = self.quantity.label();
         if self.log {
             format!("{name} (log scale)")
         } else {
@@ -188,15 +232,16 @@ impl Axis {
 
     /// A short symbol for titles: `λ`, `learning rate`, `width`.
     pub fn symbol(&self) -> &'static str {
-        self.key.spec().short
+        self.quantity.short()
     }
 }
 
 /// A value as the experiment file would write it.
-fn text(key: Key, v: f64) -> String {
-    match key.kind() {
-        Kind::Int { .. } => format!("{}", v.round() as i64),
-        _ => crate::config::Value::Float(v).to_string(),
+fn text(quantity: Quantity, v: f64) -> String {
+    if quantity.whole() {
+        format!("{}", v.round() as i64)
+    } else {
+        crate::config::Value::Float(v).to_string()
     }
 }
 
@@ -232,7 +277,11 @@ mod tests {
 
     #[test]
     fn lambda_zero_gets_its_own_tick_left_of_the_smallest_value() {
-        let axis = Axis::new(Key::Lambda, &configs(Key::Lambda, &[0.0, 0.001, 0.01, 0.1])).unwrap();
+        let axis = Axis::new(
+            Quantity::Setting(Key::Lambda),
+            &configs(Key::Lambda, &[0.0, 0.001, 0.01, 0.1]),
+        )
+        .unwrap();
         let zero = axis.pos(0.0);
         assert!(zero < axis.pos(0.001));
         assert!(axis.break_pos.unwrap() > zero && axis.break_pos.unwrap() < axis.pos(0.001));
@@ -245,15 +294,29 @@ mod tests {
 
     #[test]
     fn narrow_ranges_and_counts_stay_linear() {
-        let axis = Axis::new(Key::Epochs, &configs(Key::Epochs, &[5.0, 10.0, 20.0])).unwrap();
+        let axis = Axis::new(
+            Quantity::Setting(Key::Epochs),
+            &configs(Key::Epochs, &[5.0, 10.0, 20.0]),
+        )
+        .unwrap();
         assert_eq!(axis.pos(10.0), 10.0);
         assert_eq!(axis.title(), "epochs");
-        let axis = Axis::new(Key::HiddenSize, &configs(Key::HiddenSize, &[100.0, 200.0])).unwrap();
+        let axis = Axis::new(
+            Quantity::Setting(Key::HiddenSize),
+            &configs(Key::HiddenSize, &[100.0, 200.0]),
+        )
+        .unwrap();
         assert_eq!(axis.pos(200.0), 200.0);
     }
 
     #[test]
     fn a_setting_with_one_value_has_no_axis() {
-        assert!(Axis::new(Key::Lambda, &configs(Key::Lambda, &[0.01, 0.01])).is_none());
+        assert!(
+            Axis::new(
+                Quantity::Setting(Key::Lambda),
+                &configs(Key::Lambda, &[0.01, 0.01])
+            )
+            .is_none()
+        );
     }
 }

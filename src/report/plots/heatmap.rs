@@ -84,6 +84,13 @@ fn levels(key: Key, configs: &[Config]) -> Vec<String> {
     values.into_iter().map(|v| v.1).collect()
 }
 
+/// Pixels left of the plot for the y labels: enough for the longest one
+/// (`0.00316227766`) at 20 px.
+fn label_room(levels: &[String]) -> u32 {
+    let longest = levels.iter().map(|l| l.chars().count()).max().unwrap_or(0) as u32;
+    (11 * longest + 50).max(120)
+}
+
 /// One heatmap of one metric: its title and cells.
 struct Panel {
     title: String,
@@ -159,7 +166,7 @@ impl Chart for HeatmapChart {
         if self.panels.len() == 1 {
             return self.draw_panel(area, &self.title, &self.panels[0], (lo, hi));
         }
-        let body = area.titled(&self.title, font(30.0))?;
+        let body = area.margin(16, 0, 0, 0).titled(&self.title, font(30.0))?;
         let parts = body.split_evenly((1, self.panels.len()));
         for (part, panel) in parts.iter().zip(&self.panels) {
             self.draw_panel(part, &panel.title, panel, (lo, hi))?;
@@ -183,7 +190,7 @@ impl HeatmapChart {
             .caption(title, font(28.0))
             .margin(24)
             .x_label_area_size(80)
-            .y_label_area_size(120)
+            .y_label_area_size(label_room(&self.y_levels))
             .build_cartesian_2d(
                 Ticked::new(0.0..nx as f64, centres(nx)),
                 Ticked::new(0.0..ny as f64, centres(ny)),

@@ -20,6 +20,7 @@ use plotters::style::FontStyle;
 
 use crate::config::Key;
 use crate::report::summary::{Config, config_keys};
+use axis::Quantity;
 
 pub use axis::Axis;
 
@@ -111,14 +112,31 @@ const GREY: RGBColor = RGBColor(150, 150, 150);
 pub fn figures(sweep: &str, swept: &[Key], configs: &[Config]) -> Result<Vec<Figure>> {
     let keys = config_keys(swept);
     let mut figures = Vec::new();
-    for &key in &keys {
-        let Some(axis) = Axis::new(key, configs) else {
+    // Every numeric swept setting, then the parameter count when the
+    // network's size varies (lines for the other settings).
+    let architecture = [Key::Hidden, Key::HiddenLayers, Key::HiddenSize];
+    let mut axes: Vec<(Quantity, Vec<Key>)> = keys
+        .iter()
+        .map(|&key| {
+            let others = keys.iter().copied().filter(|&k| k != key).collect();
+            (Quantity::Setting(key), others)
+        })
+        .collect();
+    if keys.iter().any(|k| architecture.contains(k)) {
+        let others = keys
+            .iter()
+            .copied()
+            .filter(|k| !architecture.contains(k))
+            .collect();
+        axes.push((Quantity::Parameters, others));
+    }
+    for (quantity, others) in axes {
+        let Some(axis) = Axis::new(quantity, configs) else {
             continue;
         };
-        let others: Vec<Key> = keys.iter().copied().filter(|&k| k != key).collect();
         let gap = lines::GapChart::new(sweep, &axis, &others, configs);
         figures.push(render(
-            format!("gap_vs_{}", key.name()),
+            format!("gap_vs_{}", quantity.name()),
             format!(
                 "Train − test accuracy gap against {}: mean over seeds with 95 % confidence \
                  intervals; faint dots are single seeds.",
@@ -128,7 +146,7 @@ pub fn figures(sweep: &str, swept: &[Key], configs: &[Config]) -> Result<Vec<Fig
         )?);
         let accuracy = lines::AccuracyChart::new(sweep, &axis, &others, configs);
         figures.push(render(
-            format!("accuracy_vs_{}", key.name()),
+            format!("accuracy_vs_{}", quantity.name()),
             format!(
                 "Final training and test accuracy against {}: the gap is the distance between \
                  the curves; the ring marks the best mean test accuracy.",
