@@ -6,9 +6,11 @@
 //! once → parallel runs → records on disk → report (read back from disk).
 //!
 //! Where to look:
-//! - [`config`]: experiment files, their checks, the grid and run ids.
+//! - [`config`]: experiment files, their checks, the grid and run ids;
+//!   `config::params` declares every setting in one table.
 //! - [`data`]: IDX datasets (MNIST, Fashion-MNIST), bounded and checked.
-//! - [`nn`] and [`train`]: the network and one run, a pure function.
+//! - [`nn`] and [`train`]: the network (on ndarray, one GEMM seam), its
+//!   optimizers and schedules, and one run, a pure function.
 //! - [`sweep`]: the phases of `sweep run`; [`cluster`] and [`slurm`]: Slurm.
 //! - [`results`]: the results folder — run records and their checks, the
 //!   aggregate tables, locks, folders of older versions.

@@ -723,6 +723,24 @@ mod tests {
     }
 
     #[test]
+    fn hidden_is_swept_as_a_list_of_lists_and_equal_widths_are_the_shorthand() {
+        let exp = parse("[grid]\nhidden = [[100], [200, 200], [500, 300]]\n").unwrap();
+        assert_eq!(exp.runs.len(), 3);
+        let default = parse("epochs = 10\n").unwrap();
+        assert_eq!(exp.runs[1].id, default.runs[0].id);
+        assert_eq!(exp.runs[2].params.hidden_widths(), [500, 300]);
+        assert_eq!(exp.runs[0].params.hidden_widths(), [100]);
+    }
+
+    #[test]
+    fn grid_points_that_differ_only_in_unused_settings_train_once() {
+        let exp =
+            parse("[grid]\noptimizer = [\"sgd\", \"momentum\"]\nmomentum = [0.5, 0.9]\n").unwrap();
+        assert_eq!(exp.runs.len(), 3);
+        assert_eq!(exp.merged_points, 1);
+    }
+
+    #[test]
     fn unknown_keys_are_named_with_a_suggestion_and_a_line() {
         let err = parse("[train]\nepochs = 3\nlamda = 0.1\n").unwrap_err();
         assert_eq!(

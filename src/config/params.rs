@@ -399,12 +399,12 @@ settings! {
     }
     /// Number of hidden layers (all of `hidden_size` units).
     HiddenLayers hidden_layers: usize = 2, {
-        section: "model", kind: Kind::Int { min: 0, max: 64 }, sweepable: true,
+        section: "model", kind: Kind::Int { min: 0, max: MAX_LAYERS as u64 }, sweepable: true,
         label: "hidden layers", short: "depth", plot: PlotAxis::Linear, applies: SHORTHAND_ONLY,
     }
     /// Units per hidden layer.
     HiddenSize hidden_size: usize = 200, {
-        section: "model", kind: Kind::Int { min: 1, max: 100_000 }, sweepable: true,
+        section: "model", kind: Kind::Int { min: 1, max: MAX_WIDTH }, sweepable: true,
         label: "hidden units per layer", short: "width", plot: PlotAxis::Log,
         applies: SHORTHAND_ONLY,
     }

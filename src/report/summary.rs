@@ -152,6 +152,7 @@ pub fn label(keys: &[Key], params: &RunParams) -> String {
         return "all runs".into();
     }
     keys.iter()
+        .filter(|k| k.applies_to(params))
         .map(|&k| format!("{}={}", k.name(), params.text(k)))
         .collect::<Vec<_>>()
         .join(" ")

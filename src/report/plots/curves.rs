@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::{Chart, DrawResult, TEST_COLOR, TRAIN_COLOR, bold, font};
+use super::{Chart, DrawResult, TEST_COLOR, TRAIN_COLOR, VALIDATION_COLOR, bold, font};
 use crate::config::Key;
 use crate::report::stats::Stat;
 use crate::report::summary::Config;
@@ -24,6 +24,8 @@ type CurvePoint = (f64, f64, f64, f64);
 struct Panel {
     label: String,
     train: Vec<CurvePoint>,
+    /// Empty when the runs hold out no validation images.
+    validation: Vec<CurvePoint>,
     test: Vec<CurvePoint>,
     seeds: usize,
     diverged: usize,
@@ -39,11 +41,13 @@ pub struct CurvesChart {
 }
 
 /// Mean and band of a metric per epoch over the finished seeds.
-fn curve(config: &Config, get: fn(&crate::train::EpochMetrics) -> f64) -> Vec<CurvePoint> {
+fn curve(config: &Config, get: fn(&crate::train::EpochMetrics) -> Option<f64>) -> Vec<CurvePoint> {
     let mut by_epoch: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
     for run in &config.finished {
         for e in &run.epochs {
-            by_epoch.entry(e.epoch).or_default().push(100.0 * get(e));
+            if let Some(value) = get(e) {
+                by_epoch.entry(e.epoch).or_default().push(100.0 * value);
+            }
         }
     }
     by_epoch
@@ -68,8 +72,9 @@ impl CurvesChart {
             .iter()
             .map(|c| Panel {
                 label: c.label.replace('=', " = "),
-                train: curve(c, |e| e.train_acc),
-                test: curve(c, |e| e.test_acc),
+                train: curve(c, |e| Some(e.train_acc)),
+                validation: curve(c, |e| e.val_acc),
+                test: curve(c, |e| Some(e.test_acc)),
                 seeds: c.finished.len(),
                 diverged: c.diverged.len(),
             })
@@ -101,7 +106,8 @@ impl CurvesChart {
             .fold(1.0, f64::max);
         let lowest = panels
             .iter()
-            .flat_map(|p| p.train.iter().chain(&p.test).map(|t| t.2))
+            .flat_map(|p| p.train.iter().chain(&p.validation).chain(&p.test))
+            .map(|t| t.2)
             .fold(100.0, f64::min);
         Some(CurvesChart {
             title: format!("{sweep}: learning curves (mean over seeds, 95 % band)"),
@@ -127,14 +133,14 @@ impl Chart for CurvesChart {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         let area = area.margin(12, 0, 0, 0).titled(&self.title, font(30.0))?;
         let (key_area, grid) = area.split_vertically(50);
-        for (i, (name, color)) in [
-            ("train accuracy", TRAIN_COLOR),
-            ("test accuracy", TEST_COLOR),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let x = 40 + i as i32 * 260;
+        let validated = self.panels.iter().any(|p| !p.validation.is_empty());
+        let mut keys = vec![("train accuracy", TRAIN_COLOR)];
+        if validated {
+            keys.push(("validation accuracy", VALIDATION_COLOR));
+        }
+        keys.push(("test accuracy", TEST_COLOR));
+        for (i, (name, color)) in keys.into_iter().enumerate() {
+            let x = 40 + i as i32 * 300;
             key_area.draw(&PathElement::new(
                 vec![(x, 20), (x + 40, 20)],
                 color.stroke_width(4),
@@ -149,8 +155,12 @@ impl Chart for CurvesChart {
                 panel.label.clone()
             };
             let x_max = self.epochs.max(2.0);
+            // Long labels (three or more settings) get a smaller font so
+            // they stay inside their panel (about 0.6 em per character).
+            let width = f64::from(cell.dim_in_pixel().0);
+            let size = (width / (0.6 * caption.chars().count().max(1) as f64)).clamp(11.0, 18.0);
             let mut chart = ChartBuilder::on(cell)
-                .caption(caption, bold(18.0))
+                .caption(caption, bold(size))
                 .margin(12)
                 .x_label_area_size(45)
                 .y_label_area_size(55)
@@ -175,7 +185,14 @@ impl Chart for CurvesChart {
                 ))?;
                 continue;
             }
-            for (points, color) in [(&panel.train, TRAIN_COLOR), (&panel.test, TEST_COLOR)] {
+            for (points, color) in [
+                (&panel.train, TRAIN_COLOR),
+                (&panel.validation, VALIDATION_COLOR),
+                (&panel.test, TEST_COLOR),
+            ] {
+                if points.is_empty() {
+                    continue;
+                }
                 if panel.seeds > 1 {
                     let band: Vec<(f64, f64)> = points
                         .iter()

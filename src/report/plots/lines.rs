@@ -8,7 +8,9 @@ use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 use super::axis::Ticked;
-use super::{Axis, Chart, DrawResult, GREY, TEST_COLOR, TRAIN_COLOR, color, font, percent};
+use super::{
+    Axis, Chart, DrawResult, GREY, TEST_COLOR, TRAIN_COLOR, VALIDATION_COLOR, color, font, percent,
+};
 use crate::config::Key;
 use crate::report::summary::{Config, label};
 
@@ -337,22 +339,57 @@ impl Chart for AccuracyChart<'_> {
                 });
             bars(&mut chart, &tests[i], test_color, false)?;
         }
+        // The best configuration is chosen on validation when there is one.
+        let validated = self
+            .series
+            .iter()
+            .flat_map(|s| &s.configs)
+            .any(|c| c.has_validation());
+        let chosen_on = if validated { "val_acc" } else { "test_acc" };
+        if validated && n == 1 {
+            let validation = means(self.axis, &self.series[0], "val_acc", 0.0);
+            chart
+                .draw_series(DashedLineSeries::new(
+                    validation.iter().map(|&(x, m, _)| (x, m)),
+                    3,
+                    6,
+                    VALIDATION_COLOR.stroke_width(3),
+                ))?
+                .label("validation")
+                .legend(|(x, y)| {
+                    DashedPathElement::new(
+                        vec![(x, y), (x + 24, y)],
+                        3,
+                        4,
+                        VALIDATION_COLOR.stroke_width(3),
+                    )
+                });
+        }
         let best = self
             .series
             .iter()
-            .zip(&tests)
-            .flat_map(|(s, points)| s.configs.iter().zip(points))
-            .max_by(|a, b| a.1.1.total_cmp(&b.1.1));
-        if let Some((config, &(x, m, _))) = best {
+            .enumerate()
+            .flat_map(|(i, s)| s.configs.iter().map(move |c| (i, c)))
+            .filter_map(|(i, c)| {
+                let x = self.axis.pos_of(c)? + dodge(self.axis, i, n);
+                Some((c, x, c.metric(chosen_on).mean?, c.metric("test_acc").mean?))
+            })
+            .max_by(|a, b| a.2.total_cmp(&b.2));
+        if let Some((config, x, _, test)) = best {
+            let what = if validated {
+                "best on validation: test"
+            } else {
+                "best test"
+            };
             chart
                 .draw_series(std::iter::once(Circle::new(
-                    (x, m),
+                    (x, 100.0 * test),
                     16,
                     BLACK.stroke_width(3),
                 )))?
                 .label(format!(
-                    "best test {} ({})",
-                    percent(m / 100.0),
+                    "{what} {} ({})",
+                    percent(test),
                     config.label.replace('=', " = ")
                 ))
                 .legend(|(x, y)| Circle::new((x + 12, y), 8, BLACK.stroke_width(2)));

@@ -104,6 +104,9 @@ fn color(i: usize) -> RGBColor {
 const TRAIN_COLOR: RGBColor = RGBColor(213, 94, 0);
 /// Colour of test-accuracy curves.
 const TEST_COLOR: RGBColor = RGBColor(0, 114, 178);
+/// Colour of validation-accuracy curves (Okabe–Ito bluish green, apart
+/// from both for colour-blind readers).
+const VALIDATION_COLOR: RGBColor = RGBColor(0, 158, 115);
 
 /// A grey for helper lines and missing cells.
 const GREY: RGBColor = RGBColor(150, 150, 150);
@@ -149,7 +152,8 @@ pub fn figures(sweep: &str, swept: &[Key], configs: &[Config]) -> Result<Vec<Fig
             format!("accuracy_vs_{}", quantity.name()),
             format!(
                 "Final training and test accuracy against {}: the gap is the distance between \
-                 the curves; the ring marks the best mean test accuracy.",
+                 the curves; the ring marks the best configuration (on mean validation \
+                 accuracy when the runs hold out validation images, else on mean test accuracy).",
                 axis.title()
             ),
             &accuracy,
@@ -158,8 +162,8 @@ pub fn figures(sweep: &str, swept: &[Key], configs: &[Config]) -> Result<Vec<Fig
     if let Some(curves) = curves::CurvesChart::new(sweep, &keys, configs) {
         figures.push(render(
             "learning_curves".into(),
-            "Training and test accuracy per epoch, one panel per configuration: mean over \
-             seeds with a 95 % confidence band."
+            "Training, validation (when held out) and test accuracy per epoch, one panel per \
+             configuration: mean over seeds with a 95 % confidence band."
                 .into(),
             &curves,
         )?);
