@@ -150,6 +150,8 @@ pub struct Spec {
     pub label: &'static str,
     /// Legends and plot titles: "λ".
     pub short: &'static str,
+    /// Progress lines: `lr=0.1` (no spaces).
+    pub tag: &'static str,
     /// How plots may draw it.
     pub plot: PlotAxis,
     /// When it has an effect; `None` for always.
@@ -377,115 +379,115 @@ settings! {
     /// Training images used (a seeded subset), absent = all.
     TrainSubset train_subset: Option<usize> = None, {
         section: "data", kind: Kind::Int { min: 1, max: 100_000_000 }, sweepable: true,
-        label: "training images", short: "training images", plot: PlotAxis::Log, applies: None,
+        label: "training images", short: "training images", tag: "subset", plot: PlotAxis::Log, applies: None,
     }
     /// Training images held out for validation (chosen by `data_seed`,
     /// disjoint from the training images), 0 = none.
     Validation validation: usize = 0, {
         section: "data", kind: Kind::Int { min: 0, max: 100_000_000 }, sweepable: true,
-        label: "validation images", short: "validation images", plot: PlotAxis::Linear,
+        label: "validation images", short: "validation images", tag: "validation", plot: PlotAxis::Linear,
         applies: None,
     }
     /// Seed choosing the training subset and the validation images.
     DataSeed data_seed: u64 = 0, {
         section: "data", kind: Kind::Int { min: 0, max: super::grid::MAX_WHOLE }, sweepable: true,
-        label: "data seed", short: "data seed", plot: PlotAxis::Categorical, applies: None,
+        label: "data seed", short: "data seed", tag: "data_seed", plot: PlotAxis::Categorical, applies: None,
     }
     /// Width of every hidden layer, input side first (`[500, 300]`);
     /// absent = `hidden_layers` layers of `hidden_size`.
     Hidden hidden: Option<Vec<usize>> = None, {
         section: "model", kind: Kind::Widths, sweepable: true,
-        label: "hidden widths", short: "widths", plot: PlotAxis::Categorical, applies: None,
+        label: "hidden widths", short: "widths", tag: "hidden", plot: PlotAxis::Categorical, applies: None,
     }
     /// Number of hidden layers (all of `hidden_size` units).
     HiddenLayers hidden_layers: usize = 2, {
         section: "model", kind: Kind::Int { min: 0, max: MAX_LAYERS as u64 }, sweepable: true,
-        label: "hidden layers", short: "depth", plot: PlotAxis::Linear, applies: SHORTHAND_ONLY,
+        label: "hidden layers", short: "depth", tag: "depth", plot: PlotAxis::Linear, applies: SHORTHAND_ONLY,
     }
     /// Units per hidden layer.
     HiddenSize hidden_size: usize = 200, {
         section: "model", kind: Kind::Int { min: 1, max: MAX_WIDTH }, sweepable: true,
-        label: "hidden units per layer", short: "width", plot: PlotAxis::Log,
+        label: "hidden units per layer", short: "width", tag: "width", plot: PlotAxis::Log,
         applies: SHORTHAND_ONLY,
     }
     /// Weight initialisation scheme (`he`, `xavier`, `normal:σ`).
     Init init: String = "he".into(), {
         section: "model", kind: Kind::Init, sweepable: true,
-        label: "initialisation", short: "init", plot: PlotAxis::Categorical, applies: None,
+        label: "initialisation", short: "init", tag: "init", plot: PlotAxis::Categorical, applies: None,
     }
     /// Passes over the training data.
     Epochs epochs: usize = 10, {
         section: "train", kind: Kind::Int { min: 1, max: 1_000_000 }, sweepable: true,
-        label: "epochs", short: "epochs", plot: PlotAxis::Linear, applies: None,
+        label: "epochs", short: "epochs", tag: "epochs", plot: PlotAxis::Linear, applies: None,
     }
     /// Minibatch size.
     BatchSize batch_size: usize = 100, {
         section: "train", kind: Kind::Int { min: 1, max: 100_000_000 }, sweepable: true,
-        label: "batch size", short: "batch size", plot: PlotAxis::Log, applies: None,
+        label: "batch size", short: "batch size", tag: "batch", plot: PlotAxis::Log, applies: None,
     }
     /// The update rule: sgd, momentum, nesterov, adam or adamw.
     Optimizer optimizer: Method = Method::Sgd, {
         section: "train", kind: Kind::Choice(Method::WORDS), sweepable: true,
-        label: "optimizer", short: "optimizer", plot: PlotAxis::Categorical, applies: None,
+        label: "optimizer", short: "optimizer", tag: "optimizer", plot: PlotAxis::Categorical, applies: None,
     }
     /// Step size (after warm-up, before any decay of the schedule).
     LearningRate learning_rate: f64 = 0.1, {
         section: "train", kind: POSITIVE, sweepable: true,
-        label: "learning rate", short: "learning rate", plot: PlotAxis::Log, applies: None,
+        label: "learning rate", short: "learning rate", tag: "lr", plot: PlotAxis::Log, applies: None,
     }
     /// How the learning rate changes over epochs: constant, step or cosine.
     LrSchedule lr_schedule: Schedule = Schedule::Constant, {
         section: "train", kind: Kind::Choice(Schedule::WORDS), sweepable: true,
-        label: "learning-rate schedule", short: "schedule", plot: PlotAxis::Categorical,
+        label: "learning-rate schedule", short: "schedule", tag: "lr_schedule", plot: PlotAxis::Categorical,
         applies: None,
     }
     /// Epochs between two steps of the `step` schedule.
     LrStepEpochs lr_step_epochs: usize = 10, {
         section: "train", kind: Kind::Int { min: 1, max: 1_000_000 }, sweepable: true,
-        label: "epochs per learning-rate step", short: "step epochs", plot: PlotAxis::Linear,
+        label: "epochs per learning-rate step", short: "step epochs", tag: "lr_step_epochs", plot: PlotAxis::Linear,
         applies: STEP_ONLY,
     }
     /// Factor of each step of the `step` schedule.
     LrStepFactor lr_step_factor: f64 = 0.1, {
         section: "train", kind: Kind::Float { min: 0.0, min_open: true, max: 1.0, max_open: false },
-        sweepable: true, label: "learning-rate step factor", short: "step factor",
+        sweepable: true, label: "learning-rate step factor", short: "step factor", tag: "lr_step_factor",
         plot: PlotAxis::Log, applies: STEP_ONLY,
     }
     /// Epochs of linear learning-rate warm-up before the schedule.
     WarmupEpochs warmup_epochs: usize = 0, {
         section: "train", kind: Kind::Int { min: 0, max: 1_000_000 }, sweepable: true,
-        label: "warm-up epochs", short: "warm-up", plot: PlotAxis::Linear, applies: None,
+        label: "warm-up epochs", short: "warm-up", tag: "warmup_epochs", plot: PlotAxis::Linear, applies: None,
     }
     /// Momentum μ of `momentum` and `nesterov`.
     Momentum momentum: f64 = 0.9, {
         section: "train", kind: DECAY_RATE, sweepable: true,
-        label: "momentum μ", short: "μ", plot: PlotAxis::Linear, applies: MOMENTUM_ONLY,
+        label: "momentum μ", short: "μ", tag: "momentum", plot: PlotAxis::Linear, applies: MOMENTUM_ONLY,
     }
     /// Adam's β₁.
     Beta1 beta1: f64 = 0.9, {
         section: "train", kind: DECAY_RATE, sweepable: true,
-        label: "Adam β₁", short: "β₁", plot: PlotAxis::Linear, applies: ADAM_ONLY,
+        label: "Adam β₁", short: "β₁", tag: "beta1", plot: PlotAxis::Linear, applies: ADAM_ONLY,
     }
     /// Adam's β₂.
     Beta2 beta2: f64 = 0.999, {
         section: "train", kind: DECAY_RATE, sweepable: true,
-        label: "Adam β₂", short: "β₂", plot: PlotAxis::Linear, applies: ADAM_ONLY,
+        label: "Adam β₂", short: "β₂", tag: "beta2", plot: PlotAxis::Linear, applies: ADAM_ONLY,
     }
     /// Adam's ε.
     Eps eps: f64 = 1e-8, {
         section: "train", kind: POSITIVE, sweepable: true,
-        label: "Adam ε", short: "ε", plot: PlotAxis::Log, applies: ADAM_ONLY,
+        label: "Adam ε", short: "ε", tag: "eps", plot: PlotAxis::Log, applies: ADAM_ONLY,
     }
     /// Weight-decay strength λ (weight matrices only, never biases).
     Lambda lambda: f64 = 0.0, {
         section: "train", kind: NON_NEGATIVE, sweepable: true,
-        label: "weight decay λ", short: "λ", plot: PlotAxis::Log, applies: None,
+        label: "weight decay λ", short: "λ", tag: "lambda", plot: PlotAxis::Log, applies: None,
     }
     /// How λ acts: `l2` (λW joins the gradient) or `decoupled` (weights
     /// shrink by lr·λ·W outside the update); `adamw` is always decoupled.
     WeightDecay weight_decay: Decay = Decay::L2, {
         section: "train", kind: Kind::Choice(Decay::WORDS), sweepable: true,
-        label: "weight decay", short: "decay", plot: PlotAxis::Categorical,
+        label: "weight decay", short: "decay", tag: "weight_decay", plot: PlotAxis::Categorical,
         applies: Some(Applies {
             test: |p| p.optimizer != Method::AdamW,
             condition: "optimizer is not \"adamw\" (which always decays decoupled)",
@@ -494,23 +496,23 @@ settings! {
     /// Minibatch sampling scheme.
     Sampling sampling: Sampling = Sampling::Shuffle, {
         section: "train", kind: Kind::Choice(Sampling::WORDS), sweepable: true,
-        label: "sampling", short: "sampling", plot: PlotAxis::Categorical, applies: None,
+        label: "sampling", short: "sampling", tag: "sampling", plot: PlotAxis::Categorical, applies: None,
     }
     /// Stop when the validation metric has not improved for a while.
     EarlyStopping early_stopping: Option<EarlyStopping> = None, {
         section: "train", kind: Kind::EarlyStopping, sweepable: false,
-        label: "early stopping", short: "early stopping", plot: PlotAxis::Categorical,
+        label: "early stopping", short: "early stopping", tag: "early_stopping", plot: PlotAxis::Categorical,
         applies: None,
     }
     /// Evaluate every this many epochs (and after the last).
     EvalEvery eval_every: usize = 1, {
         section: "train", kind: Kind::Int { min: 1, max: 1_000_000 }, sweepable: false,
-        label: "evaluated every", short: "eval every", plot: PlotAxis::Linear, applies: None,
+        label: "evaluated every", short: "eval every", tag: "eval_every", plot: PlotAxis::Linear, applies: None,
     }
     /// Seed of initialisation and batch order.
     Seed seed: u64 = 0, {
         section: "train", kind: Kind::Int { min: 0, max: super::grid::MAX_WHOLE },
-        sweepable: true, label: "seed", short: "seed", plot: PlotAxis::Categorical,
+        sweepable: true, label: "seed", short: "seed", tag: "seed", plot: PlotAxis::Categorical,
         applies: None,
     }
 }

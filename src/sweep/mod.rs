@@ -22,7 +22,7 @@ pub use memory::memory_estimate;
 pub use plan::{PlannedRun, plan};
 
 use crate::bad_input;
-use crate::config::{Experiment, Key, RunSpec};
+use crate::config::{Experiment, RunSpec};
 use crate::data::Dataset;
 use crate::progress::Progress;
 use crate::report::{self, ReportOutcome, SweepResults};
@@ -155,20 +155,9 @@ pub fn run_label(exp: &Experiment, spec: &RunSpec) -> String {
     exp.swept
         .iter()
         .filter(|k| k.applies_to(&spec.params))
-        .map(|&k| format!("{}={}", short_name(k), spec.params.text(k)))
+        .map(|&k| format!("{}={}", k.spec().tag, spec.params.text(k)))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn short_name(key: Key) -> &'static str {
-    match key {
-        Key::LearningRate => "lr",
-        Key::HiddenSize => "width",
-        Key::HiddenLayers => "depth",
-        Key::TrainSubset => "subset",
-        Key::BatchSize => "batch",
-        other => other.name(),
-    }
 }
 
 /// The results folder `sweep run` would use for `exp`.
