@@ -17,7 +17,7 @@ use sweep::config::RunParams;
 use sweep::data::Dataset;
 use sweep::nn::optim::{Optimizer, OptimizerSettings};
 use sweep::nn::{Activations, Gradients, Init, Mlp};
-use sweep::train::{self, evaluate, pixel_table};
+use sweep::train::{self, InputMap, evaluate};
 
 const SIZES: [usize; 4] = [784, 200, 200, 10];
 const BATCH: usize = 100;
@@ -96,12 +96,12 @@ fn epoch_and_evaluation(c: &mut Criterion) {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let model = Mlp::new(&SIZES, Init::He, &mut rng);
     let test: Vec<u32> = (0..data.test.len() as u32).collect();
-    let table = pixel_table();
+    let map = InputMap::raw();
     group.throughput(Throughput::Elements(
         test.len() as u64 * sweep::nn::mlp::eval_flops_per_sample(&SIZES),
     ));
     group.bench_function("evaluation of 10000 test images", |bench| {
-        bench.iter(|| evaluate(&model, &data.test, data.pixels(), &test, &table))
+        bench.iter(|| evaluate(&model, &data.test, data.pixels(), &test, &map))
     });
     group.finish();
 }

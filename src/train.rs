@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{EarlyStopping, RunParams, Sampling, StopMetric};
+use crate::config::{EarlyStopping, InputScaling, RunParams, Sampling, StopMetric};
 use crate::data::{Dataset, NUM_CLASSES, Split};
 use crate::nn::optim::Optimizer;
 use crate::nn::{Activations, Gradients, Mlp};
@@ -182,13 +182,93 @@ pub fn pixel_table() -> [f32; 256] {
     std::array::from_fn(|b| b as f32 / 255.0)
 }
 
-/// Copies the images `indices` of `split` into `inputs` (scaled to [0, 1])
+/// How a run turns pixel bytes into inputs: `byte / 255`, then, for
+/// `inputs = "centered"` or `"standardized"`, minus the per-pixel mean and
+/// times the inverse per-pixel standard deviation of its training images.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputMap {
+    table: [f32; 256],
+    /// Per-pixel mean to subtract; empty for raw inputs.
+    mean: Vec<f32>,
+    /// Per-pixel factor after centring; empty unless standardized.
+    inverse_sd: Vec<f32>,
+}
+
+impl InputMap {
+    /// Raw inputs: `byte / 255`.
+    pub fn raw() -> InputMap {
+        InputMap {
+            table: pixel_table(),
+            mean: Vec::new(),
+            inverse_sd: Vec::new(),
+        }
+    }
+
+    /// The map `scaling` asks for, with statistics (in f64) over the images
+    /// `indices` of `split`. A pixel whose standard deviation is below
+    /// 10⁻⁶ (a border pixel that is always 0) keeps a factor of 1.
+    pub fn new(scaling: InputScaling, split: &Split, pixels: usize, indices: &[u32]) -> InputMap {
+        let mut map = InputMap::raw();
+        if scaling == InputScaling::Raw || indices.is_empty() {
+            return map;
+        }
+        let n = indices.len() as f64;
+        let mut sum = vec![0.0f64; pixels];
+        let mut squares = vec![0.0f64; pixels];
+        for &i in indices {
+            let i = i as usize;
+            for ((s, q), &b) in sum
+                .iter_mut()
+                .zip(&mut squares)
+                .zip(&split.images[i * pixels..(i + 1) * pixels])
+            {
+                let x = f64::from(map.table[b as usize]);
+                *s += x;
+                *q += x * x;
+            }
+        }
+        let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+        map.mean = mean.iter().map(|&m| m as f32).collect();
+        if scaling == InputScaling::Standardized {
+            map.inverse_sd = squares
+                .iter()
+                .zip(&mean)
+                .map(|(q, m)| {
+                    let sd = (q / n - m * m).max(0.0).sqrt();
+                    if sd < 1e-6 { 1.0 } else { (1.0 / sd) as f32 }
+                })
+                .collect();
+        }
+        map
+    }
+
+    /// Writes the inputs of one image's `bytes` into `row`.
+    fn fill(&self, bytes: &[u8], row: &mut [f32]) {
+        let table = &self.table;
+        if self.mean.is_empty() {
+            for (x, &b) in row.iter_mut().zip(bytes) {
+                *x = table[b as usize];
+            }
+        } else if self.inverse_sd.is_empty() {
+            for ((x, &b), &m) in row.iter_mut().zip(bytes).zip(&self.mean) {
+                *x = table[b as usize] - m;
+            }
+        } else {
+            let stats = self.mean.iter().zip(&self.inverse_sd);
+            for ((x, &b), (&m, &f)) in row.iter_mut().zip(bytes).zip(stats) {
+                *x = (table[b as usize] - m) * f;
+            }
+        }
+    }
+}
+
+/// Copies the images `indices` of `split` into `inputs` (mapped by `map`)
 /// and their labels into `labels`.
 fn gather(
     split: &Split,
     pixels: usize,
     indices: &[u32],
-    table: &[f32; 256],
+    map: &InputMap,
     inputs: &mut [f32],
     labels: &mut [u8],
 ) {
@@ -198,10 +278,7 @@ fn gather(
         .zip(labels)
     {
         let i = i as usize;
-        let bytes = &split.images[i * pixels..(i + 1) * pixels];
-        for (x, &b) in row.iter_mut().zip(bytes) {
-            *x = table[b as usize];
-        }
+        map.fill(&split.images[i * pixels..(i + 1) * pixels], row);
         *label = split.labels[i];
     }
 }
@@ -218,7 +295,7 @@ pub fn evaluate(
     split: &Split,
     pixels: usize,
     indices: &[u32],
-    table: &[f32; 256],
+    map: &InputMap,
 ) -> (f64, f64) {
     let sizes = model.sizes();
     let chunk = EVAL_CHUNK.min(indices.len().max(1));
@@ -232,7 +309,7 @@ pub fn evaluate(
                     split,
                     pixels,
                     part,
-                    table,
+                    map,
                     acts.input_mut(),
                     &mut labels[..rows],
                 );
@@ -277,10 +354,10 @@ pub fn train(
     let mut init_rng = ChaCha8Rng::seed_from_u64(params.seed);
     let mut batch_rng = ChaCha8Rng::seed_from_u64(params.seed);
     batch_rng.set_stream(1);
-    let mut model = Mlp::new(&sizes, params.init_scheme(), &mut init_rng);
+    let mut model = Mlp::new(&sizes, params.init_scheme(), &mut init_rng).with_loss(params.loss);
 
     // Every buffer of the run, allocated once before the first step.
-    let table = pixel_table();
+    let map = InputMap::new(params.inputs, &data.train, pixels, &train_idx);
     let mut acts = Activations::new(&sizes, batch);
     let mut grads = Gradients::new(&model, batch);
     let mut labels = vec![0u8; batch];
@@ -325,7 +402,7 @@ pub fn train(
                 &data.train,
                 pixels,
                 indices,
-                &table,
+                &map,
                 acts.input_mut(),
                 &mut labels[..batch],
             );
@@ -347,15 +424,15 @@ pub fn train(
             continue;
         }
         let started = Instant::now();
-        let (train_loss, train_acc) = evaluate(&model, &data.train, pixels, &train_idx, &table);
+        let (train_loss, train_acc) = evaluate(&model, &data.train, pixels, &train_idx, &map);
         let (val_loss, val_acc) = match val_idx.is_empty() {
             true => (None, None),
             false => {
-                let (l, a) = evaluate(&model, &data.train, pixels, &val_idx, &table);
+                let (l, a) = evaluate(&model, &data.train, pixels, &val_idx, &map);
                 (Some(l), Some(a))
             }
         };
-        let (test_loss, test_acc) = evaluate(&model, &data.test, pixels, &test_idx, &table);
+        let (test_loss, test_acc) = evaluate(&model, &data.test, pixels, &test_idx, &map);
         let metrics = EpochMetrics {
             epoch,
             train_loss,
@@ -462,6 +539,33 @@ mod tests {
         assert_ne!(data_split(&p, 1000).train, a);
         assert_eq!(a.len(), 10);
         assert!(a.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn centred_and_standardized_inputs_use_the_training_images_statistics() {
+        // Two pixels over three images: pixel 0 takes 0, 51, 102 (mean 51),
+        // pixel 1 is always 255 (sd 0, factor 1).
+        let split = Split {
+            images: vec![0, 255, 51, 255, 102, 255],
+            labels: vec![0, 1, 2],
+        };
+        let row = |map: &InputMap, i: usize| {
+            let mut out = [0.0f32; 2];
+            map.fill(&split.images[2 * i..2 * i + 2], &mut out);
+            out
+        };
+        let raw = InputMap::new(InputScaling::Raw, &split, 2, &[0, 1, 2]);
+        assert_eq!(raw, InputMap::raw());
+        let centred = InputMap::new(InputScaling::Centered, &split, 2, &[0, 1, 2]);
+        assert_eq!(row(&centred, 2), [0.2, 0.0]);
+        let standardized = InputMap::new(InputScaling::Standardized, &split, 2, &[0, 1, 2]);
+        // sd of {0, 0.2, 0.4} is √(0.08/3) ≈ 0.163299.
+        let [x, y] = row(&standardized, 2);
+        assert!((x - 0.2 / (0.08f32 / 3.0).sqrt()).abs() < 1e-5, "{x}");
+        assert_eq!(y, 0.0);
+        // Statistics of the images given only: image 0 alone has mean 0.
+        let first = InputMap::new(InputScaling::Centered, &split, 2, &[0]);
+        assert_eq!(row(&first, 1), [0.2, 0.0]);
     }
 
     #[test]

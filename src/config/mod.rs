@@ -24,7 +24,9 @@ use crate::data::{DataSource, KNOWN_DATASETS, hex};
 use crate::files::{ReadError, limits, read_user_file};
 pub use grid::Axis;
 use locate::Part;
-pub use params::{EarlyStopping, Key, Kind, PlotAxis, RunParams, Sampling, StopMetric, Value};
+pub use params::{
+    EarlyStopping, InputScaling, Key, Kind, PlotAxis, RunParams, Sampling, StopMetric, Value,
+};
 
 /// Most runs one experiment may expand to.
 pub const MAX_RUNS: usize = 100_000;
@@ -745,7 +747,7 @@ mod tests {
         let err = parse("[train]\nepochs = 3\nlamda = 0.1\n").unwrap_err();
         assert_eq!(
             err,
-            "unknown key `lamda` in [train] (did you mean `lambda`?); [train] takes epochs, batch_size, \
+            "unknown key `lamda` in [train] (did you mean `lambda`?); [train] takes epochs, batch_size, loss, \
              optimizer, learning_rate, lr_schedule, lr_step_epochs, lr_step_factor, \
              warmup_epochs, momentum, beta1, beta2, eps, lambda, weight_decay, sampling, \
              early_stopping, eval_every, seed (exp/x.toml, line 3, column 1)"

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::choice::choice_enum;
 use crate::nn::Init;
+use crate::nn::loss::Loss;
 use crate::nn::optim::{Decay, Method, OptimizerSettings};
 use crate::nn::schedule::{LrSchedule, Schedule};
 
@@ -21,6 +22,21 @@ choice_enum! {
         /// ⌊n / batch⌋ batches of indices drawn with replacement (the
         /// notebook's `np.random.choice`).
         Replacement = "replacement",
+    }
+}
+
+choice_enum! {
+    /// How pixel bytes become network inputs. The statistics are those of
+    /// the run's training images, applied unchanged to validation and test
+    /// images.
+    pub enum InputScaling {
+        /// `byte / 255`, in [0, 1] (PyTorch's `ToTensor`).
+        Raw = "raw",
+        /// `byte / 255` minus the per-pixel mean of the training images.
+        Centered = "centered",
+        /// Centred, then divided by the per-pixel standard deviation of the
+        /// training images (pixels that never change keep a divisor of 1).
+        Standardized = "standardized",
     }
 }
 
@@ -277,7 +293,7 @@ macro_rules! word_settings {
     )+};
 }
 
-word_settings!(Sampling, Method, Decay, Schedule);
+word_settings!(Sampling, Method, Decay, Schedule, InputScaling, Loss);
 
 /// `[500, 300]`: how widths are written in files and cells (text that no
 /// spreadsheet reads as a number or a date).
@@ -388,6 +404,12 @@ settings! {
         label: "validation images", short: "validation images", tag: "validation", plot: PlotAxis::Linear,
         applies: None,
     }
+    /// How pixels are scaled: raw, centered or standardized.
+    Inputs inputs: InputScaling = InputScaling::Raw, {
+        section: "data", kind: Kind::Choice(InputScaling::WORDS), sweepable: true,
+        label: "input scaling", short: "inputs", tag: "inputs", plot: PlotAxis::Categorical,
+        applies: None,
+    }
     /// Seed choosing the training subset and the validation images.
     DataSeed data_seed: u64 = 0, {
         section: "data", kind: Kind::Int { min: 0, max: super::grid::MAX_WHOLE }, sweepable: true,
@@ -424,6 +446,11 @@ settings! {
     BatchSize batch_size: usize = 100, {
         section: "train", kind: Kind::Int { min: 1, max: 100_000_000 }, sweepable: true,
         label: "batch size", short: "batch size", tag: "batch", plot: PlotAxis::Log, applies: None,
+    }
+    /// The loss trained on and reported: cross_entropy or mse.
+    Loss loss: Loss = Loss::CrossEntropy, {
+        section: "train", kind: Kind::Choice(Loss::WORDS), sweepable: true,
+        label: "loss", short: "loss", tag: "loss", plot: PlotAxis::Categorical, applies: None,
     }
     /// The update rule: sgd, momentum, nesterov, adam or adamw.
     Optimizer optimizer: Method = Method::Sgd, {

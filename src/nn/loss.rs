@@ -1,7 +1,89 @@
-//! Softmax cross-entropy over rows of logits, numerically stable, with the
-//! fused gradient `softmax − onehot`.
+//! The data losses over rows of outputs: softmax cross-entropy (numerically
+//! stable, with the fused gradient `softmax − onehot`) and squared error
+//! against one-hot targets (Belkin et al.'s loss), each with its gradient.
 
 use ndarray::ArrayViewMut2;
+
+use crate::choice::choice_enum;
+
+choice_enum! {
+    /// The loss a network is trained on and scored with.
+    pub enum Loss {
+        /// Softmax cross-entropy (`torch.nn.CrossEntropyLoss`).
+        CrossEntropy = "cross_entropy",
+        /// Squared error between the linear outputs and one-hot targets,
+        /// summed over the outputs and averaged over examples:
+        /// `Σₖ (zₖ − yₖ)²`, which is PyTorch's
+        /// `MSELoss(reduction="sum")(z, onehot) / batch`, or
+        /// `classes × MSELoss()(z, onehot)`.
+        Mse = "mse",
+    }
+}
+
+impl Loss {
+    /// Scores each row of `outputs` against its label with this loss; with
+    /// `grad_scale`, overwrites each row with the gradient of
+    /// `grad_scale ·` the row's loss.
+    pub fn score(
+        self,
+        outputs: ArrayViewMut2<f32>,
+        labels: &[u8],
+        grad_scale: Option<f32>,
+    ) -> BatchScore {
+        match self {
+            Loss::CrossEntropy => softmax_cross_entropy(outputs, labels, grad_scale),
+            Loss::Mse => squared_error(outputs, labels, grad_scale),
+        }
+    }
+}
+
+/// The index of the largest value of `row` (the first of equals).
+fn arg_max(row: &[f32]) -> usize {
+    let (mut best, mut max) = (0, row[0]);
+    for (j, &z) in row.iter().enumerate().skip(1) {
+        if z > max {
+            best = j;
+            max = z;
+        }
+    }
+    best
+}
+
+/// Scores each row of `outputs` by `Σₖ (zₖ − onehot(label)ₖ)²`; with
+/// `grad_scale`, overwrites each row with `grad_scale · 2 (z − onehot)`.
+///
+/// # Panics
+/// When `outputs` has another number of rows than `labels`, or a row is not
+/// contiguous: caller bugs.
+pub fn squared_error(
+    mut outputs: ArrayViewMut2<f32>,
+    labels: &[u8],
+    grad_scale: Option<f32>,
+) -> BatchScore {
+    assert_eq!(
+        outputs.nrows(),
+        labels.len(),
+        "squared_error: one label per row of outputs"
+    );
+    let mut score = BatchScore::default();
+    for (row, &label) in outputs.rows_mut().into_iter().zip(labels) {
+        let row = row.into_slice().expect("a row of outputs is contiguous");
+        let label = label as usize;
+        if arg_max(row) == label {
+            score.correct += 1;
+        }
+        let mut sum = 0.0f32;
+        for (k, z) in row.iter_mut().enumerate() {
+            let residual = *z - if k == label { 1.0 } else { 0.0 };
+            sum += residual * residual;
+            if let Some(scale) = grad_scale {
+                *z = 2.0 * scale * residual;
+            }
+        }
+        score.loss_sum += f64::from(sum);
+    }
+    score
+}
 
 /// Sum of cross-entropy losses and number of correct predictions of a batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -36,13 +118,8 @@ pub fn softmax_cross_entropy(
     for (row, &label) in logits.rows_mut().into_iter().zip(labels) {
         let row = row.into_slice().expect("a row of logits is contiguous");
         let label = label as usize;
-        let (mut best, mut max) = (0, row[0]);
-        for (j, &z) in row.iter().enumerate().skip(1) {
-            if z > max {
-                best = j;
-                max = z;
-            }
-        }
+        let best = arg_max(row);
+        let max = row[best];
         if best == label {
             score.correct += 1;
         }
@@ -86,6 +163,16 @@ mod tests {
         for row in z.rows() {
             assert!(row.sum().abs() < 1e-6);
         }
+    }
+
+    #[test]
+    fn squared_error_sums_over_outputs_and_its_gradient_is_twice_the_residual() {
+        let mut z = ndarray::array![[0.5f32, 0.25, -1.0]];
+        let s = squared_error(z.view_mut(), &[1], Some(0.5));
+        // (0.5)² + (0.25 − 1)² + (−1)² = 0.25 + 0.5625 + 1.
+        assert!((s.loss_sum - 1.8125).abs() < 1e-9);
+        assert_eq!(s.correct, 0);
+        assert_eq!(z, ndarray::array![[0.5f32, -0.75, -1.0]]);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use rand::Rng;
 
 use super::gemm::gemm;
 use super::init::{Init, fill_normal};
-use super::loss::{BatchScore, softmax_cross_entropy};
+use super::loss::{BatchScore, Loss};
 
 /// Why `.expect` on a slice of the network's arrays cannot fail: they are
 /// all created here, in standard layout, and views of their leading rows
@@ -31,10 +31,12 @@ pub struct Dense {
     pub bias: Array1<f32>,
 }
 
-/// A ReLU network whose last layer produces class logits.
+/// A ReLU network whose last layer produces class logits, and the loss it
+/// is scored and trained with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mlp {
     layers: Vec<Dense>,
+    loss: Loss,
 }
 
 impl Mlp {
@@ -61,7 +63,17 @@ impl Mlp {
                 }
             })
             .collect();
-        Mlp { layers }
+        Mlp {
+            layers,
+            loss: Loss::CrossEntropy,
+        }
+    }
+
+    /// The same network scored and trained with `loss` (cross-entropy
+    /// unless set).
+    pub fn with_loss(mut self, loss: Loss) -> Mlp {
+        self.loss = loss;
+        self
     }
 
     /// The layers, input side first.
@@ -136,10 +148,10 @@ impl Mlp {
     /// gradients. The logits are left intact.
     pub fn score(&self, acts: &mut Activations, labels: &[u8]) -> BatchScore {
         let logits = acts.values[self.layers.len()].slice_mut(s![..labels.len(), ..]);
-        softmax_cross_entropy(logits, labels, None)
+        self.loss.score(logits, labels, None)
     }
 
-    /// Back-propagates the data loss (mean cross-entropy) of the batch left
+    /// Back-propagates the data loss (the mean of its loss over rows) of the batch left
     /// by [`Mlp::forward`] (one label per row) into `grads`, and returns the
     /// batch's score. Weight decay is not part of it: its gradient `λ W` is
     /// added by whoever updates the weights ([`super::optim::Optimizer`]). The logits
@@ -157,7 +169,7 @@ impl Mlp {
             acts.batch
         );
         let depth = self.layers.len();
-        let score = softmax_cross_entropy(
+        let score = self.loss.score(
             acts.values[depth].slice_mut(s![..rows, ..]),
             labels,
             Some(1.0 / rows as f32),

@@ -6,6 +6,7 @@
 use ndarray::{Array, Dimension, Zip};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use sweep::nn::loss::Loss;
 use sweep::nn::optim::{Optimizer, OptimizerSettings};
 use sweep::nn::{Activations, Gradients, Init, Mlp};
 
@@ -22,7 +23,7 @@ fn mnist_batch() -> (Vec<f32>, Vec<u8>, usize) {
     (inputs, data.train.labels[..BATCH].to_vec(), pixels)
 }
 
-/// Mean cross-entropy of the batch plus ½λΣ‖W‖², in f64.
+/// The model's mean loss over the batch plus ½λΣ‖W‖², in f64.
 fn total_loss(model: &Mlp, inputs: &[f32], labels: &[u8], lambda: f64) -> f64 {
     let mut acts = Activations::new(&model.sizes(), labels.len());
     acts.input_mut().copy_from_slice(inputs);
@@ -81,11 +82,11 @@ fn numeric(
 }
 
 /// Checks a spread of weights and biases of every layer.
-fn check_all_layers(lambda: f32) {
+fn check_all_layers(lambda: f32, loss: Loss) {
     let (inputs, labels, pixels) = mnist_batch();
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     // Wide initial weights make the gradients (and λW) large against f32 noise.
-    let model = Mlp::new(&[pixels, 24, 16, 10], Init::Normal(0.3), &mut rng);
+    let model = Mlp::new(&[pixels, 24, 16, 10], Init::Normal(0.3), &mut rng).with_loss(loss);
     let grads = with_decay(&model, analytic(&model, &inputs, &labels), lambda);
     let mut checked = 0;
     for (l, layer) in model.layers().iter().enumerate() {
@@ -102,7 +103,7 @@ fn check_all_layers(lambda: f32) {
             let tolerance = 2e-3 + 2e-2 * want.abs();
             assert!(
                 (got - want).abs() <= tolerance,
-                "layer {l} {param:?}: analytic {got:.6} vs numeric {want:.6} (λ = {lambda})"
+                "layer {l} {param:?}: analytic {got:.6} vs numeric {want:.6} (λ = {lambda}, {loss})"
             );
             checked += 1;
         }
@@ -112,12 +113,18 @@ fn check_all_layers(lambda: f32) {
 
 #[test]
 fn gradients_of_every_layer_match_finite_differences_without_weight_decay() {
-    check_all_layers(0.0);
+    check_all_layers(0.0, Loss::CrossEntropy);
+}
+
+#[test]
+fn gradients_of_the_squared_loss_match_finite_differences() {
+    check_all_layers(0.0, Loss::Mse);
+    check_all_layers(0.5, Loss::Mse);
 }
 
 #[test]
 fn gradients_of_every_layer_match_finite_differences_with_weight_decay() {
-    check_all_layers(0.5);
+    check_all_layers(0.5, Loss::CrossEntropy);
 }
 
 #[test]
