@@ -3,12 +3,13 @@
 
 Reads the same IDX files as sweep (data/mnist by default), builds the same
 network (hidden_layers × hidden_size, or the widths of --hidden, ReLU,
-softmax cross-entropy), the same initialisation scheme, the same optimizer
-on the mean loss (plain SGD by default), weight decay ½λΣ‖W‖² on weight
-matrices only (not biases), the same learning-rate schedule, the same
-sampling schemes, and prints one CSV row per epoch with the columns of
-sweep's epochs.csv. Random streams differ from sweep's, so compare
-distributions over seeds, not single runs.
+softmax cross-entropy or --loss mse), the same initialisation scheme, the
+same input scaling and label noise, the same optimizer on the mean loss
+(plain SGD by default), weight decay ½λΣ‖W‖² on weight matrices only (not
+biases), the same learning-rate schedule, the same sampling schemes, and
+prints one CSV row per epoch with the columns of sweep's epochs.csv.
+Random streams differ from sweep's, so compare distributions over seeds,
+not single runs.
 
 Training settings (named after sweep's experiment-file settings) and what
 they are in PyTorch:
@@ -35,6 +36,29 @@ they are in PyTorch:
     --early-stopping-metric val_loss|val_acc, --patience P, --min-delta d
                              stop after P evaluations in a row without val_loss <
                              best − d (or val_acc > best + d); needs --validation
+    --loss cross_entropy     F.cross_entropy(z, y) on the logits z             (default)
+    --loss mse               F.mse_loss(z, onehot(y), reduction="sum") / batch, i.e.
+                             10 × MSELoss()(z, onehot): squared error of the linear
+                             outputs (no softmax), summed over the 10 outputs, mean
+                             over examples; train_loss/test_loss/val_loss hold it
+    --inputs raw             byte/255                                          (default)
+    --inputs centered        Normalize(mean, 1) per pixel: minus the per-pixel mean
+                             (float64) of the run's training images (after
+                             --train-subset/--validation), also on validation and test
+    --inputs standardized    Normalize(mean, sd) per pixel, sd the population (ddof=0)
+                             standard deviation of the training images; sd < 1e-6 → 1
+    --label-noise p          exactly round(p·n) (half up) of the n training images
+                             (never validation or test) get another label; training
+                             and train_loss/train_acc use these labels; adds the
+                             columns train_acc_clean (training images against their
+                             true labels) and noisy_fit (fraction of corrupted images
+                             predicted as their corrupted label), empty when p = 0
+    --label-noise-mode wrong_class   the new label is one of the 9 other classes (default)
+    --label-noise-mode uniform       one of all 10 classes (may be the true one)
+    --corruption-seed S      seeds its own torch.Generator, which picks the corrupted
+                             images (randperm) and their labels (randint); default
+                             --seed, the seed that picks --train-subset here (sweep's
+                             default is its data_seed). Every stream is unchanged by it.
 
 Schedulers step once per epoch, so the rate is constant within an epoch: epoch
 e (1-based) trains at lr·e/W while e ≤ W, then with t = e − W − 1 at lr
@@ -164,13 +188,69 @@ def scheduled_lr(args, epoch):
     return args.lr
 
 
+def summed_loss(kind, z, y):
+    """The loss of --loss summed over the examples of z (mean = this / len(z))."""
+    if kind == "mse":
+        onehot = torch.nn.functional.one_hot(y, z.shape[1]).to(z.dtype)
+        return torch.nn.functional.mse_loss(z, onehot, reduction="sum")
+    return torch.nn.functional.cross_entropy(z, y, reduction="sum")
+
+
+def input_statistics(kind, x):
+    """Per-pixel (mean, sd) of --inputs over the training images x (float64), or None for raw."""
+    if kind == "raw":
+        return None
+    x64 = x.double()
+    mean = x64.mean(0)
+    if kind == "centered":
+        return mean.float(), None
+    sd = x64.var(0, correction=0).sqrt()
+    sd = torch.where(sd < 1e-6, torch.ones_like(sd), sd)
+    return mean.float(), sd.float()
+
+
+def normalize(x, stats):
+    """x with the statistics of input_statistics applied, as transforms.Normalize does."""
+    if stats is None or x is None:
+        return x
+    mean, sd = stats
+    return x - mean if sd is None else (x - mean) / sd
+
+
+def corrupt_labels(args, y):
+    """(labels to train on, positions of the corrupted images) for --label-noise."""
+    count = math.floor(args.label_noise * len(y) + 0.5)
+    if count == 0:
+        return y, None
+    seed = args.seed if args.corruption_seed is None else args.corruption_seed
+    cgen = torch.Generator().manual_seed(seed)
+    chosen = torch.randperm(len(y), generator=cgen)[:count].sort().values
+    noisy = y.clone()
+    if args.label_noise_mode == "uniform":
+        noisy[chosen] = torch.randint(0, 10, (count,), generator=cgen)
+    else:
+        other = torch.randint(0, 9, (count,), generator=cgen)
+        noisy[chosen] = other + (other >= y[chosen]).long()
+    changed = (noisy != y).sum().item()
+    assert len(chosen) == count and (args.label_noise_mode == "uniform" or changed == count)
+    print(f"label noise: {count} of {len(y)} training labels corrupted ({args.label_noise_mode}, "
+          f"corruption seed {seed}), {changed} differ from the true label", file=sys.stderr)
+    return noisy, chosen
+
+
 @torch.no_grad()
-def evaluate(model, x, y, chunk=1000):
-    loss, correct = 0.0, 0
+def evaluate(model, x, y, chunk=1000, loss_kind="cross_entropy", y_true=None):
+    """Mean loss and accuracy against y (and, with y_true, the accuracy against it too)."""
+    loss, correct, correct_true = 0.0, 0, 0
     for i in range(0, len(x), chunk):
         logits = model(x[i: i + chunk])
-        loss += torch.nn.functional.cross_entropy(logits, y[i: i + chunk], reduction="sum").item()
-        correct += (logits.argmax(1) == y[i: i + chunk]).sum().item()
+        loss += summed_loss(loss_kind, logits, y[i: i + chunk]).item()
+        predicted = logits.argmax(1)
+        correct += (predicted == y[i: i + chunk]).sum().item()
+        if y_true is not None:
+            correct_true += (predicted == y_true[i: i + chunk]).sum().item()
+    if y_true is not None:
+        return loss / len(x), correct / len(x), correct_true / len(x)
     return loss / len(x), correct / len(x)
 
 
@@ -204,6 +284,18 @@ def main():
                    help="stop early on this validation metric (default: never stop early)")
     p.add_argument("--patience", type=int, default=5, help="evaluations without improvement before stopping")
     p.add_argument("--min-delta", type=float, default=0.0, help="smallest change that counts as an improvement")
+    p.add_argument("--loss", choices=["cross_entropy", "mse"], default="cross_entropy",
+                   help="cross_entropy (softmax) or mse (squared error of the linear outputs against "
+                        "one-hot targets, summed over outputs, mean over examples)")
+    p.add_argument("--inputs", choices=["raw", "centered", "standardized"], default="raw",
+                   help="byte/255 (raw), minus the training images' per-pixel mean (centered), "
+                        "also divided by their per-pixel sd (standardized)")
+    p.add_argument("--label-noise", type=float, default=0.0,
+                   help="fraction of training images given another label (round(p·n) of them)")
+    p.add_argument("--label-noise-mode", choices=["wrong_class", "uniform"], default="wrong_class",
+                   help="new label: one of the 9 other classes (wrong_class) or of all 10 (uniform)")
+    p.add_argument("--corruption-seed", type=int, default=None,
+                   help="seed of the label corruption (default: --seed, which picks --train-subset)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
@@ -227,6 +319,8 @@ def main():
             p.error("--early-stopping-metric watches a validation metric; give --validation N")
         if args.patience < 1 or args.min_delta < 0:
             p.error("--patience must be at least 1 and --min-delta not negative")
+    if not 0.0 <= args.label_noise <= 1.0:
+        p.error(f"--label-noise must be in [0, 1], got {args.label_noise}")
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -249,6 +343,12 @@ def main():
         if args.validation:
             x_val, y_val = x_train[held], y_train[held]
         x_train, y_train = x_train[keep], y_train[keep]
+    # Statistics of the run's own training images, applied to every split.
+    stats = input_statistics(args.inputs, x_train)
+    x_train, x_val, x_test = (normalize(x, stats) for x in (x_train, x_val, x_test))
+    # Its own generator: the corruption leaves every other random stream alone.
+    y_true = y_train
+    y_train, corrupted = corrupt_labels(args, y_true)
     model = build(args)
     weights = [m.weight for m in model if isinstance(m, torch.nn.Linear)]
     biases = [m.bias for m in model if isinstance(m, torch.nn.Linear)]
@@ -260,7 +360,7 @@ def main():
     n, b = len(x_train), args.batch_size
     steps = max(n // b, 1)
     print("epoch,train_loss,train_acc,test_loss,test_acc,gap_acc,gap_loss,penalty,train_seconds,eval_seconds,"
-          "lr,val_loss,val_acc")
+          "lr,val_loss,val_acc,train_acc_clean,noisy_fit")
     for epoch in range(1, args.epochs + 1):
         lr_now = opt.param_groups[0]["lr"]
         want = scheduled_lr(args, epoch)
@@ -273,7 +373,11 @@ def main():
                 idx = order[step * b: (step + 1) * b]
             else:
                 idx = torch.randint(0, n, (b,), generator=gen)
-            loss = torch.nn.functional.cross_entropy(model(x_train[idx]), y_train[idx])
+            logits = model(x_train[idx])
+            if args.loss == "mse":
+                loss = summed_loss("mse", logits, y_train[idx]) / len(idx)
+            else:
+                loss = torch.nn.functional.cross_entropy(logits, y_train[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if shrink:
@@ -285,9 +389,16 @@ def main():
             scheduler.step()
         train_seconds = time.perf_counter() - start
         start = time.perf_counter()
-        train_loss, train_acc = evaluate(model, x_train, y_train)
-        test_loss, test_acc = evaluate(model, x_test, y_test)
-        val_loss, val_acc = evaluate(model, x_val, y_val) if x_val is not None else ("", "")
+        if corrupted is None:
+            train_loss, train_acc = evaluate(model, x_train, y_train, loss_kind=args.loss)
+            train_acc_clean = noisy_fit = ""
+        else:
+            train_loss, train_acc, train_acc_clean = evaluate(
+                model, x_train, y_train, loss_kind=args.loss, y_true=y_true)
+            _, noisy_fit = evaluate(model, x_train[corrupted], y_train[corrupted], loss_kind=args.loss)
+        test_loss, test_acc = evaluate(model, x_test, y_test, loss_kind=args.loss)
+        val_loss, val_acc = (evaluate(model, x_val, y_val, loss_kind=args.loss)
+                             if x_val is not None else ("", ""))
         eval_seconds = time.perf_counter() - start
         penalty = 0.5 * args.weight_decay * sum((w.detach() ** 2).sum().item() for w in weights)
         if not math.isfinite(train_loss):
@@ -296,7 +407,7 @@ def main():
         print(
             f"{epoch},{train_loss},{train_acc},{test_loss},{test_acc},{train_acc - test_acc},"
             f"{test_loss - train_loss},{penalty},{train_seconds:.3f},{eval_seconds:.3f},"
-            f"{lr_now},{val_loss},{val_acc}",
+            f"{lr_now},{val_loss},{val_acc},{train_acc_clean},{noisy_fit}",
             flush=True,
         )
         if args.early_stopping_metric is not None:

@@ -61,6 +61,8 @@ fn record(seed: u64) -> FinishedRun {
                 lr: Some(0.1),
                 val_loss: None,
                 val_acc: None,
+                train_acc_clean: None,
+                noisy_fit: None,
             }],
             train_seconds: 0.001_234,
             eval_seconds: 0.012_345,

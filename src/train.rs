@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{EarlyStopping, InputScaling, RunParams, Sampling, StopMetric};
+use crate::config::{EarlyStopping, InputScaling, NoiseMode, RunParams, Sampling, StopMetric};
 use crate::data::{Dataset, NUM_CLASSES, Split};
 use crate::nn::optim::Optimizer;
 use crate::nn::{Activations, Gradients, Mlp};
@@ -54,6 +54,14 @@ pub struct EpochMetrics {
     /// Accuracy on the validation images, if the run holds some out.
     #[serde(default)]
     pub val_acc: Option<f64>,
+    /// With label noise: accuracy on the training images against their
+    /// true labels (`train_acc` is against the labels trained on).
+    #[serde(default)]
+    pub train_acc_clean: Option<f64>,
+    /// With label noise: the fraction of corrupted training images the
+    /// network predicts as their corrupted label (memorised noise).
+    #[serde(default)]
+    pub noisy_fit: Option<f64>,
 }
 
 /// How a run ended.
@@ -263,12 +271,14 @@ impl InputMap {
 }
 
 /// Copies the images `indices` of `split` into `inputs` (mapped by `map`)
-/// and their labels into `labels`.
+/// and their labels, read from `source` (the split's own or a corrupted
+/// copy), into `labels`.
 fn gather(
     split: &Split,
     pixels: usize,
     indices: &[u32],
     map: &InputMap,
+    source: &[u8],
     inputs: &mut [f32],
     labels: &mut [u8],
 ) {
@@ -279,8 +289,57 @@ fn gather(
     {
         let i = i as usize;
         map.fill(&split.images[i * pixels..(i + 1) * pixels], row);
-        *label = split.labels[i];
+        *label = source[i];
     }
+}
+
+/// The labels a run trains on: a copy of the training split's labels in
+/// which `label_noise` of the run's training images (exactly
+/// round(p · n), chosen by `corruption_seed`, else `data_seed`) carry
+/// another label, and which those are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrainingLabels {
+    /// One label per image of the training split.
+    pub labels: Vec<u8>,
+    /// Split indices of the corrupted images, sorted.
+    pub corrupted: Vec<u32>,
+}
+
+/// Corrupts the labels of `train_idx` as `params` says (none when
+/// `label_noise` is 0). Depends only on the data settings, so every seed
+/// of a configuration trains on the same labels.
+pub fn training_labels(
+    params: &RunParams,
+    split_labels: &[u8],
+    train_idx: &[u32],
+) -> TrainingLabels {
+    let mut labels = split_labels.to_vec();
+    let count = (params.label_noise * train_idx.len() as f64).round() as usize;
+    if count == 0 {
+        return TrainingLabels {
+            labels,
+            corrupted: Vec::new(),
+        };
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(params.corruption_seed.unwrap_or(params.data_seed));
+    rng.set_stream(2);
+    let mut positions: Vec<u32> = (0..train_idx.len() as u32).collect();
+    let (chosen, _) = positions.partial_shuffle(&mut rng, count.min(train_idx.len()));
+    let mut corrupted = Vec::with_capacity(chosen.len());
+    for &position in chosen.iter() {
+        let i = train_idx[position as usize];
+        let label = &mut labels[i as usize];
+        *label = match params.label_noise_mode {
+            NoiseMode::Uniform => rng.random_range(0..NUM_CLASSES as u8),
+            NoiseMode::WrongClass => {
+                let other = rng.random_range(0..NUM_CLASSES as u8 - 1);
+                if other >= *label { other + 1 } else { other }
+            }
+        };
+        corrupted.push(i);
+    }
+    corrupted.sort_unstable();
+    TrainingLabels { labels, corrupted }
 }
 
 /// Mean loss and accuracy of `model` over the images `indices` of `split`.
@@ -297,9 +356,37 @@ pub fn evaluate(
     indices: &[u32],
     map: &InputMap,
 ) -> (f64, f64) {
+    let e = evaluate_against(model, split, pixels, indices, map, &split.labels, None);
+    (e.loss, e.accuracy)
+}
+
+/// Mean loss and accuracy over some images, and the accuracy against a
+/// second labelling of them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Evaluation {
+    /// Mean loss against the labels given.
+    pub loss: f64,
+    /// Accuracy against the labels given.
+    pub accuracy: f64,
+    /// Accuracy against the second labelling, if one was given.
+    pub accuracy_other: Option<f64>,
+}
+
+/// [`evaluate`] against the labels `source` (one per image of `split`),
+/// and also counting correct predictions against `other` when given: one
+/// forward pass, scored twice.
+pub fn evaluate_against(
+    model: &Mlp,
+    split: &Split,
+    pixels: usize,
+    indices: &[u32],
+    map: &InputMap,
+    source: &[u8],
+    other: Option<&[u8]>,
+) -> Evaluation {
     let sizes = model.sizes();
     let chunk = EVAL_CHUNK.min(indices.len().max(1));
-    let scores: Vec<(f64, usize)> = indices
+    let scores: Vec<(f64, usize, usize)> = indices
         .par_chunks(chunk)
         .map_init(
             || (Activations::new(&sizes, chunk), vec![0u8; chunk]),
@@ -310,22 +397,34 @@ pub fn evaluate(
                     pixels,
                     part,
                     map,
+                    source,
                     acts.input_mut(),
                     &mut labels[..rows],
                 );
                 model.forward(acts, rows);
                 let score = model.score(acts, &labels[..rows]);
-                (score.loss_sum, score.correct)
+                let other_correct = other.map_or(0, |other| {
+                    for (label, &i) in labels.iter_mut().zip(part) {
+                        *label = other[i as usize];
+                    }
+                    model.score(acts, &labels[..rows]).correct
+                });
+                (score.loss_sum, score.correct, other_correct)
             },
         )
         .collect();
-    let (mut loss_sum, mut correct) = (0.0, 0);
-    for (l, c) in scores {
+    let (mut loss_sum, mut correct, mut other_correct) = (0.0, 0, 0);
+    for (l, c, o) in scores {
         loss_sum += l;
         correct += c;
+        other_correct += o;
     }
     let n = indices.len() as f64;
-    (loss_sum / n, correct as f64 / n)
+    Evaluation {
+        loss: loss_sum / n,
+        accuracy: correct as f64 / n,
+        accuracy_other: other.map(|_| other_correct as f64 / n),
+    }
 }
 
 /// Trains one network as `params` says and evaluates it every `eval_every`
@@ -358,6 +457,7 @@ pub fn train(
 
     // Every buffer of the run, allocated once before the first step.
     let map = InputMap::new(params.inputs, &data.train, pixels, &train_idx);
+    let trained_on = training_labels(params, &data.train.labels, &train_idx);
     let mut acts = Activations::new(&sizes, batch);
     let mut grads = Gradients::new(&model, batch);
     let mut labels = vec![0u8; batch];
@@ -403,6 +503,7 @@ pub fn train(
                 pixels,
                 indices,
                 &map,
+                &trained_on.labels,
                 acts.input_mut(),
                 &mut labels[..batch],
             );
@@ -424,7 +525,30 @@ pub fn train(
             continue;
         }
         let started = Instant::now();
-        let (train_loss, train_acc) = evaluate(&model, &data.train, pixels, &train_idx, &map);
+        let noisy = !trained_on.corrupted.is_empty();
+        let train = evaluate_against(
+            &model,
+            &data.train,
+            pixels,
+            &train_idx,
+            &map,
+            &trained_on.labels,
+            noisy.then_some(&data.train.labels[..]),
+        );
+        let (train_loss, train_acc) = (train.loss, train.accuracy);
+        let noisy_fit = noisy.then(|| {
+            let corrupted = &trained_on.corrupted;
+            evaluate_against(
+                &model,
+                &data.train,
+                pixels,
+                corrupted,
+                &map,
+                &trained_on.labels,
+                None,
+            )
+            .accuracy
+        });
         let (val_loss, val_acc) = match val_idx.is_empty() {
             true => (None, None),
             false => {
@@ -447,6 +571,8 @@ pub fn train(
             lr: Some(rate),
             val_loss,
             val_acc,
+            train_acc_clean: train.accuracy_other,
+            noisy_fit,
         };
         outcome.eval_seconds += metrics.eval_seconds;
         let finite = [
@@ -569,6 +695,54 @@ mod tests {
     }
 
     #[test]
+    fn label_noise_replaces_exactly_its_fraction_of_training_labels() {
+        let split_labels: Vec<u8> = (0..1000).map(|i| (i % 10) as u8).collect();
+        let train_idx: Vec<u32> = (0..1000).step_by(2).collect();
+        let wrong = RunParams {
+            label_noise: 0.2,
+            ..RunParams::default()
+        };
+        let t = training_labels(&wrong, &split_labels, &train_idx);
+        assert_eq!(t.corrupted.len(), 100);
+        let changed: Vec<u32> = (0..1000u32)
+            .filter(|&i| t.labels[i as usize] != split_labels[i as usize])
+            .collect();
+        // wrong_class: every corrupted label is wrong, nothing else changed.
+        assert_eq!(changed, t.corrupted);
+        assert!(t.corrupted.iter().all(|i| i % 2 == 0));
+        // The same for every run seed; another corruption seed, other images.
+        let reseeded = RunParams {
+            seed: 7,
+            ..wrong.clone()
+        };
+        assert_eq!(training_labels(&reseeded, &split_labels, &train_idx), t);
+        let other = RunParams {
+            corruption_seed: Some(1),
+            ..wrong.clone()
+        };
+        assert_ne!(
+            training_labels(&other, &split_labels, &train_idx).corrupted,
+            t.corrupted
+        );
+        // uniform: some corrupted labels land on the true class (≈ 1 in 10).
+        let uniform = RunParams {
+            label_noise: 1.0,
+            label_noise_mode: NoiseMode::Uniform,
+            ..RunParams::default()
+        };
+        let u = training_labels(&uniform, &split_labels, &train_idx);
+        assert_eq!(u.corrupted.len(), 500);
+        let kept = u
+            .corrupted
+            .iter()
+            .filter(|&&i| u.labels[i as usize] == split_labels[i as usize])
+            .count();
+        assert!((25..=80).contains(&kept), "{kept} of 500 kept their label");
+        let clean = training_labels(&RunParams::default(), &split_labels, &train_idx);
+        assert_eq!((clean.labels, clean.corrupted.len()), (split_labels, 0));
+    }
+
+    #[test]
     fn validation_images_are_held_out_of_training() {
         let p = RunParams {
             train_subset: Some(100),
@@ -601,6 +775,8 @@ mod tests {
             lr: None,
             val_loss: Some(val_loss),
             val_acc: None,
+            train_acc_clean: None,
+            noisy_fit: None,
         }
     }
 

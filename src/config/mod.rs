@@ -25,7 +25,8 @@ use crate::files::{ReadError, limits, read_user_file};
 pub use grid::Axis;
 use locate::Part;
 pub use params::{
-    EarlyStopping, InputScaling, Key, Kind, PlotAxis, RunParams, Sampling, StopMetric, Value,
+    EarlyStopping, InputScaling, Key, Kind, NoiseMode, PlotAxis, RunParams, Sampling, StopMetric,
+    Value,
 };
 
 /// Most runs one experiment may expand to.

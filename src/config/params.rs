@@ -41,6 +41,18 @@ choice_enum! {
 }
 
 choice_enum! {
+    /// How a corrupted training label is replaced.
+    pub enum NoiseMode {
+        /// By a uniformly drawn *other* class (Nakkiran et al.'s label
+        /// noise): every corrupted label is wrong.
+        WrongClass = "wrong_class",
+        /// By a uniformly drawn class, possibly the true one (Zhang et al.'s
+        /// random labels): about 1 in 10 corrupted labels stays right.
+        Uniform = "uniform",
+    }
+}
+
+choice_enum! {
     /// The validation metric early stopping watches.
     pub enum StopMetric {
         /// Mean loss on the validation images; lower is better.
@@ -239,6 +251,19 @@ impl SettingType for Option<usize> {
     }
 }
 
+/// `corruption_seed`: absent (the data seed is used) is an empty cell.
+impl SettingType for Option<u64> {
+    fn from_value(value: Value) -> Option<u64> {
+        Some(value.int())
+    }
+    fn text(&self) -> String {
+        self.map_or(String::new(), |n| n.to_string())
+    }
+    fn number(&self) -> Option<f64> {
+        self.map(|n| n as f64)
+    }
+}
+
 /// `init`, kept as its canonical text (`normal:0.01`).
 impl SettingType for String {
     fn from_value(value: Value) -> String {
@@ -293,7 +318,15 @@ macro_rules! word_settings {
     )+};
 }
 
-word_settings!(Sampling, Method, Decay, Schedule, InputScaling, Loss);
+word_settings!(
+    Sampling,
+    Method,
+    Decay,
+    Schedule,
+    InputScaling,
+    Loss,
+    NoiseMode
+);
 
 /// `[500, 300]`: how widths are written in files and cells (text that no
 /// spreadsheet reads as a number or a date).
@@ -370,6 +403,11 @@ macro_rules! settings {
     };
 }
 
+/// Applies only when some training labels are corrupted.
+const NOISY_ONLY: Option<Applies> = Some(Applies {
+    test: |p| p.label_noise > 0.0,
+    condition: "label_noise > 0",
+});
 /// Applies only to the momentum optimizers.
 const MOMENTUM_ONLY: Option<Applies> = Some(Applies {
     test: |p| p.optimizer.uses_momentum(),
@@ -409,6 +447,26 @@ settings! {
         section: "data", kind: Kind::Choice(InputScaling::WORDS), sweepable: true,
         label: "input scaling", short: "inputs", tag: "inputs", plot: PlotAxis::Categorical,
         applies: None,
+    }
+    /// Fraction of the training images whose label is replaced (chosen by
+    /// `corruption_seed`, else `data_seed`); validation and test labels are
+    /// never touched.
+    LabelNoise label_noise: f64 = 0.0, {
+        section: "data", kind: Kind::Float { min: 0.0, min_open: false, max: 1.0, max_open: false },
+        sweepable: true, label: "label noise (fraction of training labels replaced)",
+        short: "label noise", tag: "noise", plot: PlotAxis::Linear, applies: None,
+    }
+    /// How a corrupted label is replaced: wrong_class or uniform.
+    LabelNoiseMode label_noise_mode: NoiseMode = NoiseMode::WrongClass, {
+        section: "data", kind: Kind::Choice(NoiseMode::WORDS), sweepable: true,
+        label: "label noise mode", short: "noise mode", tag: "noise_mode",
+        plot: PlotAxis::Categorical, applies: NOISY_ONLY,
+    }
+    /// Seed of the label corruption, when it should differ from `data_seed`.
+    CorruptionSeed corruption_seed: Option<u64> = None, {
+        section: "data", kind: Kind::Int { min: 0, max: super::grid::MAX_WHOLE }, sweepable: true,
+        label: "corruption seed", short: "corruption seed", tag: "corruption_seed",
+        plot: PlotAxis::Categorical, applies: NOISY_ONLY,
     }
     /// Seed choosing the training subset and the validation images.
     DataSeed data_seed: u64 = 0, {

@@ -19,7 +19,7 @@ pub type Getter = fn(&FinishedRun) -> Option<f64>;
 /// "Best" is the evaluated epoch [`FinishedRun::best_epoch`] picks: on the
 /// validation split when the run has one, else on test accuracy (as sweep
 /// always did). Columns added after sweep 0.2.0 come last.
-pub const METRICS: [(&str, Getter); 11] = [
+pub const METRICS: [(&str, Getter); 13] = [
     ("train_acc", |r| r.final_epoch().map(|e| e.train_acc)),
     ("test_acc", |r| r.final_epoch().map(|e| e.test_acc)),
     ("gap_acc", |r| r.final_epoch().map(|e| e.gap_acc)),
@@ -33,6 +33,10 @@ pub const METRICS: [(&str, Getter); 11] = [
     ("val_loss", |r| r.final_epoch().and_then(|e| e.val_loss)),
     ("best_val_acc", |r| r.best_epoch().and_then(|e| e.val_acc)),
     ("stopped_epoch", |r| r.done.stopped_epoch.map(|e| e as f64)),
+    ("train_acc_clean", |r| {
+        r.final_epoch().and_then(|e| e.train_acc_clean)
+    }),
+    ("noisy_fit", |r| r.final_epoch().and_then(|e| e.noisy_fit)),
 ];
 
 /// One configuration of the grid: all runs that differ only in `seed`.
@@ -287,6 +291,8 @@ mod tests {
             lr: Some(0.1),
             val_loss: None,
             val_acc: None,
+            train_acc_clean: None,
+            noisy_fit: None,
         };
         FinishedRun {
             spec: spec.clone(),

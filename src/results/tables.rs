@@ -11,7 +11,7 @@ use crate::train::EpochMetrics;
 
 /// Columns of a per-run `epochs.csv`, as [`EpochMetrics`] serialises them
 /// (records written before `lr`, `val_loss` and `val_acc` existed lack them).
-pub const EPOCH_COLUMNS: [&str; 13] = [
+pub const EPOCH_COLUMNS: [&str; 15] = [
     "epoch",
     "train_loss",
     "train_acc",
@@ -25,11 +25,13 @@ pub const EPOCH_COLUMNS: [&str; 13] = [
     "lr",
     "val_loss",
     "val_acc",
+    "train_acc_clean",
+    "noisy_fit",
 ];
 
 /// Metric columns of `runs.csv` after the parameters. Columns added after
 /// sweep 0.2.0 come after its own.
-pub const RUN_COLUMNS: [&str; 27] = [
+pub const RUN_COLUMNS: [&str; 29] = [
     "train_samples",
     "epochs_done",
     "diverged_epoch",
@@ -57,6 +59,8 @@ pub const RUN_COLUMNS: [&str; 27] = [
     "best_chosen_on",
     "best_val_loss",
     "best_val_acc",
+    "final_train_acc_clean",
+    "final_noisy_fit",
 ];
 
 /// Longest text a cell gets: Excel holds at most 32 767 characters in a
@@ -207,6 +211,8 @@ pub fn write_run_row<W: std::io::Write>(
     });
     row.push(maybe(best, |e| e.val_loss));
     row.push(maybe(best, |e| e.val_acc));
+    row.push(maybe(last, |e| e.train_acc_clean));
+    row.push(maybe(last, |e| e.noisy_fit));
     csv.write_record(&row)?;
     Ok(())
 }
@@ -236,7 +242,7 @@ pub fn write_epoch_rows<W: std::io::Write>(
         ] {
             row.push(num(x));
         }
-        for x in [e.lr, e.val_loss, e.val_acc] {
+        for x in [e.lr, e.val_loss, e.val_acc, e.train_acc_clean, e.noisy_fit] {
             row.push(x.map_or(String::new(), num));
         }
         csv.write_record(&row)?;
