@@ -59,6 +59,21 @@ they are in PyTorch:
                              images (randperm) and their labels (randint); default
                              --seed, the seed that picks --train-subset here (sweep's
                              default is its data_seed). Every stream is unchanged by it.
+    --dropout p              torch.nn.Dropout(p) after every hidden layer's ReLU (never
+                             on the logits); inverted scaling, kept units × 1/(1 − p)
+    --input-dropout p        torch.nn.Dropout(p) on the input pixels, before the first
+                             layer. With either rate > 0 the model is in model.train()
+                             while training and model.eval() (nothing dropped) for every
+                             evaluation: train/val/test metrics never drop; masks come
+                             from torch's global stream (torch.manual_seed(--seed)).
+                             Both 0 (the default): no Dropout modules at all
+    --max-norm c             after every optimizer.step(), each unit's incoming weight
+                             vector (a row of every Linear's (out, in) weight, the
+                             output layer's too; not biases) longer than c is scaled
+                             to length c: w.copy_(torch.renorm(w, p=2, dim=0,
+                             maxnorm=c)) (renorm divides by norm + 1e-7); prints each
+                             layer's largest row norm to stderr after training.
+                             Default: no constraint
 
 Schedulers step once per epoch, so the rate is constant within an epoch: epoch
 e (1-based) trains at lr·e/W while e ≤ W, then with t = e − W − 1 at lr
@@ -120,7 +135,7 @@ def hidden_widths(args):
 
 def build(args):
     sizes = [784] + hidden_widths(args) + [10]
-    layers = []
+    layers = [torch.nn.Dropout(args.input_dropout)] if args.input_dropout > 0 else []
     for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:])):
         linear = torch.nn.Linear(fan_in, fan_out)
         if args.init == "he":
@@ -134,6 +149,8 @@ def build(args):
         layers.append(linear)
         if i < len(sizes) - 2:
             layers.append(torch.nn.ReLU())
+            if args.dropout > 0:
+                layers.append(torch.nn.Dropout(args.dropout))
     return torch.nn.Sequential(*layers)
 
 
@@ -240,15 +257,23 @@ def corrupt_labels(args, y):
 
 @torch.no_grad()
 def evaluate(model, x, y, chunk=1000, loss_kind="cross_entropy", y_true=None):
-    """Mean loss and accuracy against y (and, with y_true, the accuracy against it too)."""
+    """Mean loss and accuracy against y (and, with y_true, the accuracy against it too).
+
+    Runs in model.eval() (dropout off) and restores the model's mode after.
+    """
     loss, correct, correct_true = 0.0, 0, 0
-    for i in range(0, len(x), chunk):
-        logits = model(x[i: i + chunk])
-        loss += summed_loss(loss_kind, logits, y[i: i + chunk]).item()
-        predicted = logits.argmax(1)
-        correct += (predicted == y[i: i + chunk]).sum().item()
-        if y_true is not None:
-            correct_true += (predicted == y_true[i: i + chunk]).sum().item()
+    was_training = model.training
+    model.eval()
+    try:
+        for i in range(0, len(x), chunk):
+            logits = model(x[i: i + chunk])
+            loss += summed_loss(loss_kind, logits, y[i: i + chunk]).item()
+            predicted = logits.argmax(1)
+            correct += (predicted == y[i: i + chunk]).sum().item()
+            if y_true is not None:
+                correct_true += (predicted == y_true[i: i + chunk]).sum().item()
+    finally:
+        model.train(was_training)
     if y_true is not None:
         return loss / len(x), correct / len(x), correct_true / len(x)
     return loss / len(x), correct / len(x)
@@ -296,6 +321,12 @@ def main():
                    help="new label: one of the 9 other classes (wrong_class) or of all 10 (uniform)")
     p.add_argument("--corruption-seed", type=int, default=None,
                    help="seed of the label corruption (default: --seed, which picks --train-subset)")
+    p.add_argument("--dropout", type=float, default=0.0,
+                   help="probability of dropping each hidden unit while training, in [0, 1)")
+    p.add_argument("--input-dropout", type=float, default=0.0,
+                   help="probability of dropping each input pixel while training, in [0, 1)")
+    p.add_argument("--max-norm", type=float, default=None,
+                   help="largest L2 norm of a unit's incoming weight vector (default: no constraint)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
@@ -321,6 +352,11 @@ def main():
             p.error("--patience must be at least 1 and --min-delta not negative")
     if not 0.0 <= args.label_noise <= 1.0:
         p.error(f"--label-noise must be in [0, 1], got {args.label_noise}")
+    for name in ("dropout", "input_dropout"):
+        if not 0.0 <= getattr(args, name) < 1.0:
+            p.error(f"--{name.replace('_', '-')} must be in [0, 1), got {getattr(args, name)}")
+    if args.max_norm is not None and not args.max_norm > 0:
+        p.error(f"--max-norm must be positive, got {args.max_norm}")
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -368,6 +404,7 @@ def main():
             sys.exit(f"epoch {epoch}: the scheduler's learning rate {lr_now!r} is not the formula's {want!r}")
         start = time.perf_counter()
         order = torch.randperm(n, generator=gen) if args.sampling == "shuffle" else None
+        model.train()
         for step in range(steps):
             if order is not None:
                 idx = order[step * b: (step + 1) * b]
@@ -385,6 +422,10 @@ def main():
                     for w in weights:
                         w.mul_(1.0 - lr_now * args.weight_decay)
             opt.step()
+            if args.max_norm is not None:
+                with torch.no_grad():
+                    for w in weights:
+                        w.copy_(torch.renorm(w, p=2, dim=0, maxnorm=args.max_norm))
         if scheduler is not None:
             scheduler.step()
         train_seconds = time.perf_counter() - start
@@ -422,6 +463,10 @@ def main():
                 print(f"early stop after epoch {epoch}: no {args.early_stopping_metric} improvement "
                       f"in {waited} evaluations", file=sys.stderr)
                 break
+    if args.max_norm is not None:
+        norms = ", ".join(f"{w.detach().norm(dim=1).max().item():.7g}" for w in weights)
+        print(f"max-norm {args.max_norm}: largest incoming-weight norm per layer (input side first): {norms}",
+              file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{EarlyStopping, InputScaling, NoiseMode, RunParams, Sampling, StopMetric};
 use crate::data::{Dataset, NUM_CLASSES, Split};
+use crate::nn::dropout::Dropout;
 use crate::nn::optim::Optimizer;
 use crate::nn::{Activations, Gradients, Mlp};
 
@@ -459,6 +460,13 @@ pub fn train(
     let map = InputMap::new(params.inputs, &data.train, pixels, &train_idx);
     let trained_on = training_labels(params, &data.train.labels, &train_idx);
     let mut acts = Activations::new(&sizes, batch);
+    let mut dropout = Dropout::new(
+        &sizes,
+        batch,
+        params.input_dropout as f32,
+        params.dropout as f32,
+        params.seed,
+    );
     let mut grads = Gradients::new(&model, batch);
     let mut labels = vec![0u8; batch];
     let mut order = train_idx.clone();
@@ -507,14 +515,21 @@ pub fn train(
                 acts.input_mut(),
                 &mut labels[..batch],
             );
-            model.forward(&mut acts, batch);
+            if let Some(d) = dropout.as_mut() {
+                d.draw(batch);
+            }
+            model.forward_with(&mut acts, batch, dropout.as_ref());
             // backward gives the data gradient; the decay λW joins it in the update.
-            let score = model.backward(&mut acts, &labels[..batch], &mut grads);
+            let score =
+                model.backward_with(&mut acts, &labels[..batch], &mut grads, dropout.as_ref());
             if !score.loss_sum.is_finite() {
                 diverged = true;
                 break;
             }
             optimizer.step(&mut model, &grads, lr);
+            if let Some(limit) = params.max_norm {
+                model.clamp_incoming_norms(limit as f32);
+            }
         }
         let train_seconds = started.elapsed().as_secs_f64();
         outcome.train_seconds += train_seconds;

@@ -132,8 +132,8 @@ const POSITIVE: Kind = Kind::Float {
     max: f64::INFINITY,
     max_open: false,
 };
-/// `[0, 1)`: momentum and Adam's β.
-const DECAY_RATE: Kind = Kind::Float {
+/// `[0, 1)`: momentum, Adam's β, dropout rates.
+const BELOW_ONE: Kind = Kind::Float {
     min: 0.0,
     min_open: false,
     max: 1.0,
@@ -238,29 +238,17 @@ impl SettingType for f64 {
     }
 }
 
-/// `train_subset`: absent (the whole split) is an empty cell.
-impl SettingType for Option<usize> {
-    fn from_value(value: Value) -> Option<usize> {
-        Some(value.int() as usize)
+/// An optional setting (`train_subset`, `corruption_seed`, `max_norm`,
+/// `hidden`, `early_stopping`): absent is an empty cell.
+impl<T: SettingType> SettingType for Option<T> {
+    fn from_value(value: Value) -> Option<T> {
+        Some(T::from_value(value))
     }
     fn text(&self) -> String {
-        self.map_or(String::new(), |n| n.to_string())
+        self.as_ref().map_or(String::new(), T::text)
     }
     fn number(&self) -> Option<f64> {
-        self.map(|n| n as f64)
-    }
-}
-
-/// `corruption_seed`: absent (the data seed is used) is an empty cell.
-impl SettingType for Option<u64> {
-    fn from_value(value: Value) -> Option<u64> {
-        Some(value.int())
-    }
-    fn text(&self) -> String {
-        self.map_or(String::new(), |n| n.to_string())
-    }
-    fn number(&self) -> Option<f64> {
-        self.map(|n| n as f64)
+        self.as_ref().and_then(T::number)
     }
 }
 
@@ -274,30 +262,29 @@ impl SettingType for String {
     }
 }
 
-/// `hidden`: absent (the shorthand `hidden_layers × hidden_size` applies)
-/// is an empty cell.
-impl SettingType for Option<Vec<usize>> {
-    fn from_value(value: Value) -> Option<Vec<usize>> {
+/// `hidden`'s widths, written `[500, 300]`.
+impl SettingType for Vec<usize> {
+    fn from_value(value: Value) -> Vec<usize> {
         match value {
-            Value::Widths(w) => Some(w),
+            Value::Widths(w) => w,
             other => unreachable!("`hidden` given {other:?}"),
         }
     }
     fn text(&self) -> String {
-        self.as_ref().map_or(String::new(), |w| widths_text(w))
+        widths_text(self)
     }
 }
 
-/// `early_stopping`: absent (off) is an empty cell.
-impl SettingType for Option<EarlyStopping> {
-    fn from_value(value: Value) -> Option<EarlyStopping> {
+/// An early-stopping rule, written as its TOML table.
+impl SettingType for EarlyStopping {
+    fn from_value(value: Value) -> EarlyStopping {
         match value {
-            Value::EarlyStopping(e) => Some(e),
+            Value::EarlyStopping(e) => e,
             other => unreachable!("`early_stopping` given {other:?}"),
         }
     }
     fn text(&self) -> String {
-        self.map_or(String::new(), |e| e.to_string())
+        self.to_string()
     }
 }
 
@@ -545,17 +532,17 @@ settings! {
     }
     /// Momentum μ of `momentum` and `nesterov`.
     Momentum momentum: f64 = 0.9, {
-        section: "train", kind: DECAY_RATE, sweepable: true,
+        section: "train", kind: BELOW_ONE, sweepable: true,
         label: "momentum μ", short: "μ", tag: "momentum", plot: PlotAxis::Linear, applies: MOMENTUM_ONLY,
     }
     /// Adam's β₁.
     Beta1 beta1: f64 = 0.9, {
-        section: "train", kind: DECAY_RATE, sweepable: true,
+        section: "train", kind: BELOW_ONE, sweepable: true,
         label: "Adam β₁", short: "β₁", tag: "beta1", plot: PlotAxis::Linear, applies: ADAM_ONLY,
     }
     /// Adam's β₂.
     Beta2 beta2: f64 = 0.999, {
-        section: "train", kind: DECAY_RATE, sweepable: true,
+        section: "train", kind: BELOW_ONE, sweepable: true,
         label: "Adam β₂", short: "β₂", tag: "beta2", plot: PlotAxis::Linear, applies: ADAM_ONLY,
     }
     /// Adam's ε.
@@ -577,6 +564,24 @@ settings! {
             test: |p| p.optimizer != Method::AdamW,
             condition: "optimizer is not \"adamw\" (which always decays decoupled)",
         }),
+    }
+    /// Probability of dropping each hidden unit during training.
+    Dropout dropout: f64 = 0.0, {
+        section: "train", kind: BELOW_ONE, sweepable: true,
+        label: "dropout (hidden units)", short: "dropout", tag: "dropout", plot: PlotAxis::Linear,
+        applies: None,
+    }
+    /// Probability of dropping each input pixel during training.
+    InputDropout input_dropout: f64 = 0.0, {
+        section: "train", kind: BELOW_ONE, sweepable: true,
+        label: "input dropout", short: "input dropout", tag: "input_dropout",
+        plot: PlotAxis::Linear, applies: None,
+    }
+    /// Largest length of a unit's incoming weight vector, absent = none.
+    MaxNorm max_norm: Option<f64> = None, {
+        section: "train", kind: POSITIVE, sweepable: true,
+        label: "max-norm constraint", short: "max norm", tag: "max_norm", plot: PlotAxis::Log,
+        applies: None,
     }
     /// Minibatch sampling scheme.
     Sampling sampling: Sampling = Sampling::Shuffle, {
@@ -709,7 +714,7 @@ impl Key {
     pub fn absent_text(self) -> Option<&'static str> {
         match self {
             Key::TrainSubset => Some("all"),
-            Key::EarlyStopping => Some("off"),
+            Key::EarlyStopping | Key::MaxNorm => Some("off"),
             _ => None,
         }
     }

@@ -8,6 +8,7 @@
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, s};
 use rand::Rng;
 
+use super::dropout::Dropout;
 use super::gemm::gemm;
 use super::init::{Init, fill_normal};
 use super::loss::{BatchScore, Loss};
@@ -106,6 +107,21 @@ impl Mlp {
             .sum()
     }
 
+    /// Srivastava et al.'s max-norm constraint: every unit's incoming
+    /// weight vector (a column of `W`) longer than `limit` is scaled back
+    /// to length `limit`.
+    pub fn clamp_incoming_norms(&mut self, limit: f32) {
+        for layer in &mut self.layers {
+            for mut column in layer.weights.columns_mut() {
+                let norm = column.iter().map(|&w| w * w).sum::<f32>().sqrt();
+                if norm > limit {
+                    let factor = limit / norm;
+                    column.iter_mut().for_each(|w| *w *= factor);
+                }
+            }
+        }
+    }
+
     /// The weight-decay penalty `½ λ Σ ‖W‖²` over weight matrices (not biases).
     pub fn penalty(&self, lambda: f64) -> f64 {
         let squares: f64 = self
@@ -120,11 +136,23 @@ impl Mlp {
     /// Computes logits for the first `rows` inputs in `acts.input_mut()`;
     /// hidden layers apply bias and ReLU in one pass over the GEMM output.
     pub fn forward(&self, acts: &mut Activations, rows: usize) {
+        self.forward_with(acts, rows, None);
+    }
+
+    /// [`Mlp::forward`] in training mode: the inputs and each hidden layer's
+    /// output are multiplied by `dropout`'s current masks, if any.
+    pub fn forward_with(&self, acts: &mut Activations, rows: usize, dropout: Option<&Dropout>) {
         assert!(
             rows <= acts.batch,
             "forward: {rows} rows > batch {}",
             acts.batch
         );
+        if let Some(mask) = dropout.and_then(|d| d.mask(0, rows)) {
+            let input = flat_mut(acts.values[0].slice_mut(s![..rows, ..]));
+            for (x, &m) in input.iter_mut().zip(flat(mask)) {
+                *x *= m;
+            }
+        }
         let last = self.layers.len() - 1;
         for (l, layer) in self.layers.iter().enumerate() {
             let (before, after) = acts.values.split_at_mut(l + 1);
@@ -133,12 +161,18 @@ impl Mlp {
             gemm(1.0, input, layer.weights.view(), 0.0, output.view_mut());
             let relu = l != last;
             let bias = layer.bias.as_slice().expect(ROW_MAJOR);
-            for row in flat_mut(output).chunks_exact_mut(layer.outputs) {
+            let output = flat_mut(output);
+            for row in output.chunks_exact_mut(layer.outputs) {
                 for (z, &b) in row.iter_mut().zip(bias) {
                     let v = *z + b;
                     // `v < 0` is false for NaN, so a diverged value stays
                     // visible instead of being clamped to zero.
                     *z = if relu && v < 0.0 { 0.0 } else { v };
+                }
+            }
+            if let Some(mask) = dropout.and_then(|d| d.mask(l + 1, rows)).filter(|_| relu) {
+                for (z, &m) in output.iter_mut().zip(flat(mask)) {
+                    *z *= m;
                 }
             }
         }
@@ -161,6 +195,18 @@ impl Mlp {
         acts: &mut Activations,
         labels: &[u8],
         grads: &mut Gradients,
+    ) -> BatchScore {
+        self.backward_with(acts, labels, grads, None)
+    }
+
+    /// [`Mlp::backward`] after [`Mlp::forward_with`]: the gradient reaching
+    /// a hidden unit passes through its dropout mask.
+    pub fn backward_with(
+        &self,
+        acts: &mut Activations,
+        labels: &[u8],
+        grads: &mut Gradients,
+        dropout: Option<&Dropout>,
     ) -> BatchScore {
         let rows = labels.len();
         assert!(
@@ -202,8 +248,14 @@ impl Mlp {
                 gemm(1.0, delta, layer.weights.t(), 0.0, below.view_mut());
                 // Written as a select (not a conditional store) so that it
                 // vectorises; the same values either way.
-                for (d, &h) in flat_mut(below).iter_mut().zip(flat(input)) {
+                let below = flat_mut(below);
+                for (d, &h) in below.iter_mut().zip(flat(input)) {
                     *d = if h <= 0.0 { 0.0 } else { *d };
+                }
+                if let Some(mask) = dropout.and_then(|d| d.mask(l, rows)) {
+                    for (d, &m) in below.iter_mut().zip(flat(mask)) {
+                        *d *= m;
+                    }
                 }
             }
         }
@@ -328,6 +380,18 @@ mod tests {
             Mlp::new(&sizes, Init::He, &mut rng).parameter_count(),
             199_210
         );
+    }
+
+    #[test]
+    fn max_norm_scales_only_the_long_incoming_vectors() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut model = Mlp::new(&[2, 2], Init::He, &mut rng);
+        // Unit 0's incoming weights (column 0) have length 5, unit 1's 0.5.
+        model.layers_mut()[0].weights = ndarray::array![[3.0, 0.3], [4.0, 0.4]];
+        model.clamp_incoming_norms(1.0);
+        let w = &model.layers()[0].weights;
+        assert!((w[[0, 0]] - 0.6).abs() < 1e-6 && (w[[1, 0]] - 0.8).abs() < 1e-6);
+        assert_eq!((w[[0, 1]], w[[1, 1]]), (0.3, 0.4));
     }
 
     #[test]

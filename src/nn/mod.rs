@@ -3,6 +3,7 @@
 //! that multiplies matrices, and every product goes through [`gemm::gemm`]
 //! (matrixmultiply's sgemm).
 
+pub mod dropout;
 pub mod gemm;
 pub mod init;
 pub mod loss;

@@ -6,6 +6,7 @@
 use ndarray::{Array, Dimension, Zip};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use sweep::nn::dropout::Dropout;
 use sweep::nn::loss::Loss;
 use sweep::nn::optim::{Optimizer, OptimizerSettings};
 use sweep::nn::{Activations, Gradients, Init, Mlp};
@@ -191,4 +192,46 @@ fn sgd_step(model: &mut Mlp, grads: &Gradients, lr: f32, lambda: f32) {
 /// The bit patterns of an array's elements, in logical order.
 fn bits<D: Dimension>(values: &Array<f32, D>) -> Vec<u32> {
     values.iter().map(|x| x.to_bits()).collect()
+}
+
+#[test]
+fn gradients_through_fixed_dropout_masks_match_finite_differences() {
+    let (inputs, labels, pixels) = mnist_batch();
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let sizes = [pixels, 24, 16, 10];
+    let model = Mlp::new(&sizes, Init::Normal(0.3), &mut rng);
+    let mut dropout = Dropout::new(&sizes, labels.len(), 0.2, 0.5, 4).unwrap();
+    dropout.draw(labels.len());
+    let loss = |m: &Mlp| {
+        let mut acts = Activations::new(&m.sizes(), labels.len());
+        acts.input_mut().copy_from_slice(&inputs);
+        m.forward_with(&mut acts, labels.len(), Some(&dropout));
+        m.score(&mut acts, &labels).loss_sum / labels.len() as f64
+    };
+    let mut acts = Activations::new(&sizes, labels.len());
+    let mut grads = Gradients::new(&model, labels.len());
+    acts.input_mut().copy_from_slice(&inputs);
+    model.forward_with(&mut acts, labels.len(), Some(&dropout));
+    model.backward_with(&mut acts, &labels, &mut grads, Some(&dropout));
+    let eps = 1e-2f32;
+    let mut checked = 0;
+    for l in 0..3 {
+        let layer = &model.layers()[l];
+        for i in (0..layer.weights.len()).step_by(layer.weights.len() / 17 + 1) {
+            let (r, c) = (i / layer.outputs, i % layer.outputs);
+            let nudged = |delta: f32| {
+                let mut m = model.clone();
+                m.layers_mut()[l].weights[[r, c]] += delta;
+                loss(&m)
+            };
+            let want = (nudged(eps) - nudged(-eps)) / (2.0 * f64::from(eps));
+            let got = f64::from(grads.weights[l][[r, c]]);
+            assert!(
+                (got - want).abs() <= 2e-3 + 2e-2 * want.abs(),
+                "layer {l} weight ({r}, {c}): analytic {got:.6} vs numeric {want:.6}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "only {checked} weights checked");
 }

@@ -356,17 +356,22 @@ fn the_committed_example_has_the_ids_sweep_plan_gives_and_its_numbers_are_reprod
         "eval_seconds",
         "finished_at_utc",
     ];
+    // Every column the committed table has (a later version may add
+    // columns; their absence there is no change of a number).
     let row_text = |t: &Table, id: &str| {
         let row = t
             .rows
             .iter()
             .find(|r| r[0] == id)
             .unwrap_or_else(|| panic!("no run {id}"));
-        t.header
+        committed
+            .header
             .iter()
-            .zip(row)
-            .filter(|(h, _)| !clock.contains(&h.as_str()))
-            .map(|(h, c)| format!("{h}={c}"))
+            .filter(|h| !clock.contains(&h.as_str()))
+            .map(|h| {
+                let i = t.index(h);
+                format!("{h}={}", row[i])
+            })
             .collect::<Vec<_>>()
             .join(" ")
     };
