@@ -10,7 +10,7 @@ use crate::config::Key;
 use crate::report::SweepResults;
 use crate::report::plots::Figure;
 use crate::report::stats::Stat;
-use crate::report::summary::{Config, config_keys};
+use crate::report::summary::{Config, config_keys, selection_metric};
 
 const STYLE: &str = r#"
 body { font-family: "DejaVu Sans", "Helvetica Neue", Arial, sans-serif; color: #1d1d1f;
@@ -146,11 +146,12 @@ fn best_cards(h: &mut String, configs: &[Config]) {
             })
             .map(|(c, _)| c)
     };
-    let validated = configs.iter().any(Config::has_validation);
-    let (best_title, best_metric) = if validated {
-        ("Best validation accuracy", "val_acc")
+    let best_metric = selection_metric(configs);
+    let validated = best_metric == "val_acc";
+    let best_title = if validated {
+        "Best validation accuracy"
     } else {
-        ("Best test accuracy", "test_acc")
+        "Best test accuracy"
     };
     let (Some(best), Some(best_gap)) = (by(best_metric, true), by("gap_acc", false)) else {
         return;
@@ -256,7 +257,8 @@ fn headline_table(h: &mut String, configs: &[Config], keys: &[Key]) {
     if keys.is_empty() {
         head.push_str("<th class=\"text\">configuration</th>");
     }
-    let validated = configs.iter().any(Config::has_validation);
+    let chosen_on = selection_metric(configs);
+    let validated = chosen_on == "val_acc";
     let (val_head, best_head) = if validated {
         (
             "<th>validation accuracy</th>",
@@ -270,11 +272,6 @@ fn headline_table(h: &mut String, configs: &[Config], keys: &[Key]) {
         "<tr>{head}<th>seeds</th>{val_head}<th>test accuracy</th><th>gap (train − test)</th>\
          <th>training accuracy</th><th>{best_head}</th><th>note</th></tr>"
     );
-    let chosen_on = if configs.iter().any(Config::has_validation) {
-        "val_acc"
-    } else {
-        "test_acc"
-    };
     let best = configs
         .iter()
         .filter_map(|c| Some((c.label.as_str(), c.metric(chosen_on).mean?)))

@@ -106,6 +106,19 @@ impl Config<'_> {
     }
 }
 
+/// The metric the best configuration is chosen on: mean validation
+/// accuracy when the runs hold out validation images, else mean test
+/// accuracy (as sweep always did).
+pub fn selection_metric<'a, 'b: 'a>(
+    configs: impl IntoIterator<Item = &'a Config<'b>>,
+) -> &'static str {
+    if configs.into_iter().any(Config::has_validation) {
+        "val_acc"
+    } else {
+        "test_acc"
+    }
+}
+
 /// The swept settings that define configurations: every swept key but `seed`.
 pub fn config_keys(swept: &[Key]) -> Vec<Key> {
     swept.iter().copied().filter(|&k| k != Key::Seed).collect()

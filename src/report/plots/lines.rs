@@ -12,7 +12,7 @@ use super::{
     Axis, Chart, DrawResult, GREY, TEST_COLOR, TRAIN_COLOR, VALIDATION_COLOR, color, font, percent,
 };
 use crate::config::Key;
-use crate::report::summary::{Config, label};
+use crate::report::summary::{Config, label, selection_metric};
 
 /// Configurations that share the values of the non-plotted settings: one
 /// line on a chart.
@@ -340,12 +340,9 @@ impl Chart for AccuracyChart<'_> {
             bars(&mut chart, &tests[i], test_color, false)?;
         }
         // The best configuration is chosen on validation when there is one.
-        let validated = self
-            .series
-            .iter()
-            .flat_map(|s| &s.configs)
-            .any(|c| c.has_validation());
-        let chosen_on = if validated { "val_acc" } else { "test_acc" };
+        let chosen_on =
+            selection_metric(self.series.iter().flat_map(|s| s.configs.iter().copied()));
+        let validated = chosen_on == "val_acc";
         if validated && n == 1 {
             let validation = means(self.axis, &self.series[0], "val_acc", 0.0);
             chart
