@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """sweep against PyTorch on the same settings: mean final test accuracy over
 3 seeds after 5 epochs on full MNIST, for each experiment file in
-bench/parity/ (momentum, Adam and AdamW with a non-zero λ, and Nesterov with
-warm-up and a cosine schedule).
+bench/parity/ (momentum, Adam and AdamW with a non-zero λ, Nesterov with
+warm-up and a cosine schedule, squared loss on centred inputs, and dropout
+with max-norm).
 
 Random streams differ between the two (initialisation, batch order), so the
 comparison is between distributions over seeds: the table gives both means,
@@ -11,7 +12,7 @@ than 0.3 percentage points.
 
     cargo build --release
     pip install torch numpy            # or a venv: --python /path/to/python
-    python3 bench/pytorch_parity.py    # about 10 minutes on 2 cores
+    python3 bench/pytorch_parity.py    # about 15 minutes on 2 cores
 
 Both sides run 2 at a time with 1 thread each (sweep: --jobs 2).
 """
@@ -29,15 +30,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-CASES = ["momentum", "adam", "adamw", "cosine"]
+CASES = ["momentum", "adam", "adamw", "cosine", "mse", "dropout"]
 TOLERANCE_PP = 0.3
 
 
 def settings(case):
-    """The [train] settings of bench/parity/<case>.toml and its seeds."""
+    """The [data] and [train] settings of bench/parity/<case>.toml and its seeds."""
     with open(os.path.join(HERE, "parity", f"{case}.toml"), "rb") as f:
         exp = tomllib.load(f)
-    return exp["train"], list(range(exp["grid"]["seed"]["count"]))
+    return {**exp.get("data", {}), **exp["train"]}, list(range(exp["grid"]["seed"]["count"]))
 
 
 def torch_flags(train):
@@ -55,6 +56,11 @@ def torch_flags(train):
         ("beta1", "--beta1"),
         ("beta2", "--beta2"),
         ("eps", "--eps"),
+        ("loss", "--loss"),
+        ("inputs", "--inputs"),
+        ("dropout", "--dropout"),
+        ("input_dropout", "--input-dropout"),
+        ("max_norm", "--max-norm"),
     ]:
         if key in train:
             flags += [flag, str(train[key])]

@@ -169,6 +169,15 @@ fn print_report(out: &mut impl Write, report: &ReportOutcome) -> Result<()> {
         report.plots.len() / 2
     )?;
     writeln!(out, "  report.html  {}", report.html.display())?;
+    if !report.crossings.is_empty() {
+        writeln!(
+            out,
+            "interpolation threshold and double descent (means over seeds):"
+        )?;
+        for line in report.crossings.iter().flat_map(|c| c.lines()) {
+            writeln!(out, "  {line}")?;
+        }
+    }
     Ok(())
 }
 

@@ -25,8 +25,8 @@ use crate::files::{ReadError, limits, read_user_file};
 pub use grid::Axis;
 use locate::Part;
 pub use params::{
-    EarlyStopping, InputScaling, Key, Kind, NoiseMode, PlotAxis, RunParams, Sampling, StopMetric,
-    Value,
+    EarlyStopping, InputCorruption, InputScaling, Key, Kind, NoiseMode, PlotAxis, RunParams,
+    Sampling, StopMetric, Value,
 };
 
 /// Most runs one experiment may expand to.
@@ -40,6 +40,10 @@ pub const MAX_NAME_CHARS: usize = 100;
 const SECTIONS: &[&str] = &["data", "model", "train"];
 /// Keys of the data section that are not per-run settings.
 const DATA_KEYS: &[&str] = &["dataset", "data_dir"];
+/// `random_labels = true`: shorthand for `label_noise = 1` with
+/// `label_noise_mode = "uniform"` (Zhang et al.'s random labels), in [data]
+/// or swept in [grid] as `[false, true]`.
+const RANDOM_LABELS: &str = "random_labels";
 /// Top-level keys other than sections and settings.
 const TEXT_KEYS: &[&str] = &["name", "description"];
 
@@ -198,6 +202,7 @@ impl Parser<'_> {
         let mut base = RunParams::default();
         let mut scalars: Vec<(Key, Vec<&str>)> = Vec::new();
         let mut axes: Vec<(Axis, Vec<&str>)> = Vec::new();
+        let mut random_labels: Option<(&toml::Value, Vec<&str>)> = None;
 
         for (key, value) in &table {
             let at = vec![key.as_str()];
@@ -227,6 +232,14 @@ impl Parser<'_> {
                     let at = vec![key.as_str(), inner.as_str()];
                     if key == "data" && DATA_KEYS.contains(&inner.as_str()) {
                         self.data_key(inner, inner_value, at, &mut dataset, &mut data_dir)?;
+                    } else if inner == RANDOM_LABELS {
+                        if key != "data" {
+                            return Err(self.error_on_key(
+                                &at,
+                                format!("`{RANDOM_LABELS}` belongs in [data] (or at the top level), not in [{key}]"),
+                            ));
+                        }
+                        self.once(&mut random_labels, inner_value, at)?;
                     } else {
                         let setting = self.setting(key, inner, &at)?;
                         self.scalar(setting, inner_value, at, &mut base, &mut scalars)?;
@@ -241,10 +254,16 @@ impl Parser<'_> {
                 })?;
                 for (inner, inner_value) in grid {
                     let at = vec!["grid", inner.as_str()];
-                    axes.push((self.axis(inner, inner_value, &at)?, at));
+                    if inner == RANDOM_LABELS {
+                        self.once(&mut random_labels, inner_value, at)?;
+                    } else {
+                        axes.push((self.axis(inner, inner_value, &at)?, at));
+                    }
                 }
             } else if DATA_KEYS.contains(&key.as_str()) {
                 self.data_key(key, value, at, &mut dataset, &mut data_dir)?;
+            } else if key == RANDOM_LABELS {
+                self.once(&mut random_labels, value, at)?;
             } else if let Some(setting) = Key::from_name(key) {
                 self.scalar(setting, value, at, &mut base, &mut scalars)?;
             } else {
@@ -253,6 +272,7 @@ impl Parser<'_> {
                     .chain(SECTIONS)
                     .chain(["grid"].iter())
                     .chain(DATA_KEYS)
+                    .chain([RANDOM_LABELS].iter())
                     .copied()
                     .chain(Key::ALL.iter().map(|k| k.name()));
                 let hint = locate::suggest(key, valid);
@@ -266,6 +286,9 @@ impl Parser<'_> {
             }
         }
 
+        if let Some((value, at)) = random_labels {
+            self.expand_random_labels(value, at, &mut base, &mut scalars, &mut axes)?;
+        }
         for (axis, at) in &axes {
             if let Some((_, set_at)) = scalars.iter().find(|(k, _)| *k == axis.key) {
                 return Err(self.error(
@@ -334,6 +357,106 @@ impl Parser<'_> {
             runs,
             config_sha256: hex(&Sha256::digest(self.text.as_bytes())),
         })
+    }
+
+    /// Keeps the first `random_labels` found, refusing a second.
+    fn once<'k>(
+        &self,
+        slot: &mut Option<(&'k toml::Value, Vec<&'k str>)>,
+        value: &'k toml::Value,
+        at: Vec<&'k str>,
+    ) -> Result<()> {
+        if let Some((_, first)) = slot {
+            return Err(self.error(
+                &at,
+                format!(
+                    "`{RANDOM_LABELS}` is given twice (also as `{}`); keep one",
+                    first.join(".")
+                ),
+            ));
+        }
+        *slot = Some((value, at));
+        Ok(())
+    }
+
+    /// Rewrites `random_labels` as the settings it stands for: `true` is
+    /// `label_noise = 1` with `label_noise_mode = "uniform"`, `false` is
+    /// `label_noise = 0`; in [grid], a list of both sweeps `label_noise`
+    /// over 0 and 1. Refused beside either setting it stands for.
+    fn expand_random_labels<'k>(
+        &self,
+        value: &'k toml::Value,
+        at: Vec<&'k str>,
+        base: &mut RunParams,
+        scalars: &mut Vec<(Key, Vec<&'k str>)>,
+        axes: &mut Vec<(Axis, Vec<&'k str>)>,
+    ) -> Result<()> {
+        let given = scalars
+            .iter()
+            .map(|(k, at)| (*k, at))
+            .chain(axes.iter().map(|(a, at)| (a.key, at)));
+        for (key, other) in given {
+            if matches!(key, Key::LabelNoise | Key::LabelNoiseMode) {
+                return Err(self.error_on_key(
+                    &at,
+                    format!(
+                        "`{RANDOM_LABELS} = true` is shorthand for `label_noise = 1` with \
+                         `label_noise_mode = \"uniform\"`, and `{}` is given too; use one of them",
+                        other.join(".")
+                    ),
+                ));
+            }
+        }
+        let flags: Vec<bool> = if at[0] == "grid" {
+            let items = value.as_array().filter(|items| !items.is_empty());
+            let flags: Option<Vec<bool>> =
+                items.and_then(|items| items.iter().map(toml::Value::as_bool).collect());
+            match flags {
+                Some(f) if f.len() == 1 || (f.len() == 2 && f[0] != f[1]) => f,
+                _ => {
+                    return Err(self.error(
+                        &at,
+                        format!(
+                            "`{RANDOM_LABELS}` in [grid] takes a list of distinct booleans, \
+                             `[false, true]`; got {value}"
+                        ),
+                    ));
+                }
+            }
+        } else {
+            match value.as_bool() {
+                Some(flag) => vec![flag],
+                None => {
+                    return Err(self.error(
+                        &at,
+                        format!(
+                            "`{RANDOM_LABELS}` must be true or false, got {} {value}",
+                            value.type_str()
+                        ),
+                    ));
+                }
+            }
+        };
+        if flags.contains(&true) {
+            base.set(Key::LabelNoiseMode, Value::Text("uniform".into()));
+            scalars.push((Key::LabelNoiseMode, at.clone()));
+        }
+        if at[0] == "grid" {
+            let noise: Vec<toml::Value> = flags
+                .iter()
+                .map(|&f| toml::Value::Float(if f { 1.0 } else { 0.0 }))
+                .collect();
+            let axis = grid::parse_axis(Key::LabelNoise, &toml::Value::Array(noise))
+                .map_err(|e| self.error(&at, e.message))?;
+            axes.push((axis, at));
+        } else {
+            base.set(
+                Key::LabelNoise,
+                Value::Float(if flags[0] { 1.0 } else { 0.0 }),
+            );
+            scalars.push((Key::LabelNoise, at));
+        }
+        Ok(())
     }
 
     /// Refuses `hidden` beside the `hidden_layers`/`hidden_size` shorthand.
@@ -445,6 +568,7 @@ impl Parser<'_> {
                     .map(|k| k.name())
                     .collect();
                 if section == "data" {
+                    valid.push(RANDOM_LABELS);
                     valid.extend(DATA_KEYS);
                 }
                 let hint = locate::suggest(key, valid.iter().copied());
@@ -519,7 +643,11 @@ impl Parser<'_> {
                 return Err(self.error_on_key(at, format!("`{name}` cannot be swept: one sweep uses one dataset; write one experiment file per dataset")));
             }
             None => {
-                let sweepable = Key::ALL.iter().filter(|k| k.sweepable()).map(|k| k.name());
+                let sweepable = Key::ALL
+                    .iter()
+                    .filter(|k| k.sweepable())
+                    .map(|k| k.name())
+                    .chain([RANDOM_LABELS]);
                 let hint = locate::suggest(name, sweepable.clone());
                 return Err(self.error_on_key(
                     at,

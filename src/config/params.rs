@@ -53,6 +53,24 @@ choice_enum! {
 }
 
 choice_enum! {
+    /// How the pixels of the training images are corrupted (Zhang et al.,
+    /// ICLR 2017). Validation and test images are never touched.
+    pub enum InputCorruption {
+        /// The images as they are.
+        None = "none",
+        /// One random permutation of the pixel positions, the same for
+        /// every training image.
+        ShuffledPixels = "shuffled_pixels",
+        /// A different random permutation of the pixels for every training
+        /// image.
+        RandomPixels = "random_pixels",
+        /// Every pixel drawn from a Gaussian with the mean and variance of
+        /// all pixels of the training images.
+        Gaussian = "gaussian",
+    }
+}
+
+choice_enum! {
     /// The validation metric early stopping watches.
     pub enum StopMetric {
         /// Mean loss on the validation images; lower is better.
@@ -312,7 +330,8 @@ word_settings!(
     Schedule,
     InputScaling,
     Loss,
-    NoiseMode
+    NoiseMode,
+    InputCorruption
 );
 
 /// `[500, 300]`: how widths are written in files and cells (text that no
@@ -390,6 +409,11 @@ macro_rules! settings {
     };
 }
 
+/// Applies only when some training labels or images are corrupted.
+const CORRUPTED_ONLY: Option<Applies> = Some(Applies {
+    test: |p| p.label_noise > 0.0 || p.input_corruption != InputCorruption::None,
+    condition: "label_noise > 0 or input_corruption is not \"none\"",
+});
 /// Applies only when some training labels are corrupted.
 const NOISY_ONLY: Option<Applies> = Some(Applies {
     test: |p| p.label_noise > 0.0,
@@ -449,11 +473,19 @@ settings! {
         label: "label noise mode", short: "noise mode", tag: "noise_mode",
         plot: PlotAxis::Categorical, applies: NOISY_ONLY,
     }
-    /// Seed of the label corruption, when it should differ from `data_seed`.
+    /// How the pixels of the training images are corrupted: none,
+    /// shuffled_pixels, random_pixels or gaussian.
+    InputCorruption input_corruption: InputCorruption = InputCorruption::None, {
+        section: "data", kind: Kind::Choice(InputCorruption::WORDS), sweepable: true,
+        label: "input corruption", short: "input corruption", tag: "corruption",
+        plot: PlotAxis::Categorical, applies: None,
+    }
+    /// Seed of the label and input corruption, when it should differ from
+    /// `data_seed`.
     CorruptionSeed corruption_seed: Option<u64> = None, {
         section: "data", kind: Kind::Int { min: 0, max: super::grid::MAX_WHOLE }, sweepable: true,
         label: "corruption seed", short: "corruption seed", tag: "corruption_seed",
-        plot: PlotAxis::Categorical, applies: NOISY_ONLY,
+        plot: PlotAxis::Categorical, applies: CORRUPTED_ONLY,
     }
     /// Seed choosing the training subset and the validation images.
     DataSeed data_seed: u64 = 0, {

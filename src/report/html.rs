@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::config::Key;
 use crate::report::SweepResults;
+use crate::report::interpolation::Crossing;
 use crate::report::plots::Figure;
 use crate::report::stats::Stat;
 use crate::report::summary::{Config, config_keys, selection_metric};
@@ -52,7 +53,12 @@ fn pct(stat: &Stat) -> String {
 }
 
 /// The page.
-pub fn report_html(results: &SweepResults, configs: &[Config], figures: &[Figure]) -> String {
+pub fn report_html(
+    results: &SweepResults,
+    configs: &[Config],
+    figures: &[Figure],
+    crossings: &[Crossing],
+) -> String {
     let m = &results.manifest;
     let keys = config_keys(&results.swept);
     let mut h = String::new();
@@ -101,6 +107,7 @@ pub fn report_html(results: &SweepResults, configs: &[Config], figures: &[Figure
     best_cards(&mut h, configs);
     grid_section(&mut h, results);
     headline_table(&mut h, configs, &keys);
+    interpolation_section(&mut h, crossings);
 
     let _ = writeln!(h, "<h2>Plots</h2>");
     if figures.is_empty() {
@@ -129,6 +136,64 @@ pub fn report_html(results: &SweepResults, configs: &[Config], figures: &[Figure
         esc(&results.root.display().to_string())
     );
     h
+}
+
+/// Where the networks cross the interpolation threshold n·K, per series.
+fn interpolation_section(h: &mut String, crossings: &[Crossing]) {
+    if crossings.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        h,
+        "<h2>Interpolation threshold</h2>\n<p>Belkin et al. (PNAS 2019): a network can fit n \
+         training images of K classes exactly once it has about n·K parameters; near there \
+         test loss peaks, and it falls again for larger networks (double descent). Means \
+         over seeds; the interpolation threshold is the smallest network whose training \
+         error on the labels it trained on is at most {:.1} %; a peak is the local maximum \
+         over network size that stands highest above the lowest points on both sides (at \
+         least 5 % of its height).</p>\n<table>\n<tr><th>series\
+         </th><th></th><th>network</th><th>P</th><th>P / n·K</th><th>test loss</th>\
+         <th>test error</th><th>train error</th></tr>",
+        100.0 * (1.0 - super::interpolation::FITS)
+    );
+    for c in crossings {
+        let rows = [
+            ("interpolation threshold", c.interpolating.as_ref()),
+            ("test-loss peak", c.loss_peak.as_ref().map(|p| &p.0)),
+            ("test-error peak", c.error_peak.as_ref().map(|p| &p.0)),
+            ("largest network", Some(&c.largest)),
+        ];
+        for (i, (what, network)) in rows.iter().enumerate() {
+            let series = if i == 0 {
+                format!("{} (n·K = {})", esc(&c.series), c.threshold)
+            } else {
+                String::new()
+            };
+            let _ = match network {
+                Some(n) => writeln!(
+                    h,
+                    "<tr><td>{series}</td><td>{what}</td><td>{}</td><td>{}</td><td>{:.2}</td>\
+                     <td>{:.4}</td><td>{:.2} %</td><td>{:.2} %</td></tr>",
+                    esc(&n.label),
+                    n.parameters,
+                    n.ratio,
+                    n.test_loss,
+                    100.0 * n.test_error,
+                    100.0 * n.train_error
+                ),
+                None => writeln!(
+                    h,
+                    "<tr><td>{series}</td><td>{what}</td><td colspan=\"6\">none{}</td></tr>",
+                    if i == 0 {
+                        ": no network fits its training labels"
+                    } else {
+                        ": no local maximum stands 5 % above the lowest points on both sides"
+                    }
+                ),
+            };
+        }
+    }
+    let _ = writeln!(h, "</table>");
 }
 
 /// The best configuration by test accuracy and by smallest gap.

@@ -3,6 +3,7 @@
 //! SVG and PNG under `plots/`, and a self-contained `report.html`.
 
 pub mod html;
+pub mod interpolation;
 pub mod plots;
 pub mod stats;
 pub mod summary;
@@ -127,6 +128,9 @@ pub struct ReportOutcome {
     pub plots: Vec<PathBuf>,
     /// Something the user should know about the folder.
     pub note: Option<String>,
+    /// Where the networks cross the interpolation threshold, when the
+    /// sweep varies their size around it.
+    pub crossings: Vec<interpolation::Crossing>,
 }
 
 /// Rebuilds the results folder `root`'s report from the files in it:
@@ -197,10 +201,11 @@ pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
     }
     remove_stale_plots(&plot_dir, &written)?;
 
+    let crossings = interpolation::crossings(&results.swept, &configs);
     let html = root.join("report.html");
     write_atomic(
         &html,
-        html::report_html(results, &configs, &figures).as_bytes(),
+        html::report_html(results, &configs, &figures, &crossings).as_bytes(),
     )?;
     let missing = results
         .missing()
@@ -216,6 +221,7 @@ pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
         damaged: results.damaged.clone(),
         plots: written,
         note: None,
+        crossings,
     })
 }
 

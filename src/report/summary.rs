@@ -89,6 +89,12 @@ impl Config<'_> {
         self.runs().find_map(FinishedRun::parameters)
     }
 
+    /// The number of training images its runs trained on, from its first
+    /// run that ended.
+    pub fn train_samples(&self) -> Option<usize> {
+        self.runs().map(|r| r.done.train_samples).find(|&n| n > 0)
+    }
+
     /// Whether its runs hold out a validation split (then "best" is chosen
     /// on it, never on the test set).
     pub fn has_validation(&self) -> bool {

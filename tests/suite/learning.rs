@@ -172,3 +172,49 @@ fn a_huge_learning_rate_diverges_in_the_first_epoch() {
     assert_eq!(outcome.diverged_epoch, Some(1));
     assert!(outcome.epochs.is_empty());
 }
+
+/// Zhang et al.'s memorisation on 300 real images: with random labels, or
+/// with every image's pixels in an order of its own, the network still
+/// fits its training set, and on the untouched test images it is at chance.
+#[test]
+fn networks_memorise_random_labels_and_scrambled_pixels_and_test_at_chance() {
+    let base = RunParams {
+        train_subset: Some(300),
+        hidden_layers: 1,
+        hidden_size: 512,
+        epochs: 100,
+        eval_every: 100,
+        optimizer: "momentum".parse().unwrap(),
+        learning_rate: 0.05,
+        ..RunParams::default()
+    };
+    let random_labels = RunParams {
+        label_noise: 1.0,
+        label_noise_mode: "uniform".parse().unwrap(),
+        ..base.clone()
+    };
+    let random_pixels = RunParams {
+        input_corruption: "random_pixels".parse().unwrap(),
+        ..base.clone()
+    };
+    let gaussian = RunParams {
+        input_corruption: "gaussian".parse().unwrap(),
+        ..base.clone()
+    };
+    for (name, params) in [
+        ("random labels", random_labels),
+        ("random pixels", random_pixels),
+        ("gaussian", gaussian),
+    ] {
+        let last = run(&params, crate::util::mnist()).epochs.pop().unwrap();
+        assert!(last.train_acc >= 0.95, "{name}: train {}", last.train_acc);
+        assert!(
+            (0.04..=0.2).contains(&last.test_acc),
+            "{name}: test {} is not near chance",
+            last.test_acc
+        );
+    }
+    // The same network on the real images and labels generalises.
+    let clean = run(&base, crate::util::mnist()).epochs.pop().unwrap();
+    assert!(clean.test_acc > 0.75, "clean: test {}", clean.test_acc);
+}

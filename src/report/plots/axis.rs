@@ -8,6 +8,7 @@ use std::ops::Range;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 
 use crate::config::{Key, Kind, PlotAxis};
+use crate::report::interpolation::interpolation_threshold;
 use crate::report::summary::Config;
 
 /// A linear plotters coordinate with tick marks exactly where we say
@@ -115,6 +116,10 @@ pub struct Axis {
     /// Lowest and highest position shown.
     pub range: (f64, f64),
     ticks: Vec<(f64, String)>,
+    /// On a parameter axis, the interpolation threshold P = n·K (n
+    /// training images, K classes) when it lies among the networks
+    /// swept: its position and label.
+    pub threshold: Option<(f64, String)>,
 }
 
 impl Axis {
@@ -141,6 +146,7 @@ impl Axis {
             break_pos: None,
             range: (0.0, 1.0),
             ticks: Vec::new(),
+            threshold: None,
         };
         if log {
             let (lo, hi) = (positive[0].log10(), positive[positive.len() - 1].log10());
@@ -181,6 +187,15 @@ impl Axis {
                 .map(|v| (v, text(quantity, v)))
                 .collect()
         };
+        if quantity == Quantity::Parameters
+            && let Some(n) = interpolation_threshold(configs)
+            && (values[0]..=values[values.len() - 1]).contains(&n)
+        {
+            axis.threshold = Some((
+                axis.pos(n),
+                format!("n·K = {} (interpolation threshold)", thousands(n as u64)),
+            ));
+        }
         Some(axis)
     }
 
@@ -234,6 +249,19 @@ impl Axis {
     pub fn symbol(&self) -> &'static str {
         self.quantity.short()
     }
+}
+
+/// `40000` as `40 000`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A value as the experiment file would write it.
@@ -307,6 +335,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(axis.pos(200.0), 200.0);
+    }
+
+    #[test]
+    fn thousands_are_grouped_by_threes() {
+        assert_eq!(thousands(40000), "40 000");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1234567), "1 234 567");
     }
 
     #[test]

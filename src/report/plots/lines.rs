@@ -1,6 +1,7 @@
 //! Plots of final metrics against one swept setting: the overfitting gap
-//! (mean, 95 % interval, single seeds) and training and test accuracy, with
-//! one line per value of the other swept settings.
+//! (mean, 95 % interval, single seeds), training and test accuracy, and
+//! training and test loss, with one line per value of the other swept
+//! settings.
 
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
@@ -47,8 +48,14 @@ fn dodge(axis: &Axis, i: usize, n: usize) -> f64 {
     (i as f64 - (n as f64 - 1.0) / 2.0) * 0.012 * axis.span()
 }
 
-/// A y range that holds `values` with some room, and 0 if `with_zero`.
+/// A y range that holds `values` (percentages) with some room, and 0 if
+/// `with_zero`.
 fn y_range(values: impl Iterator<Item = f64>, with_zero: bool) -> (f64, f64) {
+    y_range_padded(values, with_zero, 0.5)
+}
+
+/// [`y_range`] with at least `min_pad` of room on each side.
+fn y_range_padded(values: impl Iterator<Item = f64>, with_zero: bool, min_pad: f64) -> (f64, f64) {
     let (mut lo, mut hi) = values
         .filter(|v| v.is_finite())
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
@@ -60,19 +67,22 @@ fn y_range(values: impl Iterator<Item = f64>, with_zero: bool) -> (f64, f64) {
     if with_zero {
         lo = lo.min(0.0);
     }
-    let pad = ((hi - lo) * 0.08).max(0.5);
+    let pad = ((hi - lo) * 0.08).max(min_pad);
     (lo - pad, hi + pad)
 }
 
 type Plane = Cartesian2d<Ticked, RangedCoordf64>;
 
-/// Builds the chart frame: title, axes, grid, and the axis break at λ = 0.
+/// Builds the chart frame: title, axes, grid, the axis break at λ = 0, and
+/// the interpolation threshold on a parameter axis; y labels with
+/// `decimals` digits.
 fn frame<'a, DB: DrawingBackend>(
     area: &'a DrawingArea<DB, Shift>,
     title: &str,
     axis: &'a Axis,
     y: (f64, f64),
     y_desc: &str,
+    decimals: usize,
 ) -> Result<ChartContext<'a, DB, Plane>, DrawingAreaErrorKind<DB::ErrorType>> {
     let mut chart = ChartBuilder::on(area)
         .caption(title, font(30.0))
@@ -83,7 +93,7 @@ fn frame<'a, DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_label_formatter(&|x| axis.tick_label(*x))
-        .y_label_formatter(&|y| format!("{y:.1}"))
+        .y_label_formatter(&|y| format!("{y:.decimals$}"))
         .x_desc(axis.title())
         .y_desc(y_desc)
         .label_style(font(20.0))
@@ -98,6 +108,19 @@ fn frame<'a, DB: DrawingBackend>(
             6,
             GREY.stroke_width(2),
         ))?;
+    }
+    if let Some((x, label)) = &axis.threshold {
+        chart
+            .draw_series(DashedLineSeries::new(
+                [(*x, y.0), (*x, y.1)],
+                4,
+                6,
+                BLACK.stroke_width(2),
+            ))?
+            .label(label.clone())
+            .legend(|(x, y)| {
+                DashedPathElement::new(vec![(x, y), (x + 24, y)], 4, 4, BLACK.stroke_width(2))
+            });
     }
     Ok(chart)
 }
@@ -139,6 +162,11 @@ type MeanPoint = (f64, f64, Option<(f64, f64)>);
 
 /// The means of `metric` of a series, in percent, at dodged positions.
 fn means(axis: &Axis, s: &Series, metric: &str, shift: f64) -> Vec<MeanPoint> {
+    scaled_means(axis, s, metric, shift, 100.0)
+}
+
+/// The means of `metric` of a series times `scale`, at dodged positions.
+fn scaled_means(axis: &Axis, s: &Series, metric: &str, shift: f64, scale: f64) -> Vec<MeanPoint> {
     s.configs
         .iter()
         .filter_map(|c| {
@@ -146,8 +174,8 @@ fn means(axis: &Axis, s: &Series, metric: &str, shift: f64) -> Vec<MeanPoint> {
             let x = axis.pos_of(c)? + shift;
             Some((
                 x,
-                100.0 * stat.mean?,
-                stat.ci95.map(|(lo, hi)| (100.0 * lo, 100.0 * hi)),
+                scale * stat.mean?,
+                stat.ci95.map(|(lo, hi)| (scale * lo, scale * hi)),
             ))
         })
         .collect()
@@ -221,6 +249,7 @@ impl Chart for GapChart<'_> {
             self.axis,
             y,
             "gap = train − test accuracy (percentage points)",
+            1,
         )?;
         chart.draw_series(LineSeries::new(
             [(self.axis.range.0, 0.0), (self.axis.range.1, 0.0)],
@@ -245,7 +274,7 @@ impl Chart for GapChart<'_> {
             }
             bars(&mut chart, points, c, false)?;
         }
-        if n > 1 {
+        if n > 1 || self.axis.threshold.is_some() {
             legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         }
         Ok(())
@@ -299,7 +328,7 @@ impl Chart for AccuracyChart<'_> {
             false,
         );
         let y = (y.0, y.1.min(101.0));
-        let mut chart = frame(area, &self.title, self.axis, y, "accuracy (%)")?;
+        let mut chart = frame(area, &self.title, self.axis, y, "accuracy (%)", 1)?;
         for (i, s) in self.series.iter().enumerate() {
             let (test_color, train_color) = if n == 1 {
                 (TEST_COLOR, TRAIN_COLOR)
@@ -392,6 +421,97 @@ impl Chart for AccuracyChart<'_> {
                 .legend(|(x, y)| Circle::new((x + 12, y), 8, BLACK.stroke_width(2)));
         }
         legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
+        Ok(())
+    }
+}
+
+/// Final training and test loss against one setting: with squared loss
+/// and a parameter axis, the double-descent curve.
+pub struct LossChart<'a> {
+    title: String,
+    axis: &'a Axis,
+    series: Vec<Series<'a>>,
+}
+
+impl<'a> LossChart<'a> {
+    /// The chart for sweep `sweep`, against `axis`, lines per value of `others`.
+    pub fn new(sweep: &str, axis: &'a Axis, others: &[Key], configs: &'a [Config<'a>]) -> Self {
+        LossChart {
+            title: format!("{sweep}: training and test loss vs {}", axis.symbol()),
+            axis,
+            series: series(others, configs),
+        }
+    }
+}
+
+impl Chart for LossChart<'_> {
+    fn size(&self) -> (u32, u32) {
+        (1200, 800)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
+        let n = self.series.len();
+        let mean_lines = |metric: &str| -> Vec<Vec<MeanPoint>> {
+            self.series
+                .iter()
+                .enumerate()
+                .map(|(i, s)| scaled_means(self.axis, s, metric, dodge(self.axis, i, n), 1.0))
+                .collect()
+        };
+        let (tests, trains) = (mean_lines("test_loss"), mean_lines("train_loss"));
+        let (lo, hi) = y_range_padded(
+            tests
+                .iter()
+                .chain(&trains)
+                .flatten()
+                .flat_map(|&(_, m, ci)| [Some(m), ci.map(|c| c.0), ci.map(|c| c.1)])
+                .flatten(),
+            true,
+            0.01,
+        );
+        let y = (lo.max(-0.02 * hi), hi);
+        let decimals = if hi < 0.1 { 3 } else { 2 };
+        let mut chart = frame(area, &self.title, self.axis, y, "mean loss", decimals)?;
+        for (i, s) in self.series.iter().enumerate() {
+            let (test_color, train_color) = if n == 1 {
+                (TEST_COLOR, TRAIN_COLOR)
+            } else {
+                (color(i), color(i))
+            };
+            let suffix = if n > 1 {
+                format!(", {}", s.label.replace('=', " = "))
+            } else {
+                String::new()
+            };
+            chart
+                .draw_series(DashedLineSeries::new(
+                    trains[i].iter().map(|&(x, m, _)| (x, m)),
+                    14,
+                    8,
+                    train_color.stroke_width(3),
+                ))?
+                .label(format!("train{suffix}"))
+                .legend(move |(x, y)| {
+                    DashedPathElement::new(
+                        vec![(x, y), (x + 24, y)],
+                        8,
+                        4,
+                        train_color.stroke_width(3),
+                    )
+                });
+            bars(&mut chart, &trains[i], train_color, true)?;
+            chart
+                .draw_series(LineSeries::new(
+                    tests[i].iter().map(|&(x, m, _)| (x, m)),
+                    test_color.stroke_width(3),
+                ))?
+                .label(format!("test{suffix}"))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 24, y)], test_color.stroke_width(3))
+                });
+            bars(&mut chart, &tests[i], test_color, false)?;
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     }
 }

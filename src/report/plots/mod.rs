@@ -137,12 +137,19 @@ pub fn figures(sweep: &str, swept: &[Key], configs: &[Config]) -> Result<Vec<Fig
         let Some(axis) = Axis::new(quantity, configs) else {
             continue;
         };
+        let threshold = match &axis.threshold {
+            Some(_) => {
+                " The dashed black line marks the interpolation threshold n·K (training \
+                 images × classes)."
+            }
+            None => "",
+        };
         let gap = lines::GapChart::new(sweep, &axis, &others, configs);
         figures.push(render(
             format!("gap_vs_{}", quantity.name()),
             format!(
                 "Train − test accuracy gap against {}: mean over seeds with 95 % confidence \
-                 intervals; faint dots are single seeds.",
+                 intervals; faint dots are single seeds.{threshold}",
                 axis.title()
             ),
             &gap,
@@ -153,10 +160,22 @@ pub fn figures(sweep: &str, swept: &[Key], configs: &[Config]) -> Result<Vec<Fig
             format!(
                 "Final training and test accuracy against {}: the gap is the distance between \
                  the curves; the ring marks the best configuration (on mean validation \
-                 accuracy when the runs hold out validation images, else on mean test accuracy).",
+                 accuracy when the runs hold out validation images, else on mean test accuracy).\
+                 {threshold}",
                 axis.title()
             ),
             &accuracy,
+        )?);
+        let loss = lines::LossChart::new(sweep, &axis, &others, configs);
+        figures.push(render(
+            format!("loss_vs_{}", quantity.name()),
+            format!(
+                "Final training and test loss (the training loss is measured on the labels \
+                 trained on) against {}: mean over seeds with 95 % confidence \
+                 intervals.{threshold}",
+                axis.title(),
+            ),
+            &loss,
         )?);
     }
     if let Some(curves) = curves::CurvesChart::new(sweep, &keys, configs) {

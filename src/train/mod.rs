@@ -12,11 +12,18 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{EarlyStopping, InputScaling, NoiseMode, RunParams, Sampling, StopMetric};
+use crate::config::{EarlyStopping, RunParams, Sampling, StopMetric};
 use crate::data::{Dataset, NUM_CLASSES, Split};
 use crate::nn::dropout::Dropout;
 use crate::nn::optim::Optimizer;
 use crate::nn::{Activations, Gradients, Mlp};
+
+mod corruption;
+mod inputs;
+
+pub use corruption::{PixelCorruption, TrainingLabels, corruption_seed, training_labels};
+use inputs::gather;
+pub use inputs::{InputMap, pixel_table};
 
 /// Rows per forward pass when evaluating (large chunks keep the GEMMs efficient).
 pub const EVAL_CHUNK: usize = 1000;
@@ -186,163 +193,6 @@ pub fn evaluated_epochs(
     (1..=last).filter(move |&e| is_evaluated(params, e))
 }
 
-/// Pixel byte → [0, 1] value, exactly `b / 255` as PyTorch's `ToTensor` gives.
-pub fn pixel_table() -> [f32; 256] {
-    std::array::from_fn(|b| b as f32 / 255.0)
-}
-
-/// How a run turns pixel bytes into inputs: `byte / 255`, then, for
-/// `inputs = "centered"` or `"standardized"`, minus the per-pixel mean and
-/// times the inverse per-pixel standard deviation of its training images.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InputMap {
-    table: [f32; 256],
-    /// Per-pixel mean to subtract; empty for raw inputs.
-    mean: Vec<f32>,
-    /// Per-pixel factor after centring; empty unless standardized.
-    inverse_sd: Vec<f32>,
-}
-
-impl InputMap {
-    /// Raw inputs: `byte / 255`.
-    pub fn raw() -> InputMap {
-        InputMap {
-            table: pixel_table(),
-            mean: Vec::new(),
-            inverse_sd: Vec::new(),
-        }
-    }
-
-    /// The map `scaling` asks for, with statistics (in f64) over the images
-    /// `indices` of `split`. A pixel whose standard deviation is below
-    /// 10⁻⁶ (a border pixel that is always 0) keeps a factor of 1.
-    pub fn new(scaling: InputScaling, split: &Split, pixels: usize, indices: &[u32]) -> InputMap {
-        let mut map = InputMap::raw();
-        if scaling == InputScaling::Raw || indices.is_empty() {
-            return map;
-        }
-        let n = indices.len() as f64;
-        let mut sum = vec![0.0f64; pixels];
-        let mut squares = vec![0.0f64; pixels];
-        for &i in indices {
-            let i = i as usize;
-            for ((s, q), &b) in sum
-                .iter_mut()
-                .zip(&mut squares)
-                .zip(&split.images[i * pixels..(i + 1) * pixels])
-            {
-                let x = f64::from(map.table[b as usize]);
-                *s += x;
-                *q += x * x;
-            }
-        }
-        let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
-        map.mean = mean.iter().map(|&m| m as f32).collect();
-        if scaling == InputScaling::Standardized {
-            map.inverse_sd = squares
-                .iter()
-                .zip(&mean)
-                .map(|(q, m)| {
-                    let sd = (q / n - m * m).max(0.0).sqrt();
-                    if sd < 1e-6 { 1.0 } else { (1.0 / sd) as f32 }
-                })
-                .collect();
-        }
-        map
-    }
-
-    /// Writes the inputs of one image's `bytes` into `row`.
-    fn fill(&self, bytes: &[u8], row: &mut [f32]) {
-        let table = &self.table;
-        if self.mean.is_empty() {
-            for (x, &b) in row.iter_mut().zip(bytes) {
-                *x = table[b as usize];
-            }
-        } else if self.inverse_sd.is_empty() {
-            for ((x, &b), &m) in row.iter_mut().zip(bytes).zip(&self.mean) {
-                *x = table[b as usize] - m;
-            }
-        } else {
-            let stats = self.mean.iter().zip(&self.inverse_sd);
-            for ((x, &b), (&m, &f)) in row.iter_mut().zip(bytes).zip(stats) {
-                *x = (table[b as usize] - m) * f;
-            }
-        }
-    }
-}
-
-/// Copies the images `indices` of `split` into `inputs` (mapped by `map`)
-/// and their labels, read from `source` (the split's own or a corrupted
-/// copy), into `labels`.
-fn gather(
-    split: &Split,
-    pixels: usize,
-    indices: &[u32],
-    map: &InputMap,
-    source: &[u8],
-    inputs: &mut [f32],
-    labels: &mut [u8],
-) {
-    for ((&i, row), label) in indices
-        .iter()
-        .zip(inputs.chunks_exact_mut(pixels))
-        .zip(labels)
-    {
-        let i = i as usize;
-        map.fill(&split.images[i * pixels..(i + 1) * pixels], row);
-        *label = source[i];
-    }
-}
-
-/// The labels a run trains on: a copy of the training split's labels in
-/// which `label_noise` of the run's training images (exactly
-/// round(p · n), chosen by `corruption_seed`, else `data_seed`) carry
-/// another label, and which those are.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrainingLabels {
-    /// One label per image of the training split.
-    pub labels: Vec<u8>,
-    /// Split indices of the corrupted images, sorted.
-    pub corrupted: Vec<u32>,
-}
-
-/// Corrupts the labels of `train_idx` as `params` says (none when
-/// `label_noise` is 0). Depends only on the data settings, so every seed
-/// of a configuration trains on the same labels.
-pub fn training_labels(
-    params: &RunParams,
-    split_labels: &[u8],
-    train_idx: &[u32],
-) -> TrainingLabels {
-    let mut labels = split_labels.to_vec();
-    let count = (params.label_noise * train_idx.len() as f64).round() as usize;
-    if count == 0 {
-        return TrainingLabels {
-            labels,
-            corrupted: Vec::new(),
-        };
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(params.corruption_seed.unwrap_or(params.data_seed));
-    rng.set_stream(2);
-    let mut positions: Vec<u32> = (0..train_idx.len() as u32).collect();
-    let (chosen, _) = positions.partial_shuffle(&mut rng, count.min(train_idx.len()));
-    let mut corrupted = Vec::with_capacity(chosen.len());
-    for &position in chosen.iter() {
-        let i = train_idx[position as usize];
-        let label = &mut labels[i as usize];
-        *label = match params.label_noise_mode {
-            NoiseMode::Uniform => rng.random_range(0..NUM_CLASSES as u8),
-            NoiseMode::WrongClass => {
-                let other = rng.random_range(0..NUM_CLASSES as u8 - 1);
-                if other >= *label { other + 1 } else { other }
-            }
-        };
-        corrupted.push(i);
-    }
-    corrupted.sort_unstable();
-    TrainingLabels { labels, corrupted }
-}
-
 /// Mean loss and accuracy of `model` over the images `indices` of `split`.
 ///
 /// Chunks of [`EVAL_CHUNK`] images are scored as rayon tasks: when the
@@ -457,7 +307,9 @@ pub fn train(
     let mut model = Mlp::new(&sizes, params.init_scheme(), &mut init_rng).with_loss(params.loss);
 
     // Every buffer of the run, allocated once before the first step.
-    let map = InputMap::new(params.inputs, &data.train, pixels, &train_idx);
+    let corruption = PixelCorruption::new(params, &data.train, pixels, &train_idx);
+    let map = InputMap::new(params.inputs, corruption, &data.train, pixels, &train_idx);
+    let clean_map = map.clean();
     let trained_on = training_labels(params, &data.train.labels, &train_idx);
     let mut acts = Activations::new(&sizes, batch);
     let mut dropout = Dropout::new(
@@ -567,11 +419,11 @@ pub fn train(
         let (val_loss, val_acc) = match val_idx.is_empty() {
             true => (None, None),
             false => {
-                let (l, a) = evaluate(&model, &data.train, pixels, &val_idx, &map);
+                let (l, a) = evaluate(&model, &data.train, pixels, &val_idx, &clean_map);
                 (Some(l), Some(a))
             }
         };
-        let (test_loss, test_acc) = evaluate(&model, &data.test, pixels, &test_idx, &map);
+        let (test_loss, test_acc) = evaluate(&model, &data.test, pixels, &test_idx, &clean_map);
         let metrics = EpochMetrics {
             epoch,
             train_loss,
@@ -683,81 +535,6 @@ mod tests {
     }
 
     #[test]
-    fn centred_and_standardized_inputs_use_the_training_images_statistics() {
-        // Two pixels over three images: pixel 0 takes 0, 51, 102 (mean 51),
-        // pixel 1 is always 255 (sd 0, factor 1).
-        let split = Split {
-            images: vec![0, 255, 51, 255, 102, 255],
-            labels: vec![0, 1, 2],
-        };
-        let row = |map: &InputMap, i: usize| {
-            let mut out = [0.0f32; 2];
-            map.fill(&split.images[2 * i..2 * i + 2], &mut out);
-            out
-        };
-        let raw = InputMap::new(InputScaling::Raw, &split, 2, &[0, 1, 2]);
-        assert_eq!(raw, InputMap::raw());
-        let centred = InputMap::new(InputScaling::Centered, &split, 2, &[0, 1, 2]);
-        assert_eq!(row(&centred, 2), [0.2, 0.0]);
-        let standardized = InputMap::new(InputScaling::Standardized, &split, 2, &[0, 1, 2]);
-        // sd of {0, 0.2, 0.4} is √(0.08/3) ≈ 0.163299.
-        let [x, y] = row(&standardized, 2);
-        assert!((x - 0.2 / (0.08f32 / 3.0).sqrt()).abs() < 1e-5, "{x}");
-        assert_eq!(y, 0.0);
-        // Statistics of the images given only: image 0 alone has mean 0.
-        let first = InputMap::new(InputScaling::Centered, &split, 2, &[0]);
-        assert_eq!(row(&first, 1), [0.2, 0.0]);
-    }
-
-    #[test]
-    fn label_noise_replaces_exactly_its_fraction_of_training_labels() {
-        let split_labels: Vec<u8> = (0..1000).map(|i| (i % 10) as u8).collect();
-        let train_idx: Vec<u32> = (0..1000).step_by(2).collect();
-        let wrong = RunParams {
-            label_noise: 0.2,
-            ..RunParams::default()
-        };
-        let t = training_labels(&wrong, &split_labels, &train_idx);
-        assert_eq!(t.corrupted.len(), 100);
-        let changed: Vec<u32> = (0..1000u32)
-            .filter(|&i| t.labels[i as usize] != split_labels[i as usize])
-            .collect();
-        // wrong_class: every corrupted label is wrong, nothing else changed.
-        assert_eq!(changed, t.corrupted);
-        assert!(t.corrupted.iter().all(|i| i % 2 == 0));
-        // The same for every run seed; another corruption seed, other images.
-        let reseeded = RunParams {
-            seed: 7,
-            ..wrong.clone()
-        };
-        assert_eq!(training_labels(&reseeded, &split_labels, &train_idx), t);
-        let other = RunParams {
-            corruption_seed: Some(1),
-            ..wrong.clone()
-        };
-        assert_ne!(
-            training_labels(&other, &split_labels, &train_idx).corrupted,
-            t.corrupted
-        );
-        // uniform: some corrupted labels land on the true class (≈ 1 in 10).
-        let uniform = RunParams {
-            label_noise: 1.0,
-            label_noise_mode: NoiseMode::Uniform,
-            ..RunParams::default()
-        };
-        let u = training_labels(&uniform, &split_labels, &train_idx);
-        assert_eq!(u.corrupted.len(), 500);
-        let kept = u
-            .corrupted
-            .iter()
-            .filter(|&&i| u.labels[i as usize] == split_labels[i as usize])
-            .count();
-        assert!((25..=80).contains(&kept), "{kept} of 500 kept their label");
-        let clean = training_labels(&RunParams::default(), &split_labels, &train_idx);
-        assert_eq!((clean.labels, clean.corrupted.len()), (split_labels, 0));
-    }
-
-    #[test]
     fn validation_images_are_held_out_of_training() {
         let p = RunParams {
             train_subset: Some(100),
@@ -820,12 +597,5 @@ mod tests {
         };
         let listed: Vec<usize> = evaluated_epochs(&p, None, Some(6)).collect();
         assert_eq!(listed, [2, 4, 6]);
-    }
-
-    #[test]
-    fn pixel_bytes_scale_to_the_unit_interval() {
-        let t = pixel_table();
-        assert_eq!((t[0], t[255]), (0.0, 1.0));
-        assert_eq!(t[51], 51.0 / 255.0);
     }
 }
