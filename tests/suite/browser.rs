@@ -93,7 +93,7 @@ fn the_report_renders_in_headless_chromium_with_every_plot() {
         .unwrap()
         .filter(|e| e.as_ref().unwrap().path().extension() == Some("svg".as_ref()))
         .count();
-    assert_eq!(plots, 3);
+    assert_eq!(plots, 4);
 
     // The DOM after loading holds every plot inline.
     let dom = headless(&browser, &tmp.path().join("profile-dom"))

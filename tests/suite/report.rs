@@ -16,6 +16,11 @@ const FIRST_SERIES: &str = "#0072B2";
 /// Runs a sweep of 500 MNIST images, 32 × 2 hidden units, 2 epochs, with
 /// the given `[grid]`, and returns the temporary folder and results folder.
 fn run_sweep(name: &str, grid: &str) -> (TempDir, PathBuf) {
+    run_sweep_with(name, "hidden_size = 32", grid)
+}
+
+/// [`run_sweep`] with `model` as the [model] table.
+fn run_sweep_with(name: &str, model: &str, grid: &str) -> (TempDir, PathBuf) {
     let dir = TempDir::new().unwrap();
     let file = dir.path().join(format!("{name}.toml"));
     fs::write(
@@ -23,7 +28,7 @@ fn run_sweep(name: &str, grid: &str) -> (TempDir, PathBuf) {
         format!(
             "name = \"{name}\"\ndescription = \"A test sweep of {name}.\"\n\
              [data]\ndataset = \"mnist\"\ntrain_subset = 500\n\
-             [model]\nhidden_size = 32\n[train]\nepochs = 2\n[grid]\n{grid}\n"
+             [model]\n{model}\n[train]\nepochs = 2\n[grid]\n{grid}\n"
         ),
     )
     .unwrap();
@@ -123,7 +128,9 @@ fn a_lambda_sweep_gets_a_summary_plots_with_one_error_bar_per_lambda_and_a_repor
             "gap_vs_lambda.png",
             "gap_vs_lambda.svg",
             "learning_curves.png",
-            "learning_curves.svg"
+            "learning_curves.svg",
+            "loss_vs_lambda.png",
+            "loss_vs_lambda.svg"
         ]
     );
     let gap = svg(&dir.join("plots/gap_vs_lambda.svg"));
@@ -163,7 +170,7 @@ fn a_lambda_sweep_gets_a_summary_plots_with_one_error_bar_per_lambda_and_a_repor
     }
 
     let html = fs::read_to_string(dir.join("report.html")).unwrap();
-    assert_eq!(html.matches("<svg").count(), 3);
+    assert_eq!(html.matches("<svg").count(), 4);
     assert!(html.contains("A test sweep of gap."));
     assert!(html.contains("8 of 8 runs finished"));
     assert!(html.contains("None: every run of the grid finished."));
@@ -305,4 +312,34 @@ fn a_folder_that_is_not_a_sweep_is_refused_with_exit_code_2() {
     let output = report(&tmp.path().join("nope"));
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("is not a folder"));
+}
+
+#[test]
+fn a_size_sweep_around_n_times_k_marks_and_locates_the_interpolation_threshold() {
+    // 500 images × 10 classes = 5 000; two hidden layers of 2, 4, 8 units
+    // have 1 606, 3 210 and 6 442 parameters.
+    let (_tmp, dir) = run_sweep_with("size", "hidden_layers = 2", "hidden_size = [2, 4, 8]");
+    let loss = svg(&dir.join("plots/loss_vs_parameters.svg"));
+    assert!(
+        loss.contains("n·K = 5 000 (interpolation threshold)"),
+        "{loss}"
+    );
+    let gap = svg(&dir.join("plots/gap_vs_parameters.svg"));
+    assert!(gap.contains("n·K = 5 000"));
+    // A width axis has no threshold: n·K is a parameter count.
+    assert!(!svg(&dir.join("plots/gap_vs_hidden_size.svg")).contains("n·K"));
+    let html = fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("<h2>Interpolation threshold</h2>"));
+    assert!(
+        html.contains("<td>hidden_size=8</td><td>6442</td><td>1.29</td>"),
+        "{html}"
+    );
+    let out = report(&dir);
+    assert!(out.status.success());
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("all runs (n·K = 5000):"), "{stdout}");
+    assert!(
+        stdout.contains("largest network          hidden_size=8 (P = 6442, 1.29·n·K)"),
+        "{stdout}"
+    );
 }
