@@ -209,6 +209,54 @@ fn bars<DB: DrawingBackend>(
     Ok(())
 }
 
+/// Draws each series' training (dashed, hollow dots) and test (solid,
+/// filled dots) means with their intervals, labelled for the legend: in
+/// the train and test colours for one series, in the series' colour for
+/// several.
+fn train_and_test<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Plane>,
+    series: &[Series],
+    trains: &[Vec<MeanPoint>],
+    tests: &[Vec<MeanPoint>],
+) -> DrawResult<DB> {
+    let n = series.len();
+    for (i, s) in series.iter().enumerate() {
+        let (test_color, train_color) = if n == 1 {
+            (TEST_COLOR, TRAIN_COLOR)
+        } else {
+            (color(i), color(i))
+        };
+        let suffix = if n > 1 {
+            format!(", {}", s.label.replace('=', " = "))
+        } else {
+            String::new()
+        };
+        chart
+            .draw_series(DashedLineSeries::new(
+                trains[i].iter().map(|&(x, m, _)| (x, m)),
+                14,
+                8,
+                train_color.stroke_width(3),
+            ))?
+            .label(format!("train{suffix}"))
+            .legend(move |(x, y)| {
+                DashedPathElement::new(vec![(x, y), (x + 24, y)], 8, 4, train_color.stroke_width(3))
+            });
+        bars(chart, &trains[i], train_color, true)?;
+        chart
+            .draw_series(LineSeries::new(
+                tests[i].iter().map(|&(x, m, _)| (x, m)),
+                test_color.stroke_width(3),
+            ))?
+            .label(format!("test{suffix}"))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], test_color.stroke_width(3))
+            });
+        bars(chart, &tests[i], test_color, false)?;
+    }
+    Ok(())
+}
+
 impl Chart for GapChart<'_> {
     fn size(&self) -> (u32, u32) {
         (1200, 800)
@@ -329,45 +377,7 @@ impl Chart for AccuracyChart<'_> {
         );
         let y = (y.0, y.1.min(101.0));
         let mut chart = frame(area, &self.title, self.axis, y, "accuracy (%)", 1)?;
-        for (i, s) in self.series.iter().enumerate() {
-            let (test_color, train_color) = if n == 1 {
-                (TEST_COLOR, TRAIN_COLOR)
-            } else {
-                (color(i), color(i))
-            };
-            let suffix = if n > 1 {
-                format!(", {}", s.label.replace('=', " = "))
-            } else {
-                String::new()
-            };
-            chart
-                .draw_series(DashedLineSeries::new(
-                    trains[i].iter().map(|&(x, m, _)| (x, m)),
-                    14,
-                    8,
-                    train_color.stroke_width(3),
-                ))?
-                .label(format!("train{suffix}"))
-                .legend(move |(x, y)| {
-                    DashedPathElement::new(
-                        vec![(x, y), (x + 24, y)],
-                        8,
-                        4,
-                        train_color.stroke_width(3),
-                    )
-                });
-            bars(&mut chart, &trains[i], train_color, true)?;
-            chart
-                .draw_series(LineSeries::new(
-                    tests[i].iter().map(|&(x, m, _)| (x, m)),
-                    test_color.stroke_width(3),
-                ))?
-                .label(format!("test{suffix}"))
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 24, y)], test_color.stroke_width(3))
-                });
-            bars(&mut chart, &tests[i], test_color, false)?;
-        }
+        train_and_test(&mut chart, &self.series, &trains, &tests)?;
         // The best configuration is chosen on validation when there is one.
         let chosen_on =
             selection_metric(self.series.iter().flat_map(|s| s.configs.iter().copied()));
@@ -472,45 +482,7 @@ impl Chart for LossChart<'_> {
         let y = (lo.max(-0.02 * hi), hi);
         let decimals = if hi < 0.1 { 3 } else { 2 };
         let mut chart = frame(area, &self.title, self.axis, y, "mean loss", decimals)?;
-        for (i, s) in self.series.iter().enumerate() {
-            let (test_color, train_color) = if n == 1 {
-                (TEST_COLOR, TRAIN_COLOR)
-            } else {
-                (color(i), color(i))
-            };
-            let suffix = if n > 1 {
-                format!(", {}", s.label.replace('=', " = "))
-            } else {
-                String::new()
-            };
-            chart
-                .draw_series(DashedLineSeries::new(
-                    trains[i].iter().map(|&(x, m, _)| (x, m)),
-                    14,
-                    8,
-                    train_color.stroke_width(3),
-                ))?
-                .label(format!("train{suffix}"))
-                .legend(move |(x, y)| {
-                    DashedPathElement::new(
-                        vec![(x, y), (x + 24, y)],
-                        8,
-                        4,
-                        train_color.stroke_width(3),
-                    )
-                });
-            bars(&mut chart, &trains[i], train_color, true)?;
-            chart
-                .draw_series(LineSeries::new(
-                    tests[i].iter().map(|&(x, m, _)| (x, m)),
-                    test_color.stroke_width(3),
-                ))?
-                .label(format!("test{suffix}"))
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 24, y)], test_color.stroke_width(3))
-                });
-            bars(&mut chart, &tests[i], test_color, false)?;
-        }
+        train_and_test(&mut chart, &self.series, &trains, &tests)?;
         legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     }
