@@ -33,11 +33,12 @@ pub const EVAL_CHUNK: usize = 1000;
 pub struct EpochMetrics {
     /// Epochs completed (1-based).
     pub epoch: usize,
-    /// Mean cross-entropy on the training samples used (data loss only).
+    /// Mean data loss (cross-entropy, or squared error with `loss = "mse"`)
+    /// on the training samples used, against the labels trained on.
     pub train_loss: f64,
     /// Accuracy on the training samples used, in [0, 1].
     pub train_acc: f64,
-    /// Mean cross-entropy on the full test split.
+    /// Mean data loss on the full test split.
     pub test_loss: f64,
     /// Accuracy on the full test split, in [0, 1].
     pub test_acc: f64,
