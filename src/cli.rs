@@ -28,6 +28,11 @@ pub enum Command {
     /// Rebuild summary.csv, the plots and report.html of a results folder
     /// from the files in it (also for a sweep that is only partly done).
     Report(ReportArgs),
+    /// Compare every configuration of a results folder with a baseline
+    /// configuration: differences in gap and test accuracy with 95 %
+    /// intervals, Holm-adjusted p-values, Hedges' g and P(A > B), written to
+    /// compare.csv.
+    Compare(CompareArgs),
     /// Measure this machine: FMA peak, GEMM rates, seconds per training
     /// epoch and evaluation, parallel speed-up, and runs per hour for an
     /// experiment.
@@ -162,6 +167,17 @@ pub struct StatusArgs {
 pub struct ReportArgs {
     /// The sweep's results folder, e.g. results/lambda.
     pub dir: PathBuf,
+}
+
+/// Options of `sweep compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The sweep's results folder, e.g. results/lambda.
+    pub dir: PathBuf,
+    /// The configuration to compare with, as SETTING=VALUE; repeat it until
+    /// one configuration matches (e.g. --baseline lambda=0).
+    #[arg(long, value_name = "SETTING=VALUE", required = true)]
+    pub baseline: Vec<String>,
 }
 
 #[cfg(test)]

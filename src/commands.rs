@@ -5,10 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::{BenchArgs, PlanArgs, ReportArgs, RunArgs, SlurmArgs, StatusArgs};
+use crate::cli::{BenchArgs, CompareArgs, PlanArgs, ReportArgs, RunArgs, SlurmArgs, StatusArgs};
 use crate::config::Experiment;
 use crate::interrupt;
-use crate::report::{self, ReportOutcome};
+use crate::report::{self, ReportOutcome, compare, summary};
+use crate::results::write_atomic;
 use crate::sweep::{self, RunOptions};
 
 /// `sweep run`: trains the grid and says where the results went. The exit
@@ -96,6 +97,71 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `sweep compare`: every configuration against the baseline, printed and
+/// written to `compare.csv` in the results folder.
+pub fn compare(args: &CompareArgs) -> Result<()> {
+    let results = report::SweepResults::load(&args.dir)?;
+    let configs = summary::configs(&results.grid.runs, &results.swept, &results.runs);
+    let base = compare::find_baseline(&configs, &args.baseline)?;
+    let known = crate::data::KNOWN_DATASETS.contains(&results.grid.dataset.as_str());
+    let test_images = known.then_some(crate::data::KNOWN_TEST_IMAGES);
+    let rows = compare::compare(&configs, base, test_images);
+    let baseline = &configs[base];
+    let path = args.dir.join("compare.csv");
+    write_atomic(&path, &compare::compare_csv(&rows, &baseline.label)?)?;
+    let tested = rows.iter().filter(|r| r.p_holm.is_some()).count();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{}: {} configuration(s) against {} ({} seed(s)); p-values Holm-adjusted over {tested} \
+         comparisons",
+        args.dir.display(),
+        configs.len() - 1,
+        baseline.label,
+        baseline.finished.len()
+    )?;
+    writeln!(
+        out,
+        "  {:<28} {:<9} {:<7} {:>24} {:>9} {:>7} {:>7}",
+        "configuration", "metric", "test", "difference [95 % CI], pts", "p (Holm)", "g", "P(A>B)"
+    )?;
+    let pts = |x: f64| format!("{:+.2}", 100.0 * x);
+    let opt = |x: Option<f64>, f: &dyn Fn(f64) -> String| x.map_or("—".to_string(), f);
+    for r in &rows {
+        let d = &r.difference;
+        let ci = d.ci95.map_or(String::new(), |(lo, hi)| {
+            format!(" [{}, {}]", pts(lo), pts(hi))
+        });
+        writeln!(
+            out,
+            "  {:<28} {:<9} {:<7} {:>24} {:>9} {:>7} {:>7}",
+            r.config,
+            r.metric,
+            d.test.as_str(),
+            format!("{}{ci}", pts(d.mean)),
+            opt(r.p_holm, &|p| format!("{p:.3}")),
+            opt(d.hedges_g, &|g| format!("{g:+.2}")),
+            opt(d.prob_greater, &|p| format!("{p:.2}")),
+        )?;
+    }
+    if let Some(n) = test_images {
+        writeln!(
+            out,
+            "The intervals cover the randomness of training (initialisation, batches) over \
+             seeds, not the choice of the {n} test images: each test accuracy also carries a \
+             binomial standard error of √(p(1 − p)/n), about {:.2} points at the baseline \
+             (compare.csv: binomial_se).",
+            100.0
+                * crate::report::difference::binomial_se(
+                    baseline.metric("test_acc").mean.unwrap_or(0.0),
+                    n
+                )
+        )?;
+    }
+    writeln!(out, "  compare.csv  {}", path.display())?;
+    Ok(())
 }
 
 /// `sweep report`: rebuilds the report of a results folder.

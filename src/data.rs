@@ -34,6 +34,9 @@ pub enum DataSource {
 /// Dataset names `dataset = "…"` accepts.
 pub const KNOWN_DATASETS: &[&str] = &["mnist", "fashion-mnist"];
 
+/// Test images of each of the [`KNOWN_DATASETS`].
+pub const KNOWN_TEST_IMAGES: usize = 10_000;
+
 /// One split (training or test) of a dataset: raw pixel bytes and labels.
 #[derive(Debug, Clone)]
 pub struct Split {

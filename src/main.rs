@@ -12,6 +12,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run(args),
         Command::Plan(args) => commands::plan(args).map(|()| ExitCode::SUCCESS),
         Command::Report(args) => commands::report(args).map(|()| ExitCode::SUCCESS),
+        Command::Compare(args) => commands::compare(args).map(|()| ExitCode::SUCCESS),
         Command::Bench(args) => commands::bench(args).map(|()| ExitCode::SUCCESS),
         Command::Slurm(args) => commands::slurm(args).map(|()| ExitCode::SUCCESS),
         Command::Status(args) => commands::status(args).map(|()| ExitCode::SUCCESS),

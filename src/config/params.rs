@@ -397,7 +397,7 @@ macro_rules! settings {
             }
 
             /// The text of `key`'s value whether or not it applies.
-            fn raw_text(&self, key: Key) -> String {
+            pub fn raw_text(&self, key: Key) -> String {
                 match key { $( Key::$variant => SettingType::text(&self.$field), )+ }
             }
 

@@ -2,6 +2,8 @@
 //! alone: `summary.csv` (statistics over seeds per configuration), plots as
 //! SVG and PNG under `plots/`, and a self-contained `report.html`.
 
+pub mod compare;
+pub mod difference;
 pub mod html;
 pub mod interpolation;
 pub mod plots;

@@ -266,7 +266,7 @@ pub fn seeds_text(seeds: &[u64]) -> String {
 
 /// A statistic rounded to 6 significant digits: more would be noise, and
 /// short cells read better in a spreadsheet.
-fn num(x: f64) -> String {
+pub fn num(x: f64) -> String {
     if x == 0.0 || !x.is_finite() {
         return if x == 0.0 { "0".into() } else { x.to_string() };
     }

@@ -343,3 +343,63 @@ fn a_size_sweep_around_n_times_k_marks_and_locates_the_interpolation_threshold()
         "{stdout}"
     );
 }
+
+#[test]
+fn compare_pairs_seeds_and_writes_what_the_runs_say() {
+    let (_tmp, dir) = run_sweep("cmp", "lambda = [0, 0.1]\nseed = { count = 3 }");
+    let out = sweep()
+        .args(["compare", "--baseline", "lambda=0"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Holm-adjusted over 2 comparisons"));
+    let (header, rows) = csv_rows(&dir.join("compare.csv"));
+    assert_eq!(
+        header.iter().collect::<Vec<_>>(),
+        sweep::report::compare::COLUMNS
+    );
+    assert_eq!(rows.len(), 2);
+    // The per-seed differences, read back from runs.csv.
+    let (runs_header, runs) = csv_rows(&dir.join("runs.csv"));
+    let acc = |lambda: &str| -> Vec<f64> {
+        runs.iter()
+            .filter(|r| cell(&runs_header, r, "lambda") == lambda)
+            .map(|r| cell(&runs_header, r, "final_test_acc").parse().unwrap())
+            .collect()
+    };
+    let diffs: Vec<f64> = acc("0.1")
+        .iter()
+        .zip(acc("0"))
+        .map(|(a, b)| a - b)
+        .collect();
+    let expected = diffs.iter().sum::<f64>() / 3.0;
+    let row = rows
+        .iter()
+        .find(|r| cell(&header, r, "metric") == "test_acc")
+        .unwrap();
+    assert_eq!(cell(&header, row, "configuration"), "lambda=0.1");
+    assert_eq!(
+        cell(&header, row, "test"),
+        "paired",
+        "same seeds, same network: paired"
+    );
+    let got: f64 = cell(&header, row, "difference").parse().unwrap();
+    assert!((got - expected).abs() < 1e-5, "{got} vs {expected}");
+    let wins = diffs.iter().filter(|d| **d > 0.0).count() as f64
+        + 0.5 * diffs.iter().filter(|d| **d == 0.0).count() as f64;
+    let p_greater: f64 = cell(&header, row, "prob_greater").parse().unwrap();
+    assert!((p_greater - wins / 3.0).abs() < 1e-5);
+    assert!(!cell(&header, row, "binomial_se").is_empty());
+
+    // A baseline no configuration has: exit 2, the option named, nothing written.
+    std::fs::remove_file(dir.join("compare.csv")).unwrap();
+    let out = sweep()
+        .args(["compare", "--baseline", "lambda=0.5"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--baseline lambda=0.5: no configuration"));
+    assert!(!dir.join("compare.csv").exists());
+}

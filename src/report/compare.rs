@@ -1,0 +1,228 @@
+//! `sweep compare`: every configuration of a sweep against a baseline
+//! configuration, in the gap and in test accuracy — the difference with its
+//! 95 % interval, paired over seeds when the runs of a seed share their
+//! randomness (else Welch), the p-value Holm-adjusted over all comparisons
+//! of the sweep, Hedges' g and P(A > B) — written to `compare.csv`.
+
+use anyhow::Result;
+
+use crate::bad_input;
+use crate::config::{Key, RunParams};
+use crate::report::difference::{Difference, binomial_se, difference, holm};
+use crate::report::stats::Stat;
+use crate::report::summary::Config;
+use crate::results::csv_text;
+
+/// The metrics compared, as named in `summary.csv`.
+pub const COMPARED: [&str; 2] = ["gap_acc", "test_acc"];
+
+/// The columns of `compare.csv`, in order.
+pub const COLUMNS: [&str; 18] = [
+    "configuration",
+    "baseline",
+    "metric",
+    "test",
+    "seeds",
+    "seeds_baseline",
+    "mean",
+    "mean_baseline",
+    "difference",
+    "ci95_low",
+    "ci95_high",
+    "p_value",
+    "p_holm",
+    "significant_holm_05",
+    "hedges_g",
+    "prob_greater",
+    "binomial_se",
+    "binomial_se_baseline",
+];
+
+/// One configuration against the baseline in one metric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// The configuration's label, `lambda=0.01`.
+    pub config: String,
+    /// The metric, one of [`COMPARED`].
+    pub metric: &'static str,
+    /// Its values over seeds.
+    pub stat: Stat,
+    /// The baseline's values over seeds.
+    pub baseline: Stat,
+    /// The configuration minus the baseline.
+    pub difference: Difference,
+    /// The p-value after Holm's adjustment over every comparison listed.
+    pub p_holm: Option<f64>,
+    /// For test accuracy on a test set of known size: the binomial
+    /// standard error of the configuration's and the baseline's mean.
+    pub binomial_se: Option<(f64, f64)>,
+}
+
+/// Settings that decide a run's random streams besides its seed: two
+/// configurations equal in all of them draw the same initial weights and
+/// the same batches for the same seed (dropout masks too), so their runs
+/// can be paired by seed.
+const SHARED_RANDOMNESS: [Key; 10] = [
+    Key::TrainSubset,
+    Key::Validation,
+    Key::DataSeed,
+    Key::Hidden,
+    Key::HiddenLayers,
+    Key::HiddenSize,
+    Key::Init,
+    Key::BatchSize,
+    Key::Sampling,
+    Key::Epochs,
+];
+
+/// Whether the runs of `a` and `b` pair by seed: the same seeds finished
+/// and the same settings behind the initialisation and batch streams.
+pub fn paired(a: &Config, b: &Config) -> bool {
+    let seeds = |c: &Config| {
+        c.finished
+            .iter()
+            .map(|r| r.spec.params.seed)
+            .collect::<Vec<_>>()
+    };
+    !a.finished.is_empty()
+        && seeds(a) == seeds(b)
+        && SHARED_RANDOMNESS
+            .iter()
+            .all(|&k| a.params.raw_text(k) == b.params.raw_text(k))
+}
+
+/// Finds the configuration `baseline` describes (`key=value` pairs, from
+/// `--baseline`): exactly one must match.
+pub fn find_baseline(configs: &[Config], baseline: &[String]) -> Result<usize> {
+    let mut wanted: Vec<(Key, String)> = Vec::new();
+    for item in baseline {
+        let Some((name, value)) = item.split_once('=') else {
+            return Err(bad_input!(
+                "--baseline {item:?}: write SETTING=VALUE, e.g. --baseline lambda=0"
+            ));
+        };
+        let (name, value) = (name.trim(), value.trim());
+        let key = Key::from_name(name)
+            .ok_or_else(|| bad_input!("--baseline {item:?}: `{name}` is not a setting of sweep"))?;
+        let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .ok()
+            .and_then(|t| t.get("v").cloned())
+            .unwrap_or_else(|| toml::Value::String(value.to_string()));
+        let checked = key
+            .parse(&parsed)
+            .map_err(|e| bad_input!("--baseline {item:?}: {e}"))?;
+        let mut params = RunParams::default();
+        params.set(key, checked);
+        wanted.push((key, params.raw_text(key)));
+    }
+    if wanted.is_empty() {
+        return Err(bad_input!(
+            "sweep compare needs --baseline SETTING=VALUE (e.g. --baseline lambda=0): the \
+             configuration every other one is compared with"
+        ));
+    }
+    let matches: Vec<usize> = configs
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| wanted.iter().all(|(k, v)| c.params.raw_text(*k) == *v))
+        .map(|(i, _)| i)
+        .collect();
+    let labels = || {
+        let mut shown: Vec<String> = configs.iter().take(12).map(|c| c.label.clone()).collect();
+        if configs.len() > 12 {
+            shown.push(format!("… {} more in summary.csv", configs.len() - 12));
+        }
+        shown.join("; ")
+    };
+    match matches[..] {
+        [one] => Ok(one),
+        [] => Err(bad_input!(
+            "--baseline {}: no configuration of this sweep has it; its configurations are: {}",
+            baseline.join(" "),
+            labels()
+        )),
+        _ => Err(bad_input!(
+            "--baseline {}: {} configurations have it; add settings until one is left \
+             (its configurations are: {})",
+            baseline.join(" "),
+            matches.len(),
+            labels()
+        )),
+    }
+}
+
+/// Every configuration but the baseline `base` against it, in each metric
+/// of [`COMPARED`], with Holm's adjustment over all of these comparisons.
+/// `test_images` is the size of the test set when it is known.
+pub fn compare(configs: &[Config], base: usize, test_images: Option<usize>) -> Vec<Comparison> {
+    let baseline = &configs[base];
+    let mut out: Vec<Comparison> = Vec::new();
+    for (i, config) in configs.iter().enumerate() {
+        if i == base || config.finished.is_empty() || baseline.finished.is_empty() {
+            continue;
+        }
+        let pair = paired(config, baseline);
+        for metric in COMPARED {
+            let (a, b) = (config.values(metric), baseline.values(metric));
+            let (stat, base_stat) = (Stat::of(&a), Stat::of(&b));
+            let binomial = match (metric, test_images, stat.mean, base_stat.mean) {
+                ("test_acc", Some(n), Some(x), Some(y)) => {
+                    // Each seed is scored on the same n images: the error of
+                    // one run's accuracy.
+                    Some((binomial_se(x, n), binomial_se(y, n)))
+                }
+                _ => None,
+            };
+            out.push(Comparison {
+                config: config.label.clone(),
+                metric,
+                stat,
+                baseline: base_stat,
+                difference: difference(&a, &b, pair),
+                p_holm: None,
+                binomial_se: binomial,
+            });
+        }
+    }
+    let tested: Vec<(usize, f64)> = out
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.difference.p_value.map(|p| (i, p)))
+        .collect();
+    let adjusted = holm(&tested.iter().map(|t| t.1).collect::<Vec<_>>());
+    for ((i, _), p) in tested.into_iter().zip(adjusted) {
+        out[i].p_holm = Some(p);
+    }
+    out
+}
+
+/// `compare.csv`: one row per configuration and metric, columns [`COLUMNS`].
+pub fn compare_csv(comparisons: &[Comparison], baseline: &str) -> Result<Vec<u8>> {
+    let num = |x: Option<f64>| x.map_or(String::new(), crate::report::summary::num);
+    let mut csv = csv::Writer::from_writer(Vec::new());
+    csv.write_record(COLUMNS)?;
+    for c in comparisons {
+        let d = &c.difference;
+        csv.write_record([
+            csv_text(&c.config),
+            csv_text(baseline),
+            c.metric.to_string(),
+            d.test.as_str().to_string(),
+            c.stat.n.to_string(),
+            c.baseline.n.to_string(),
+            num(c.stat.mean),
+            num(c.baseline.mean),
+            num(Some(d.mean).filter(|m| m.is_finite())),
+            num(d.ci95.map(|ci| ci.0)),
+            num(d.ci95.map(|ci| ci.1)),
+            num(d.p_value),
+            num(c.p_holm),
+            c.p_holm.map_or(String::new(), |p| (p < 0.05).to_string()),
+            num(d.hedges_g),
+            num(d.prob_greater),
+            num(c.binomial_se.map(|b| b.0)),
+            num(c.binomial_se.map(|b| b.1)),
+        ])?;
+    }
+    Ok(csv.into_inner()?)
+}
