@@ -196,6 +196,46 @@ pub fn compare(configs: &[Config], base: usize, test_images: Option<usize>) -> V
     out
 }
 
+/// The configurations a test cannot tell apart from `best` in `metric`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Indistinguishable {
+    /// Configurations whose difference from `best` has a Holm-adjusted
+    /// p-value of at least 0.05.
+    pub tied: Vec<usize>,
+    /// Configurations no test could be run for (one seed, or no spread).
+    pub untested: Vec<usize>,
+    /// How many comparisons the adjustment was over.
+    pub tests: usize,
+}
+
+/// Compares every configuration with finished runs against `best` in
+/// `metric` (paired where the seeds pair, Holm over these comparisons) and
+/// returns those not significantly different at α = 0.05.
+pub fn indistinguishable(configs: &[Config], best: usize, metric: &str) -> Indistinguishable {
+    let b = configs[best].values(metric);
+    let mut tested: Vec<(usize, f64)> = Vec::new();
+    let mut out = Indistinguishable::default();
+    for (i, config) in configs.iter().enumerate() {
+        let a = config.values(metric);
+        if i == best || a.is_empty() || b.is_empty() {
+            continue;
+        }
+        match difference(&a, &b, paired(config, &configs[best])).p_value {
+            Some(p) => tested.push((i, p)),
+            None => out.untested.push(i),
+        }
+    }
+    let adjusted = holm(&tested.iter().map(|t| t.1).collect::<Vec<_>>());
+    out.tests = tested.len();
+    out.tied = tested
+        .iter()
+        .zip(adjusted)
+        .filter(|(_, p)| *p >= 0.05)
+        .map(|((i, _), _)| *i)
+        .collect();
+    out
+}
+
 /// `compare.csv`: one row per configuration and metric, columns [`COLUMNS`].
 pub fn compare_csv(comparisons: &[Comparison], baseline: &str) -> Result<Vec<u8>> {
     let num = |x: Option<f64>| x.map_or(String::new(), crate::report::summary::num);

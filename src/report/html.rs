@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::config::Key;
 use crate::report::SweepResults;
+use crate::report::compare;
 use crate::report::interpolation::Crossing;
 use crate::report::plots::Figure;
 use crate::report::stats::Stat;
@@ -29,6 +30,7 @@ tr.best td { background: #eef6ee; font-weight: bold; }
 .cards { display: flex; gap: 1rem; flex-wrap: wrap; }
 .card { border: 1px solid #ddd; border-radius: 8px; padding: .8rem 1.1rem; flex: 1 1 300px; }
 .card .big { font-size: 1.4rem; font-weight: bold; }
+.card .ties { margin-top: .4rem; font-size: .9rem; color: #444; }
 figure { margin: 1.6rem 0; }
 figure svg { width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #555; font-size: .95rem; }
@@ -230,21 +232,68 @@ fn best_cards(h: &mut String, configs: &[Config]) {
         );
     }
     let _ = writeln!(h, "<div class=\"cards\">");
-    for (title, c) in [(best_title, best), ("Smallest train − test gap", best_gap)] {
+    for (title, c, metric) in [
+        (best_title, best, best_metric),
+        ("Smallest train − test gap", best_gap, "gap_acc"),
+    ] {
         let _ = writeln!(
             h,
             "<div class=\"card\"><div>{title}</div><div class=\"big\">{}</div>\
              <div>test accuracy {} %, gap {} points, training accuracy {} % \
-             (mean ± 95 % CI over {} seed{})</div></div>",
+             (mean ± 95 % CI over {} seed{})</div><div class=\"ties\">{}</div></div>",
             esc(&c.label),
             pct(&c.metric("test_acc")),
             pct(&c.metric("gap_acc")),
             pct(&c.metric("train_acc")),
             c.finished.len(),
             if c.finished.len() == 1 { "" } else { "s" },
+            ties_sentence(configs, c, metric),
         );
     }
     let _ = writeln!(h, "</div>");
+}
+
+/// Which configurations a t-test cannot tell apart from the card's
+/// configuration `c` in `metric` (Holm-adjusted over the sweep, α = 0.05).
+fn ties_sentence(configs: &[Config], c: &Config, metric: &str) -> String {
+    let Some(index) = configs.iter().position(|x| std::ptr::eq(x, c)) else {
+        return String::new();
+    };
+    let found = compare::indistinguishable(configs, index, metric);
+    let names = |list: &[usize]| {
+        let mut shown: Vec<String> = list
+            .iter()
+            .take(10)
+            .map(|&i| esc(&configs[i].label))
+            .collect();
+        if list.len() > 10 {
+            shown.push(format!("and {} more", list.len() - 10));
+        }
+        shown.join(", ")
+    };
+    let mut out = if found.tests == 0 {
+        String::new()
+    } else if found.tied.is_empty() {
+        format!(
+            "Every other configuration tested differs from it in {metric} (t-tests, \
+             Holm-adjusted over {} comparisons, α = 0.05).",
+            found.tests
+        )
+    } else {
+        format!(
+            "Not distinguishable from it in {metric} (t-tests, Holm-adjusted over {} \
+             comparisons, α = 0.05): {}.",
+            found.tests,
+            names(&found.tied)
+        )
+    };
+    if !found.untested.is_empty() {
+        out.push_str(&format!(
+            " Not testable (one seed or no spread): {}.",
+            names(&found.untested)
+        ));
+    }
+    out.trim_start().to_string()
 }
 
 /// The swept settings with their values, and the fixed ones.

@@ -172,6 +172,13 @@ fn a_lambda_sweep_gets_a_summary_plots_with_one_error_bar_per_lambda_and_a_repor
     let html = fs::read_to_string(dir.join("report.html")).unwrap();
     assert_eq!(html.matches("<svg").count(), 4);
     assert!(html.contains("A test sweep of gap."));
+    // The best-configuration cards name what a test cannot tell apart from
+    // the best, over the three other values of λ.
+    assert_eq!(
+        html.matches("Holm-adjusted over 3 comparisons, α = 0.05").count(),
+        2,
+        "{html}"
+    );
     assert!(html.contains("8 of 8 runs finished"));
     assert!(html.contains("None: every run of the grid finished."));
     assert!(!html.contains("<script"));
