@@ -175,7 +175,8 @@ fn a_lambda_sweep_gets_a_summary_plots_with_one_error_bar_per_lambda_and_a_repor
     // The best-configuration cards name what a test cannot tell apart from
     // the best, over the three other values of λ.
     assert_eq!(
-        html.matches("Holm-adjusted over 3 comparisons, α = 0.05").count(),
+        html.matches("Holm-adjusted over 3 comparisons, α = 0.05")
+            .count(),
         2,
         "{html}"
     );
