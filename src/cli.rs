@@ -175,8 +175,9 @@ pub struct CompareArgs {
     /// The sweep's results folder, e.g. results/lambda.
     pub dir: PathBuf,
     /// The configuration to compare with, as SETTING=VALUE; repeat it until
-    /// one configuration matches (e.g. --baseline lambda=0).
-    #[arg(long, value_name = "SETTING=VALUE", required = true)]
+    /// one configuration matches (e.g. --baseline lambda=0). Default: the
+    /// experiment's `[compare] baseline`.
+    #[arg(long, value_name = "SETTING=VALUE")]
     pub baseline: Vec<String>,
 }
 

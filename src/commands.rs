@@ -104,10 +104,15 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
 pub fn compare(args: &CompareArgs) -> Result<()> {
     let results = report::SweepResults::load(&args.dir)?;
     let configs = summary::configs(&results.grid.runs, &results.swept, &results.runs);
-    let base = compare::find_baseline(&configs, &args.baseline)?;
-    let known = crate::data::KNOWN_DATASETS.contains(&results.grid.dataset.as_str());
-    let test_images = known.then_some(crate::data::KNOWN_TEST_IMAGES);
-    let rows = compare::compare(&configs, base, test_images);
+    let wanted = if args.baseline.is_empty() {
+        &results.manifest.baseline
+    } else {
+        &args.baseline
+    };
+    let (base, rows) = compare::against(&configs, wanted, &results.grid.dataset)?;
+    let test_images = crate::data::KNOWN_DATASETS
+        .contains(&results.grid.dataset.as_str())
+        .then_some(crate::data::KNOWN_TEST_IMAGES);
     let baseline = &configs[base];
     let path = args.dir.join("compare.csv");
     write_atomic(&path, &compare::compare_csv(&rows, &baseline.label)?)?;

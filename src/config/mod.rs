@@ -79,6 +79,9 @@ pub struct Experiment {
     pub merged_points: usize,
     /// SHA-256 of the file's text.
     pub config_sha256: String,
+    /// The configuration `[compare] baseline` names, as `setting=value`
+    /// pairs in canonical form; empty when there is none.
+    pub baseline: Vec<String>,
 }
 
 impl Experiment {
@@ -203,6 +206,7 @@ impl Parser<'_> {
         let mut scalars: Vec<(Key, Vec<&str>)> = Vec::new();
         let mut axes: Vec<(Axis, Vec<&str>)> = Vec::new();
         let mut random_labels: Option<(&toml::Value, Vec<&str>)> = None;
+        let mut baseline: Vec<(Key, String, Vec<&str>)> = Vec::new();
 
         for (key, value) in &table {
             let at = vec![key.as_str()];
@@ -245,6 +249,8 @@ impl Parser<'_> {
                         self.scalar(setting, inner_value, at, &mut base, &mut scalars)?;
                     }
                 }
+            } else if key == "compare" {
+                baseline = self.compare_table(value)?;
             } else if key == "grid" {
                 let grid = value.as_table().ok_or_else(|| {
                     self.error(
@@ -270,7 +276,7 @@ impl Parser<'_> {
                 let valid = TEXT_KEYS
                     .iter()
                     .chain(SECTIONS)
-                    .chain(["grid"].iter())
+                    .chain(["grid", "compare"].iter())
                     .chain(DATA_KEYS)
                     .chain([RANDOM_LABELS].iter())
                     .copied()
@@ -280,7 +286,7 @@ impl Parser<'_> {
                     &at,
                     format!(
                         "unknown key `{key}`{hint}; the top level takes name, description, the \
-                         tables [data], [model], [train] and [grid], or any setting"
+                         tables [data], [model], [train], [grid] and [compare], or any setting"
                     ),
                 ));
             }
@@ -340,6 +346,7 @@ impl Parser<'_> {
         let points = grid::expand(&base, &axes);
         let grid_points = points.len();
         let runs = self.distinct_runs(points, &dataset_label, &given)?;
+        let baseline = self.check_baseline(&runs, &axes, baseline)?;
         let name = match name {
             Some(n) => n,
             None => {
@@ -356,7 +363,138 @@ impl Parser<'_> {
             merged_points: grid_points - runs.len(),
             runs,
             config_sha256: hex(&Sha256::digest(self.text.as_bytes())),
+            baseline,
         })
+    }
+
+    /// The `[compare]` table: `baseline = { setting = value, … }`, each
+    /// setting checked as in [grid].
+    fn compare_table<'k>(
+        &self,
+        value: &'k toml::Value,
+    ) -> Result<Vec<(Key, String, Vec<&'k str>)>> {
+        let at = vec!["compare"];
+        let table = value.as_table().ok_or_else(|| {
+            self.error(
+                &at,
+                format!(
+                    "`compare` must be a table ([compare]), got {}",
+                    value.type_str()
+                ),
+            )
+        })?;
+        let mut out = Vec::new();
+        for (key, inner) in table {
+            let at = vec!["compare", key.as_str()];
+            if key != "baseline" {
+                return Err(self.error_on_key(
+                    &at,
+                    format!(
+                        "unknown key `{key}` in [compare]; it takes `baseline = {{ lambda = 0 }}`"
+                    ),
+                ));
+            }
+            let settings = inner.as_table().ok_or_else(|| {
+                self.error(
+                    &at,
+                    format!(
+                        "`baseline` names the configuration to compare with, as an inline table \
+                         of settings: `baseline = {{ lambda = 0 }}`; got {} {inner}",
+                        inner.type_str()
+                    ),
+                )
+            })?;
+            if settings.is_empty() {
+                return Err(self.error(&at, "`baseline` is empty: name at least one swept setting, `baseline = { lambda = 0 }`".into()));
+            }
+            for (name, v) in settings {
+                let at = vec!["compare", "baseline", name.as_str()];
+                let key = self.setting_anywhere(name, &at)?;
+                let checked = key.parse(v).map_err(|e| self.error(&at, e))?;
+                let mut params = RunParams::default();
+                params.set(key, checked);
+                out.push((key, params.raw_text(key), at));
+            }
+        }
+        Ok(out)
+    }
+
+    /// A setting of any table, or an error naming the nearest one.
+    fn setting_anywhere(&self, name: &str, at: &[&str]) -> Result<Key> {
+        Key::from_name(name).ok_or_else(|| {
+            let hint = locate::suggest(name, Key::ALL.iter().map(|k| k.name()));
+            self.error_on_key(at, format!("unknown setting `{name}`{hint}"))
+        })
+    }
+
+    /// Checks that the baseline's settings are swept and pick out exactly
+    /// one configuration (runs equal but for `seed`), and returns them as
+    /// `setting=value` pairs.
+    fn check_baseline(
+        &self,
+        runs: &[RunSpec],
+        axes: &[Axis],
+        baseline: Vec<(Key, String, Vec<&str>)>,
+    ) -> Result<Vec<String>> {
+        let Some((_, _, first_at)) = baseline.first() else {
+            return Ok(Vec::new());
+        };
+        for (key, _, at) in &baseline {
+            if !axes.iter().any(|a| a.key == *key) || *key == Key::Seed {
+                return Err(self.error(
+                    at,
+                    format!(
+                        "`{}` is not swept in [grid] (or is the seed); the baseline picks one \
+                         configuration by the settings the grid varies",
+                        key.name()
+                    ),
+                ));
+            }
+        }
+        let mut configurations: Vec<RunParams> = Vec::new();
+        for run in runs {
+            if baseline
+                .iter()
+                .all(|(k, v, _)| run.params.raw_text(*k) == *v)
+            {
+                let p = RunParams {
+                    seed: 0,
+                    ..run.params.clone()
+                };
+                if !configurations.contains(&p) {
+                    configurations.push(p);
+                }
+            }
+        }
+        let parent = &first_at[..2];
+        match configurations.len() {
+            1 => Ok(baseline
+                .into_iter()
+                .map(|(k, v, _)| format!("{}={v}", k.name()))
+                .collect()),
+            0 => Err(self.error(
+                parent,
+                "`baseline` matches no configuration of the grid; give values the grid sweeps \
+                 (`sweep plan` lists them)"
+                    .into(),
+            )),
+            n => {
+                let more: Vec<&str> = axes
+                    .iter()
+                    .map(|a| a.key)
+                    .filter(|k| *k != Key::Seed && !baseline.iter().any(|(b, _, _)| b == k))
+                    .map(Key::name)
+                    .collect();
+                Err(self.error(
+                    parent,
+                    format!(
+                        "`baseline` matches {n} configurations of the grid; add settings until \
+                         one is left (the grid also sweeps {})",
+                        more.join(", ")
+                    ),
+                ))
+            }
+        }
     }
 
     /// Keeps the first `random_labels` found, refusing a second.

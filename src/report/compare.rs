@@ -117,8 +117,9 @@ pub fn find_baseline(configs: &[Config], baseline: &[String]) -> Result<usize> {
     }
     if wanted.is_empty() {
         return Err(bad_input!(
-            "sweep compare needs --baseline SETTING=VALUE (e.g. --baseline lambda=0): the \
-             configuration every other one is compared with"
+            "sweep compare needs --baseline SETTING=VALUE (e.g. --baseline lambda=0), or a \
+             `[compare] baseline = {{ lambda = 0 }}` in the experiment file: the configuration \
+             every other one is compared with"
         ));
     }
     let matches: Vec<usize> = configs
@@ -234,6 +235,20 @@ pub fn indistinguishable(configs: &[Config], best: usize, metric: &str) -> Indis
         .map(|((i, _), _)| *i)
         .collect();
     out
+}
+
+/// The comparison with the baseline `baseline` (`setting=value` pairs):
+/// its configuration's index and every comparison, for `compare.csv` and
+/// the report.
+pub fn against(
+    configs: &[Config],
+    baseline: &[String],
+    dataset: &str,
+) -> Result<(usize, Vec<Comparison>)> {
+    let base = find_baseline(configs, baseline)?;
+    let known = crate::data::KNOWN_DATASETS.contains(&dataset);
+    let test_images = known.then_some(crate::data::KNOWN_TEST_IMAGES);
+    Ok((base, compare(configs, base, test_images)))
 }
 
 /// `compare.csv`: one row per configuration and metric, columns [`COLUMNS`].

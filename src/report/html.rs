@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::config::Key;
 use crate::report::SweepResults;
-use crate::report::compare;
+use crate::report::compare::{self, Comparison};
 use crate::report::interpolation::Crossing;
 use crate::report::plots::Figure;
 use crate::report::stats::Stat;
@@ -22,6 +22,7 @@ h2 { font-size: 1.35rem; margin-top: 2.4rem; border-bottom: 1px solid #ddd; padd
 .lead { font-size: 1.1rem; color: #444; }
 .status { color: #555; }
 .warn { color: #a33; }
+tr.significant td { font-weight: bold; }
 table { border-collapse: collapse; margin: .8rem 0; font-size: .92rem; }
 th, td { padding: .3rem .7rem; border-bottom: 1px solid #e5e5e5; text-align: right; }
 th { background: #f5f5f7; }
@@ -54,12 +55,21 @@ fn pct(stat: &Stat) -> String {
     }
 }
 
+/// Sections of the report that only some sweeps have.
+#[derive(Debug, Clone, Copy)]
+pub struct Extras<'a> {
+    /// Where the networks cross the interpolation threshold.
+    pub crossings: &'a [Crossing],
+    /// The experiment's baseline configuration and every comparison with it.
+    pub comparison: Option<(&'a Config<'a>, &'a [Comparison])>,
+}
+
 /// The page.
 pub fn report_html(
     results: &SweepResults,
     configs: &[Config],
     figures: &[Figure],
-    crossings: &[Crossing],
+    extras: &Extras,
 ) -> String {
     let m = &results.manifest;
     let keys = config_keys(&results.swept);
@@ -109,7 +119,10 @@ pub fn report_html(
     best_cards(&mut h, configs);
     grid_section(&mut h, results);
     headline_table(&mut h, configs, &keys);
-    interpolation_section(&mut h, crossings);
+    if let Some((baseline, rows)) = extras.comparison {
+        comparison_section(&mut h, baseline, rows);
+    }
+    interpolation_section(&mut h, extras.crossings);
 
     let _ = writeln!(h, "<h2>Plots</h2>");
     if figures.is_empty() {
@@ -138,6 +151,56 @@ pub fn report_html(
         esc(&results.root.display().to_string())
     );
     h
+}
+
+/// Every configuration against the experiment's baseline, as `compare.csv`
+/// has it.
+fn comparison_section(h: &mut String, baseline: &Config, rows: &[Comparison]) {
+    let _ = writeln!(
+        h,
+        "<h2>Against the baseline {}</h2>\n<p>Each configuration minus the baseline, in \
+         points, with the 95 % interval; paired over seeds where the runs of a seed share \
+         their initialisation and batches, Welch otherwise; p-values Holm-adjusted over every \
+         row. The intervals cover training randomness over seeds, not the choice of test \
+         images: <code>compare.csv</code> adds each test accuracy's binomial standard error \
+         (about {} points here). Rebuild with <code>sweep compare</code>.</p>\n<table>\n\
+         <tr><th class=\"text\">configuration</th><th class=\"text\">metric</th>\
+         <th class=\"text\">test</th><th>difference</th><th>95 % CI</th><th>p (Holm)</th>\
+         <th>Hedges' g</th><th>P(A &gt; B)</th></tr>",
+        esc(&baseline.label),
+        rows.iter()
+            .find_map(|r| r.binomial_se.map(|b| format!("{:.2}", 100.0 * b.1)))
+            .unwrap_or_else(|| "—".into()),
+    );
+    let opt = |x: Option<f64>, f: &dyn Fn(f64) -> String| x.map_or("—".to_string(), f);
+    for r in rows {
+        let d = &r.difference;
+        let significant = r.p_holm.is_some_and(|p| p < 0.05);
+        let _ = writeln!(
+            h,
+            "<tr{}><td class=\"text\">{}</td><td class=\"text\">{}</td>\
+             <td class=\"text\">{}</td><td>{:+.2}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td></tr>",
+            if significant {
+                " class=\"significant\""
+            } else {
+                ""
+            },
+            esc(&r.config),
+            r.metric,
+            d.test.as_str(),
+            100.0 * d.mean,
+            opt(d.ci95.map(|c| c.0), &|lo| format!(
+                "[{:+.2}, {:+.2}]",
+                100.0 * lo,
+                100.0 * d.ci95.map_or(0.0, |c| c.1)
+            )),
+            opt(r.p_holm, &|p| format!("{p:.3}")),
+            opt(d.hedges_g, &|g| format!("{g:+.2}")),
+            opt(d.prob_greater, &|p| format!("{p:.2}")),
+        );
+    }
+    let _ = writeln!(h, "</table>");
 }
 
 /// Where the networks cross the interpolation threshold n·K, per series.

@@ -204,10 +204,27 @@ pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
     remove_stale_plots(&plot_dir, &written)?;
 
     let crossings = interpolation::crossings(&results.swept, &configs);
+    // The experiment's `[compare] baseline`, once its configuration has runs.
+    let comparison = match &results.manifest.baseline[..] {
+        [] => None,
+        wanted => compare::against(&configs, wanted, &results.grid.dataset).ok(),
+    };
+    if let Some((base, rows)) = &comparison {
+        write_atomic(
+            &root.join("compare.csv"),
+            &compare::compare_csv(rows, &configs[*base].label)?,
+        )?;
+    }
     let html = root.join("report.html");
+    let extras = html::Extras {
+        crossings: &crossings,
+        comparison: comparison
+            .as_ref()
+            .map(|(base, rows)| (&configs[*base], &rows[..])),
+    };
     write_atomic(
         &html,
-        html::report_html(results, &configs, &figures, &crossings).as_bytes(),
+        html::report_html(results, &configs, &figures, &extras).as_bytes(),
     )?;
     let missing = results
         .missing()

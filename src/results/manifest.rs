@@ -50,6 +50,10 @@ pub struct Manifest {
     pub started_at: String,
     /// End of this invocation, empty while it runs.
     pub finished_at: String,
+    /// The experiment's `[compare] baseline`, as `setting=value` pairs
+    /// (absent before 0.3 and when the experiment names none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub baseline: Vec<String>,
 }
 
 fn format_one() -> u32 {

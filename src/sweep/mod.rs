@@ -254,6 +254,7 @@ fn new_manifest(
         cpu: cpu_model(),
         started_at,
         finished_at: String::new(),
+        baseline: exp.baseline.clone(),
     }
 }
 

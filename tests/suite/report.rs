@@ -411,3 +411,34 @@ fn compare_pairs_seeds_and_writes_what_the_runs_say() {
     assert!(text(&out.stderr).contains("--baseline lambda=0.5: no configuration"));
     assert!(!dir.join("compare.csv").exists());
 }
+
+#[test]
+fn a_baseline_in_the_experiment_file_puts_the_comparison_in_the_report() {
+    let (_tmp, dir) = run_sweep(
+        "cmpfile",
+        "lambda = [0, 0.1]\nseed = { count = 2 }\n[compare]\nbaseline = { lambda = 0 }",
+    );
+    let (header, rows) = csv_rows(&dir.join("compare.csv"));
+    assert_eq!(rows.len(), 2);
+    assert_eq!(cell(&header, &rows[0], "baseline"), "lambda=0");
+    let html = fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("<h2>Against the baseline lambda=0</h2>"));
+    let manifest = fs::read_to_string(dir.join("manifest.json")).unwrap();
+    assert!(
+        manifest.contains("\"baseline\": [\n    \"lambda=0\"\n  ]"),
+        "{manifest}"
+    );
+    // `sweep compare` takes the experiment's baseline when none is given.
+    let out = sweep().arg("compare").arg(&dir).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("against lambda=0 (2 seed(s))"));
+}
+
+#[test]
+fn compare_without_any_baseline_says_how_to_name_one() {
+    let (_tmp, dir) = run_sweep("nobase", "lambda = [0, 0.1]");
+    let out = sweep().arg("compare").arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("needs --baseline SETTING=VALUE"));
+    assert!(!dir.join("compare.csv").exists());
+}
