@@ -29,9 +29,9 @@ pub enum Command {
     /// from the files in it (also for a sweep that is only partly done).
     Report(ReportArgs),
     /// Compare every configuration of a results folder with a baseline
-    /// configuration: differences in gap and test accuracy with 95 %
-    /// intervals, Holm-adjusted p-values, Hedges' g and P(A > B), written to
-    /// compare.csv.
+    /// configuration, or with the same configuration in a second results
+    /// folder: differences in gap and test accuracy with 95 % intervals,
+    /// Holm-adjusted p-values, Hedges' g and P(A > B), written to a CSV file.
     Compare(CompareArgs),
     /// Measure this machine: FMA peak, GEMM rates, seconds per training
     /// epoch and evaluation, parallel speed-up, and runs per hour for an
@@ -174,6 +174,11 @@ pub struct ReportArgs {
 pub struct CompareArgs {
     /// The sweep's results folder, e.g. results/lambda.
     pub dir: PathBuf,
+    /// A second results folder: each configuration of DIR is compared with
+    /// the configuration of OTHER that has the same settings (e.g. the same
+    /// grid on MNIST and on Fashion-MNIST); the table goes to
+    /// DIR/compare_with_<other's name>.csv.
+    pub other: Option<PathBuf>,
     /// The configuration to compare with, as SETTING=VALUE; repeat it until
     /// one configuration matches (e.g. --baseline lambda=0). Default: the
     /// experiment's `[compare] baseline`.

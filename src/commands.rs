@@ -104,6 +104,48 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
 pub fn compare(args: &CompareArgs) -> Result<()> {
     let results = report::SweepResults::load(&args.dir)?;
     let configs = summary::configs(&results.grid.runs, &results.swept, &results.runs);
+    let mut out = std::io::stdout().lock();
+    if let Some(other_dir) = &args.other {
+        if !args.baseline.is_empty() {
+            return Err(crate::bad_input!(
+                "--baseline compares configurations within one results folder; with two \
+                 folders, configurations are matched on their settings instead"
+            ));
+        }
+        let other = report::SweepResults::load(other_dir)?;
+        let other_configs = summary::configs(&other.grid.runs, &other.swept, &other.runs);
+        let (rows, unmatched) = compare::between(
+            (&configs, &results.grid.dataset),
+            (&other_configs, &other.grid.dataset),
+            &other.manifest.name,
+        );
+        let path = args
+            .dir
+            .join(format!("compare_with_{}.csv", other.manifest.name));
+        writeln!(
+            out,
+            "{} against {}: {} configuration(s) with the same settings in both; p-values \
+             Holm-adjusted over {} comparisons",
+            args.dir.display(),
+            other_dir.display(),
+            rows.len() / compare::COMPARED.len(),
+            rows.iter().filter(|r| r.p_holm.is_some()).count()
+        )?;
+        print_comparisons(&mut out, &rows)?;
+        if !unmatched.is_empty() {
+            writeln!(
+                out,
+                "{} configuration(s) of {} have no match in {} and are left out:",
+                unmatched.len(),
+                args.dir.display(),
+                other_dir.display()
+            )?;
+            write_some(&mut out, &unmatched, 10, "")?;
+        }
+        write_atomic(&path, &compare::compare_csv(&rows)?)?;
+        writeln!(out, "  compare.csv  {}", path.display())?;
+        return Ok(());
+    }
     let wanted = if args.baseline.is_empty() {
         &results.manifest.baseline
     } else {
@@ -115,9 +157,8 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         .then_some(crate::data::KNOWN_TEST_IMAGES);
     let baseline = &configs[base];
     let path = args.dir.join("compare.csv");
-    write_atomic(&path, &compare::compare_csv(&rows, &baseline.label)?)?;
+    write_atomic(&path, &compare::compare_csv(&rows)?)?;
     let tested = rows.iter().filter(|r| r.p_holm.is_some()).count();
-    let mut out = std::io::stdout().lock();
     writeln!(
         out,
         "{}: {} configuration(s) against {} ({} seed(s)); p-values Holm-adjusted over {tested} \
@@ -127,6 +168,27 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         baseline.label,
         baseline.finished.len()
     )?;
+    print_comparisons(&mut out, &rows)?;
+    if let Some(n) = test_images {
+        writeln!(
+            out,
+            "The intervals cover the randomness of training (initialisation, batches) over \
+             seeds, not the choice of the {n} test images: each test accuracy also carries a \
+             binomial standard error of √(p(1 − p)/n), about {:.2} points at the baseline \
+             (compare.csv: binomial_se).",
+            100.0
+                * crate::report::difference::binomial_se(
+                    baseline.metric("test_acc").mean.unwrap_or(0.0),
+                    n
+                )
+        )?;
+    }
+    writeln!(out, "  compare.csv  {}", path.display())?;
+    Ok(())
+}
+
+/// The comparison table `sweep compare` prints.
+fn print_comparisons(out: &mut impl Write, rows: &[compare::Comparison]) -> Result<()> {
     writeln!(
         out,
         "  {:<28} {:<9} {:<7} {:>24} {:>9} {:>7} {:>7}",
@@ -134,7 +196,7 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
     )?;
     let pts = |x: f64| format!("{:+.2}", 100.0 * x);
     let opt = |x: Option<f64>, f: &dyn Fn(f64) -> String| x.map_or("—".to_string(), f);
-    for r in &rows {
+    for r in rows {
         let d = &r.difference;
         let ci = d.ci95.map_or(String::new(), |(lo, hi)| {
             format!(" [{}, {}]", pts(lo), pts(hi))
@@ -151,21 +213,6 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
             opt(d.prob_greater, &|p| format!("{p:.2}")),
         )?;
     }
-    if let Some(n) = test_images {
-        writeln!(
-            out,
-            "The intervals cover the randomness of training (initialisation, batches) over \
-             seeds, not the choice of the {n} test images: each test accuracy also carries a \
-             binomial standard error of √(p(1 − p)/n), about {:.2} points at the baseline \
-             (compare.csv: binomial_se).",
-            100.0
-                * crate::report::difference::binomial_se(
-                    baseline.metric("test_acc").mean.unwrap_or(0.0),
-                    n
-                )
-        )?;
-    }
-    writeln!(out, "  compare.csv  {}", path.display())?;
     Ok(())
 }
 

@@ -43,6 +43,9 @@ pub const COLUMNS: [&str; 18] = [
 pub struct Comparison {
     /// The configuration's label, `lambda=0.01`.
     pub config: String,
+    /// What it is compared with: the baseline's label, or another sweep's
+    /// name and configuration.
+    pub against: String,
     /// The metric, one of [`COMPARED`].
     pub metric: &'static str,
     /// Its values over seeds.
@@ -156,26 +159,78 @@ pub fn find_baseline(configs: &[Config], baseline: &[String]) -> Result<usize> {
 /// of [`COMPARED`], with Holm's adjustment over all of these comparisons.
 /// `test_images` is the size of the test set when it is known.
 pub fn compare(configs: &[Config], base: usize, test_images: Option<usize>) -> Vec<Comparison> {
-    let baseline = &configs[base];
+    let pairs: Vec<(&Config, &Config)> = configs
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != base)
+        .map(|(_, c)| (c, &configs[base]))
+        .collect();
+    let baseline = configs[base].label.clone();
+    compare_pairs(&pairs, |_| baseline.clone(), (test_images, test_images))
+}
+
+/// Each configuration of one sweep against the configuration of another
+/// with the same settings (every setting but the seed), in each metric of
+/// [`COMPARED`], Holm-adjusted over all; `other` names the second sweep in
+/// the `baseline` column. Also returns the labels of configurations of the
+/// first sweep that the second does not have.
+pub fn between(
+    first: (&[Config], &str),
+    second: (&[Config], &str),
+    other: &str,
+) -> (Vec<Comparison>, Vec<String>) {
+    let key = |c: &Config| RunParams {
+        seed: 0,
+        ..c.params.clone()
+    };
+    let mut pairs = Vec::new();
+    let mut unmatched = Vec::new();
+    for a in first.0 {
+        match second.0.iter().find(|b| key(b) == key(a)) {
+            Some(b) => pairs.push((a, b)),
+            None => unmatched.push(a.label.clone()),
+        }
+    }
+    let known = |dataset: &str| {
+        crate::data::KNOWN_DATASETS
+            .contains(&dataset)
+            .then_some(crate::data::KNOWN_TEST_IMAGES)
+    };
+    let rows = compare_pairs(
+        &pairs,
+        |b| format!("{other}: {}", b.label),
+        (known(first.1), known(second.1)),
+    );
+    (rows, unmatched)
+}
+
+/// Each `(a, b)` in each metric, with Holm over all rows; `against` labels
+/// the b side, `test_images` are the test-set sizes of each side if known.
+fn compare_pairs(
+    pairs: &[(&Config, &Config)],
+    against: impl Fn(&Config) -> String,
+    test_images: (Option<usize>, Option<usize>),
+) -> Vec<Comparison> {
     let mut out: Vec<Comparison> = Vec::new();
-    for (i, config) in configs.iter().enumerate() {
-        if i == base || config.finished.is_empty() || baseline.finished.is_empty() {
+    for &(config, baseline) in pairs {
+        if config.finished.is_empty() || baseline.finished.is_empty() {
             continue;
         }
         let pair = paired(config, baseline);
         for metric in COMPARED {
             let (a, b) = (config.values(metric), baseline.values(metric));
             let (stat, base_stat) = (Stat::of(&a), Stat::of(&b));
+            // Each seed is scored on the same test images: the error of one
+            // run's accuracy.
             let binomial = match (metric, test_images, stat.mean, base_stat.mean) {
-                ("test_acc", Some(n), Some(x), Some(y)) => {
-                    // Each seed is scored on the same n images: the error of
-                    // one run's accuracy.
-                    Some((binomial_se(x, n), binomial_se(y, n)))
+                ("test_acc", (Some(n), Some(m)), Some(x), Some(y)) => {
+                    Some((binomial_se(x, n), binomial_se(y, m)))
                 }
                 _ => None,
             };
             out.push(Comparison {
                 config: config.label.clone(),
+                against: against(baseline),
                 metric,
                 stat,
                 baseline: base_stat,
@@ -252,7 +307,7 @@ pub fn against(
 }
 
 /// `compare.csv`: one row per configuration and metric, columns [`COLUMNS`].
-pub fn compare_csv(comparisons: &[Comparison], baseline: &str) -> Result<Vec<u8>> {
+pub fn compare_csv(comparisons: &[Comparison]) -> Result<Vec<u8>> {
     let num = |x: Option<f64>| x.map_or(String::new(), crate::report::summary::num);
     let mut csv = csv::Writer::from_writer(Vec::new());
     csv.write_record(COLUMNS)?;
@@ -260,7 +315,7 @@ pub fn compare_csv(comparisons: &[Comparison], baseline: &str) -> Result<Vec<u8>
         let d = &c.difference;
         csv.write_record([
             csv_text(&c.config),
-            csv_text(baseline),
+            csv_text(&c.against),
             c.metric.to_string(),
             d.test.as_str().to_string(),
             c.stat.n.to_string(),

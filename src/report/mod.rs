@@ -209,11 +209,8 @@ pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
         [] => None,
         wanted => compare::against(&configs, wanted, &results.grid.dataset).ok(),
     };
-    if let Some((base, rows)) = &comparison {
-        write_atomic(
-            &root.join("compare.csv"),
-            &compare::compare_csv(rows, &configs[*base].label)?,
-        )?;
+    if let Some((_, rows)) = &comparison {
+        write_atomic(&root.join("compare.csv"), &compare::compare_csv(rows)?)?;
     }
     let html = root.join("report.html");
     let extras = html::Extras {

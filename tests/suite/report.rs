@@ -442,3 +442,38 @@ fn compare_without_any_baseline_says_how_to_name_one() {
     assert!(text(&out.stderr).contains("needs --baseline SETTING=VALUE"));
     assert!(!dir.join("compare.csv").exists());
 }
+
+#[test]
+fn two_folders_are_compared_configuration_by_configuration() {
+    let (_a, one) = run_sweep("one", "lambda = [0, 0.1]\nseed = { count = 2 }");
+    let (_b, two) = run_sweep("two", "lambda = [0, 0.01]\nseed = { count = 2 }");
+    let out = sweep().arg("compare").arg(&one).arg(&two).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("1 configuration(s) with the same settings in both"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("have no match") && stdout.contains("lambda=0.1"),
+        "{stdout}"
+    );
+    let (header, rows) = csv_rows(&one.join("compare_with_two.csv"));
+    assert_eq!(rows.len(), 2);
+    for row in &rows {
+        assert_eq!(cell(&header, row, "configuration"), "lambda=0");
+        assert_eq!(cell(&header, row, "baseline"), "two: lambda=0");
+        assert_eq!(cell(&header, row, "test"), "paired");
+        // The same settings and seeds: the same bits, no difference to test.
+        assert_eq!(cell(&header, row, "difference"), "0");
+        assert_eq!(cell(&header, row, "p_value"), "");
+    }
+    let out = sweep()
+        .args(["compare", "--baseline", "lambda=0"])
+        .arg(&one)
+        .arg(&two)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--baseline compares configurations within one"));
+}
