@@ -327,7 +327,11 @@ pub fn compare_csv(comparisons: &[Comparison]) -> Result<Vec<u8>> {
             num(d.ci95.map(|ci| ci.1)),
             num(d.p_value),
             num(c.p_holm),
-            c.p_holm.map_or(String::new(), |p| (p < 0.05).to_string()),
+            // Words a spreadsheet keeps as text (it would turn true/false
+            // into its own booleans).
+            c.p_holm.map_or(String::new(), |p| {
+                if p < 0.05 { "yes" } else { "no" }.to_string()
+            }),
             num(d.hedges_g),
             num(d.prob_greater),
             num(c.binomial_se.map(|b| b.0)),

@@ -1,7 +1,7 @@
 //! The CSV files opened in a real spreadsheet: LibreOffice Calc (Debian's
-//! `libreoffice-calc-nogui`, headless) converts `runs.csv`, `epochs.csv` and
-//! `summary.csv` of a real sweep to flat ODS, and every cell must have the
-//! type it should: numbers numeric and equal to the CSV's value, timestamps
+//! `libreoffice-calc-nogui`, headless) converts `runs.csv`, `epochs.csv`,
+//! `summary.csv` and `compare.csv` of a real sweep to flat ODS, and every
+//! cell must have the type it should: numbers numeric and equal to the CSV's value, timestamps
 //! dates, and text — run ids above all — text, unchanged. The import is made
 //! with "detect special numbers" on, the setting under which LibreOffice
 //! (like Excel, always) reads `530659712204` as a number and `9390e0004803`
@@ -210,8 +210,8 @@ fn the_result_tables_open_in_libreoffice_with_every_cell_of_the_right_type() {
     // cells) and failed runs (an error text), seeds as a list and a range.
     let sb = Sandbox::new();
     let experiment = "name = \"sheet\"\n[data]\ntrain_subset = 300\n[model]\nhidden_size = 16\n\
-         [train]\nepochs = 2\nbatch_size = 50\n[grid]\nlearning_rate = [0.1, 5000]\n\
-         seed = { count = 4 }\n";
+         [train]\nepochs = 2\nbatch_size = 50\n[grid]\nlearning_rate = [0.1, 5000, 0.05]\n\
+         seed = { count = 4 }\n[compare]\nbaseline = { learning_rate = 0.1 }\n";
     let file = sb.write("sheet.toml", experiment);
     let exp = sweep::config::Experiment::load(&file).unwrap();
     let failing = exp.runs[1].id.clone();
@@ -229,6 +229,12 @@ fn the_result_tables_open_in_libreoffice_with_every_cell_of_the_right_type() {
         runs.contains(",diverged,") && runs.contains(",failed,"),
         "{runs}"
     );
+    // lr 5000 and 0.05 against the baseline lr 0.1, in gap and test
+    // accuracy; the failed run leaves the baseline 3 seeds, so the tests
+    // are Welch's.
+    let compared = fs::read_to_string(results.join("compare.csv")).unwrap();
+    assert_eq!(compared.lines().count(), 5, "{compared}");
+    assert!(compared.contains(",welch,"), "{compared}");
 
     // Ids over many settings: the current ones, and sweep 0.1's, some of
     // which a spreadsheet takes for numbers (so the check can see it).
@@ -247,7 +253,7 @@ fn the_result_tables_open_in_libreoffice_with_every_cell_of_the_right_type() {
     let ids_path = sb.path().join("ids.csv");
     fs::write(&ids_path, ids).unwrap();
 
-    let files: Vec<PathBuf> = ["runs.csv", "epochs.csv", "summary.csv"]
+    let files: Vec<PathBuf> = ["runs.csv", "epochs.csv", "summary.csv", "compare.csv"]
         .iter()
         .map(|f| results.join(f))
         .chain([ids_path.clone()])
@@ -261,7 +267,7 @@ fn the_result_tables_open_in_libreoffice_with_every_cell_of_the_right_type() {
             .with_extension("fods")
     };
     let mut problems = Vec::new();
-    for csv in &files[..3] {
+    for csv in &files[..4] {
         problems.extend(check(csv, &fods(csv)));
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
