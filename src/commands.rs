@@ -152,9 +152,7 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         &args.baseline
     };
     let (base, rows) = compare::against(&configs, wanted, &results.grid.dataset)?;
-    let test_images = crate::data::KNOWN_DATASETS
-        .contains(&results.grid.dataset.as_str())
-        .then_some(crate::data::KNOWN_TEST_IMAGES);
+    let test_images = compare::test_images(&results.grid.dataset);
     let baseline = &configs[base];
     let path = args.dir.join("compare.csv");
     write_atomic(&path, &compare::compare_csv(&rows)?)?;

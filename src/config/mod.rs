@@ -411,9 +411,7 @@ impl Parser<'_> {
                 let at = vec!["compare", "baseline", name.as_str()];
                 let key = self.setting_anywhere(name, &at)?;
                 let checked = key.parse(v).map_err(|e| self.error(&at, e))?;
-                let mut params = RunParams::default();
-                params.set(key, checked);
-                out.push((key, params.raw_text(key), at));
+                out.push((key, key.canonical_text(checked), at));
             }
         }
         Ok(out)

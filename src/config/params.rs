@@ -684,6 +684,14 @@ impl Key {
         self.spec().kind
     }
 
+    /// The text a checked `value` of this key has in tables and ids
+    /// (`0.001`, `"adam"` as `adam`), to match it against runs' settings.
+    pub fn canonical_text(self, value: Value) -> String {
+        let mut params = RunParams::default();
+        params.set(self, value);
+        params.raw_text(self)
+    }
+
     /// Parses and range-checks one TOML value for this key. The error is a
     /// sentence without location; the caller adds file and line.
     pub fn parse(self, value: &toml::Value) -> Result<Value, String> {

@@ -114,9 +114,7 @@ pub fn find_baseline(configs: &[Config], baseline: &[String]) -> Result<usize> {
         let checked = key
             .parse(&parsed)
             .map_err(|e| bad_input!("--baseline {item:?}: {e}"))?;
-        let mut params = RunParams::default();
-        params.set(key, checked);
-        wanted.push((key, params.raw_text(key)));
+        wanted.push((key, key.canonical_text(checked)));
     }
     if wanted.is_empty() {
         return Err(bad_input!(
@@ -191,15 +189,10 @@ pub fn between(
             None => unmatched.push(a.label.clone()),
         }
     }
-    let known = |dataset: &str| {
-        crate::data::KNOWN_DATASETS
-            .contains(&dataset)
-            .then_some(crate::data::KNOWN_TEST_IMAGES)
-    };
     let rows = compare_pairs(
         &pairs,
         |b| format!("{other}: {}", b.label),
-        (known(first.1), known(second.1)),
+        (test_images(first.1), test_images(second.1)),
     );
     (rows, unmatched)
 }
@@ -301,9 +294,15 @@ pub fn against(
     dataset: &str,
 ) -> Result<(usize, Vec<Comparison>)> {
     let base = find_baseline(configs, baseline)?;
-    let known = crate::data::KNOWN_DATASETS.contains(&dataset);
-    let test_images = known.then_some(crate::data::KNOWN_TEST_IMAGES);
-    Ok((base, compare(configs, base, test_images)))
+    Ok((base, compare(configs, base, test_images(dataset))))
+}
+
+/// The size of `dataset`'s test set when it is one of the built-in
+/// datasets (a `data_dir` dataset's is not recorded).
+pub fn test_images(dataset: &str) -> Option<usize> {
+    crate::data::KNOWN_DATASETS
+        .contains(&dataset)
+        .then_some(crate::data::KNOWN_TEST_IMAGES)
 }
 
 /// `compare.csv`: one row per configuration and metric, columns [`COLUMNS`].
