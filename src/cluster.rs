@@ -188,11 +188,7 @@ pub fn prepare(
     write_atomic(&shard_path, &serde_json::to_vec_pretty(&file)?)?;
     // The grid, so that `sweep status` works before any task has started.
     if results.read_grid().is_none() {
-        results.write_grid(&GridFile {
-            dataset: exp.dataset_label.clone(),
-            swept: exp.swept.iter().map(|k| k.name().to_string()).collect(),
-            runs: exp.runs.clone(),
-        })?;
+        results.write_grid(&GridFile::of(exp))?;
     }
 
     let runs_per_shard = file.shards.iter().map(Vec::len).collect();

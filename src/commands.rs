@@ -352,6 +352,19 @@ pub fn plan(args: &PlanArgs) -> Result<()> {
         planned.len()
     )?;
     writeln!(out, "fixed settings: {}", fixed_settings(&exp))?;
+    if let Some(sampled) = &exp.sampled {
+        writeln!(
+            out,
+            "{} search: {} points (search seed {}) × {} seed(s)",
+            sampled.method,
+            sampled.samples,
+            sampled.seed,
+            exp.runs.len() / sampled.samples.max(1)
+        )?;
+    }
+    if let Some(note) = exp.search.note() {
+        writeln!(out, "{note}")?;
+    }
     if exp.merged_points > 0 {
         writeln!(
             out,

@@ -25,7 +25,8 @@ impl AxisError {
         }
     }
 
-    fn at(sub_key: &str, part: Part, message: String) -> AxisError {
+    /// An error about `sub_key` inside the entry (its key or its value).
+    pub fn at(sub_key: &str, part: Part, message: String) -> AxisError {
         AxisError {
             message,
             sub_key: Some(sub_key.to_string()),

@@ -13,6 +13,7 @@
 pub mod grid;
 pub mod locate;
 pub mod params;
+pub mod search;
 
 use std::path::{Path, PathBuf};
 
@@ -28,6 +29,8 @@ pub use params::{
     EarlyStopping, InputCorruption, InputScaling, Key, Kind, NoiseMode, PlotAxis, RunParams,
     Sampling, StopMetric, Value,
 };
+use search::{Dimension, Distribution};
+pub use search::{Search, SearchRecord};
 
 /// Most runs one experiment may expand to.
 pub const MAX_RUNS: usize = 100_000;
@@ -82,6 +85,10 @@ pub struct Experiment {
     /// The configuration `[compare] baseline` names, as `setting=value`
     /// pairs in canonical form; empty when there is none.
     pub baseline: Vec<String>,
+    /// How the configurations were chosen (`[search]`).
+    pub search: Search,
+    /// For a sampled search, what was drawn and how (kept in `grid.json`).
+    pub sampled: Option<SearchRecord>,
 }
 
 impl Experiment {
@@ -207,6 +214,11 @@ impl Parser<'_> {
         let mut axes: Vec<(Axis, Vec<&str>)> = Vec::new();
         let mut random_labels: Option<(&toml::Value, Vec<&str>)> = None;
         let mut baseline: Vec<(Key, String, Vec<&str>)> = Vec::new();
+        let mut search_table: Option<&toml::Value> = None;
+        // Grid entries that are grid ranges (`log`, `linear`), and
+        // distributions: each allowed under one kind of search only.
+        let mut ranged: Vec<(Vec<&str>, &str)> = Vec::new();
+        let mut drawn: Vec<(Key, Distribution, Vec<&str>)> = Vec::new();
 
         for (key, value) in &table {
             let at = vec![key.as_str()];
@@ -251,6 +263,8 @@ impl Parser<'_> {
                 }
             } else if key == "compare" {
                 baseline = self.compare_table(value)?;
+            } else if key == "search" {
+                search_table = Some(value);
             } else if key == "grid" {
                 let grid = value.as_table().ok_or_else(|| {
                     self.error(
@@ -262,8 +276,26 @@ impl Parser<'_> {
                     let at = vec!["grid", inner.as_str()];
                     if inner == RANDOM_LABELS {
                         self.once(&mut random_labels, inner_value, at)?;
-                    } else {
-                        axes.push((self.axis(inner, inner_value, &at)?, at));
+                        continue;
+                    }
+                    let key = self.sweepable(inner, &at)?;
+                    let table = inner_value.as_table();
+                    match table.and_then(|t| Distribution::parse(key, t)) {
+                        Some(parsed) => {
+                            let d = parsed.map_err(|e| self.axis_error(&at, e))?;
+                            drawn.push((key, d, at));
+                        }
+                        None => {
+                            let form = ["log", "linear"]
+                                .into_iter()
+                                .find(|f| table.is_some_and(|t| t.contains_key(*f)));
+                            if let Some(form) = form {
+                                ranged.push((at.clone(), form));
+                            }
+                            let axis = grid::parse_axis(key, inner_value)
+                                .map_err(|e| self.axis_error(&at, e))?;
+                            axes.push((axis, at));
+                        }
                     }
                 }
             } else if DATA_KEYS.contains(&key.as_str()) {
@@ -276,7 +308,7 @@ impl Parser<'_> {
                 let valid = TEXT_KEYS
                     .iter()
                     .chain(SECTIONS)
-                    .chain(["grid", "compare"].iter())
+                    .chain(["grid", "search", "compare"].iter())
                     .chain(DATA_KEYS)
                     .chain([RANDOM_LABELS].iter())
                     .copied()
@@ -286,7 +318,7 @@ impl Parser<'_> {
                     &at,
                     format!(
                         "unknown key `{key}`{hint}; the top level takes name, description, the \
-                         tables [data], [model], [train], [grid] and [compare], or any setting"
+                         tables [data], [model], [train], [grid], [search] and [compare], or any setting"
                     ),
                 ));
             }
@@ -295,36 +327,53 @@ impl Parser<'_> {
         if let Some((value, at)) = random_labels {
             self.expand_random_labels(value, at, &mut base, &mut scalars, &mut axes)?;
         }
-        for (axis, at) in &axes {
-            if let Some((_, set_at)) = scalars.iter().find(|(k, _)| *k == axis.key) {
+        let swept_at = axes
+            .iter()
+            .map(|(a, at)| (a.key, at))
+            .chain(drawn.iter().map(|(k, _, at)| (*k, at)));
+        for (key, at) in swept_at {
+            if let Some((_, set_at)) = scalars.iter().find(|(k, _)| *k == key) {
                 return Err(self.error(
                     at,
                     format!(
                         "`{}` is both set (as `{}`) and swept in [grid]; remove one of them",
-                        axis.key.name(),
+                        key.name(),
                         set_at.join(".")
                     ),
                 ));
             }
         }
-        self.check_shorthand(&scalars, &axes)?;
+        self.check_shorthand(&scalars, &axes, &drawn)?;
+        let chosen = axes.iter().filter(|(a, _)| a.key != Key::Seed).count();
+        let search = self.search(search_table, &ranged, &drawn, chosen)?;
         let given: Vec<(Key, Vec<&str>)> = scalars
             .iter()
             .cloned()
             .chain(axes.iter().map(|(a, at)| (a.key, at.clone())))
+            .chain(drawn.iter().map(|(k, _, at)| (*k, at.clone())))
             .collect();
         let mut axes: Vec<Axis> = axes.into_iter().map(|(a, _)| a).collect();
         axes.sort_by_key(|a| a.key);
-        let total = axes
-            .iter()
-            .try_fold(1usize, |acc, a| acc.checked_mul(a.values.len()));
+        let total = if search.is_sampled() {
+            let seeds = axes.iter().find(|a| a.key == Key::Seed);
+            search
+                .samples
+                .checked_mul(seeds.map_or(1, |a| a.values.len()))
+        } else {
+            axes.iter()
+                .try_fold(1usize, |acc, a| acc.checked_mul(a.values.len()))
+        };
         match total {
             Some(n) if n <= MAX_RUNS => {}
             _ => {
-                let sizes: Vec<String> = axes
+                let mut sizes: Vec<String> = axes
                     .iter()
+                    .filter(|a| !search.is_sampled() || a.key == Key::Seed)
                     .map(|a| format!("{} {}", a.values.len(), a.key.name()))
                     .collect();
+                if search.is_sampled() {
+                    sizes.insert(0, format!("{} samples", search.samples));
+                }
                 return Err(self.error(
                     &["grid"],
                     format!("the grid expands to more than {MAX_RUNS} runs ({}); split it into smaller experiments", sizes.join(" × ")),
@@ -343,7 +392,23 @@ impl Parser<'_> {
             (Some((name, _)), None) => (DataSource::Named(name.clone()), name),
             (None, None) => (DataSource::Named("mnist".into()), "mnist".into()),
         };
-        let points = grid::expand(&base, &axes);
+        let (points, sampled) = if search.is_sampled() {
+            let mut dims: Vec<Dimension> = axes
+                .iter()
+                .filter(|a| a.key != Key::Seed)
+                .map(|a| Dimension::Chosen(a.clone()))
+                .chain(drawn.iter().map(|(k, d, _)| Dimension::Drawn(*k, *d)))
+                .collect();
+            dims.sort_by_key(Dimension::key);
+            let seeds = axes
+                .iter()
+                .find(|a| a.key == Key::Seed)
+                .map_or_else(|| vec![Value::Int(base.seed)], |a| a.values.clone());
+            let points = search::sample(&search, &base, &dims, &seeds);
+            (points, Some(SearchRecord::new(&search, &dims)))
+        } else {
+            (grid::expand(&base, &axes), None)
+        };
         let grid_points = points.len();
         let runs = self.distinct_runs(points, &dataset_label, &given)?;
         let baseline = self.check_baseline(&runs, &axes, baseline)?;
@@ -359,11 +424,21 @@ impl Parser<'_> {
             path: self.path.to_path_buf(),
             data,
             dataset_label,
-            swept: axes.iter().map(|a| a.key).collect(),
+            swept: {
+                let mut swept: Vec<Key> = axes
+                    .iter()
+                    .map(|a| a.key)
+                    .chain(drawn.iter().map(|(k, _, _)| *k))
+                    .collect();
+                swept.sort();
+                swept
+            },
             merged_points: grid_points - runs.len(),
             runs,
             config_sha256: hex(&Sha256::digest(self.text.as_bytes())),
             baseline,
+            search,
+            sampled,
         })
     }
 
@@ -600,11 +675,13 @@ impl Parser<'_> {
         &self,
         scalars: &[(Key, Vec<&str>)],
         axes: &[(Axis, Vec<&str>)],
+        drawn: &[(Key, Distribution, Vec<&str>)],
     ) -> Result<()> {
         let given = scalars
             .iter()
             .map(|(k, at)| (*k, at))
-            .chain(axes.iter().map(|(a, at)| (a.key, at)));
+            .chain(axes.iter().map(|(a, at)| (a.key, at)))
+            .chain(drawn.iter().map(|(k, _, at)| (*k, at)));
         let (mut hidden, mut shorthand) = (None, None);
         for (key, at) in given {
             match key {
@@ -762,22 +839,20 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn axis(&self, name: &str, value: &toml::Value, at: &[&str]) -> Result<Axis> {
-        let key = match Key::from_name(name) {
-            Some(k) if k.sweepable() => k,
-            Some(k) => {
-                return Err(self.error_on_key(
-                    at,
-                    format!(
-                        "`{}` cannot be swept; set it in [{}]",
-                        k.name(),
-                        k.section()
-                    ),
-                ));
-            }
-            None if DATA_KEYS.contains(&name) => {
-                return Err(self.error_on_key(at, format!("`{name}` cannot be swept: one sweep uses one dataset; write one experiment file per dataset")));
-            }
+    /// The setting a `[grid]` entry named `name` sweeps, or an error naming
+    /// what can be swept.
+    fn sweepable(&self, name: &str, at: &[&str]) -> Result<Key> {
+        match Key::from_name(name) {
+            Some(k) if k.sweepable() => Ok(k),
+            Some(k) => Err(self.error_on_key(
+                at,
+                format!(
+                    "`{}` cannot be swept; set it in [{}]",
+                    k.name(),
+                    k.section()
+                ),
+            )),
+            None if DATA_KEYS.contains(&name) => Err(self.error_on_key(at, format!("`{name}` cannot be swept: one sweep uses one dataset; write one experiment file per dataset"))),
             None => {
                 let sweepable = Key::ALL
                     .iter()
@@ -785,22 +860,95 @@ impl Parser<'_> {
                     .map(|k| k.name())
                     .chain([RANDOM_LABELS]);
                 let hint = locate::suggest(name, sweepable.clone());
-                return Err(self.error_on_key(
+                Err(self.error_on_key(
                     at,
                     format!(
                         "unknown key `{name}` in [grid]{hint}; sweepable settings are {}",
                         sweepable.collect::<Vec<_>>().join(", ")
                     ),
-                ));
+                ))
+            }
+        }
+    }
+
+    /// An error in the table at `at` (a `[grid]` entry or `[search]`),
+    /// located at the key inside it the error is about.
+    fn axis_error(&self, at: &[&str], e: grid::AxisError) -> anyhow::Error {
+        let mut path = at.to_vec();
+        if let Some(sub) = &e.sub_key {
+            path.push(sub);
+        }
+        self.error_on(&path, e.part, e.message)
+    }
+
+    /// The `[search]` table, checked against the kinds of `[grid]` entries:
+    /// a grid takes lists and ranges; random and Sobol take lists and
+    /// distributions.
+    fn search(
+        &self,
+        table: Option<&toml::Value>,
+        ranged: &[(Vec<&str>, &str)],
+        drawn: &[(Key, Distribution, Vec<&str>)],
+        chosen: usize,
+    ) -> Result<Search> {
+        let at = ["search"];
+        let search = match table {
+            None => Search::default(),
+            Some(value) => {
+                let table = value.as_table().ok_or_else(|| {
+                    self.error(
+                        &at,
+                        format!(
+                            "`search` must be a table ([search]), got {}",
+                            value.type_str()
+                        ),
+                    )
+                })?;
+                Search::parse(table, MAX_RUNS).map_err(|e| self.axis_error(&at, e))?
             }
         };
-        grid::parse_axis(key, value).map_err(|e| {
-            let mut path = at.to_vec();
-            if let Some(sub) = &e.sub_key {
-                path.push(sub);
+        if !search.is_sampled() {
+            if let Some((key, d, at)) = drawn.first() {
+                return Err(self.error(
+                    at,
+                    format!(
+                        "`{} = {{ {} = … }}` is a distribution, and a grid does not draw: add [search] with `method = \"random\"` or \"sobol\" and `samples = N`, or list the values to train, `{} = [a, b, c]`",
+                        key.name(),
+                        d.law,
+                        key.name()
+                    ),
+                ));
             }
-            self.error_on(&path, e.part, e.message)
-        })
+            return Ok(search);
+        }
+        if drawn.is_empty() && chosen == 0 {
+            return Err(self.error(
+                &["search", "method"],
+                format!(
+                    "`method = \"{}\"` has nothing to draw: give [grid] a distribution, \
+                     `lambda = {{ log_uniform = [1e-4, 1e-1] }}`, or a list to choose from",
+                    search.method
+                ),
+            ));
+        }
+        if let Some((at, form)) = ranged.first() {
+            let law = if *form == "log" {
+                "log_uniform"
+            } else {
+                "uniform"
+            };
+            return Err(self.error(
+                at,
+                format!(
+                    "`{}` is a grid range (`{form}`), which `method = \"{}\"` does not take: \
+                     give a distribution to draw from, `{{ {law} = [low, high] }}` (bounds are \
+                     values, not exponents), or a list to choose from",
+                    at.join("."),
+                    search.method
+                ),
+            ));
+        }
+        Ok(search)
     }
 
     fn data_key<'k>(

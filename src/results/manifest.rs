@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::RunSpec;
+use crate::config::{Experiment, RunSpec, SearchRecord};
 use crate::data::DataFile;
 
 /// Version of the results folder's format. 1: sweep 0.1 (ids of 12 hex
@@ -70,9 +70,23 @@ pub struct GridFile {
     pub swept: Vec<String>,
     /// Every run in grid order.
     pub runs: Vec<RunSpec>,
+    /// For a random or Sobol search, what was drawn and how (absent for a
+    /// grid, and before 0.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchRecord>,
 }
 
 impl GridFile {
+    /// The grid of the experiment `exp`.
+    pub fn of(exp: &Experiment) -> GridFile {
+        GridFile {
+            dataset: exp.dataset_label.clone(),
+            swept: exp.swept.iter().map(|k| k.name().to_string()).collect(),
+            runs: exp.runs.clone(),
+            search: exp.sampled.clone(),
+        }
+    }
+
     /// Gives every run the id the current version computes from its
     /// settings (a `grid.json` of sweep 0.1 holds the old ids). The ids
     /// stored are never trusted: they are derived data.

@@ -200,11 +200,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
     found.renamed += renamed;
     let mut manifest = new_manifest(exp, &data, opts, started_at, found.reused.len());
     results.write_manifest(&manifest)?;
-    results.write_grid(&GridFile {
-        dataset: exp.dataset_label.clone(),
-        swept: manifest.swept.clone(),
-        runs: exp.runs.clone(),
-    })?;
+    results.write_grid(&GridFile::of(exp))?;
 
     // Train what is left.
     let pending: Vec<&RunSpec> = mine
@@ -384,6 +380,9 @@ fn announce(
             "shard {shard}: {mine} of the grid's {} runs",
             exp.runs.len()
         ));
+    }
+    if let Some(note) = exp.search.note() {
+        progress.note(&note);
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if opts.jobs > cores {
