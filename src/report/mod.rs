@@ -189,7 +189,12 @@ pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
         &summary::summary_csv(&configs, &results.swept)?,
     )?;
 
-    let figures = plots::figures(&results.manifest.name, &results.swept, &configs)?;
+    let figures = plots::figures(
+        &results.manifest.name,
+        &results.swept,
+        &configs,
+        results.grid.search.as_ref(),
+    )?;
     let plot_dir = root.join("plots");
     fs::create_dir_all(&plot_dir)
         .with_context(|| format!("cannot create {}", plot_dir.display()))?;

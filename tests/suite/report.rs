@@ -477,3 +477,57 @@ fn two_folders_are_compared_configuration_by_configuration() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--baseline compares configurations within one"));
 }
+
+#[test]
+fn a_sobol_search_gets_scatter_plots_and_doubling_its_samples_keeps_the_runs_done() {
+    let grid = "lambda = { log_uniform = [1e-4, 1e-1] }\n\
+                learning_rate = { log_uniform = [0.01, 0.5] }\n\
+                seed = { count = 2 }\n\
+                [search]\nmethod = \"sobol\"\nsamples = 4\nseed = 3";
+    let (tmp, dir) = run_sweep("sobol", grid);
+    let mut plots = plot_files(&dir);
+    plots.retain(|p| p.ends_with(".svg"));
+    assert_eq!(
+        plots,
+        [
+            "gap_vs_lambda.svg",
+            "gap_vs_learning_rate.svg",
+            "learning_curves.svg",
+            "test_acc_vs_lambda.svg",
+            "test_acc_vs_learning_rate.svg",
+        ]
+    );
+    // One large dot per sampled configuration on the gap plot, coloured by
+    // bins of the learning rate (legend entries name their ranges).
+    let gap = svg(&dir.join("plots/gap_vs_lambda.svg"));
+    assert!(gap.contains("learning_rate 0.01"), "no colour legend");
+    assert!(gap.contains("log scale"));
+    let (header, rows) = csv_rows(&dir.join("summary.csv"));
+    assert_eq!(rows.len(), 4);
+    for row in &rows {
+        assert_eq!(cell(&header, row, "seeds_finished"), "2");
+        let lambda: f64 = cell(&header, row, "lambda").parse().unwrap();
+        assert!((1e-4..=1e-1).contains(&lambda), "{lambda}");
+    }
+    let grid_json = fs::read_to_string(dir.join("grid.json")).unwrap();
+    assert!(grid_json.contains("\"method\": \"sobol\""), "{grid_json}");
+    assert!(grid_json.contains("log_uniform"));
+
+    // Twice the samples: the first 8 runs are found finished, 8 are new.
+    let file = tmp.path().join("sobol.toml");
+    let doubled = fs::read_to_string(&file)
+        .unwrap()
+        .replace("samples = 4", "samples = 8");
+    fs::write(&file, doubled).unwrap();
+    let output = sweep()
+        .args(["run", "--jobs", "2", "--out"])
+        .arg(tmp.path().join("results"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let said = text(&output.stderr) + &text(&output.stdout);
+    assert!(said.contains("16 runs (8 trained now, 8 reused)"), "{said}");
+    let (_, rows) = csv_rows(&dir.join("summary.csv"));
+    assert_eq!(rows.len(), 8);
+}

@@ -7,6 +7,7 @@ use std::ops::Range;
 
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 
+use crate::config::search::Distribution;
 use crate::config::{Key, Kind, PlotAxis};
 use crate::report::interpolation::interpolation_threshold;
 use crate::report::summary::Config;
@@ -126,19 +127,38 @@ impl Axis {
     /// The axis for `key` over the values the configurations take, or `None`
     /// when it is not numeric or takes fewer than two values.
     pub fn new(quantity: Quantity, configs: &[Config]) -> Option<Axis> {
-        if quantity.plot() == PlotAxis::Categorical {
+        Axis::build(quantity, configs, None)
+    }
+
+    /// The axis of a setting drawn from a distribution: logarithmic exactly
+    /// when the distribution is.
+    /// It spans the distribution's bounds.
+    pub fn drawn(key: Key, configs: &[Config], drawn: Distribution) -> Option<Axis> {
+        Axis::build(Quantity::Setting(key), configs, Some(drawn))
+    }
+
+    fn build(quantity: Quantity, configs: &[Config], drawn: Option<Distribution>) -> Option<Axis> {
+        if quantity.plot() == PlotAxis::Categorical && drawn.is_none() {
             return None;
         }
+        let log_override = drawn.map(|d| d.law.is_log());
         let mut values: Vec<f64> = configs.iter().filter_map(|c| quantity.value(c)).collect();
+        if values.len() >= 2
+            && let Some(d) = drawn
+        {
+            values.extend([d.low, d.high]);
+        }
         values.sort_by(f64::total_cmp);
         values.dedup();
         if values.len() < 2 {
             return None;
         }
         let positive: Vec<f64> = values.iter().copied().filter(|&v| v > 0.0).collect();
-        let log = quantity.plot() == PlotAxis::Log
-            && positive.len() >= 2
-            && positive[positive.len() - 1] / positive[0] >= 4.0;
+        let log = log_override.unwrap_or_else(|| {
+            quantity.plot() == PlotAxis::Log
+                && positive.len() >= 2
+                && positive[positive.len() - 1] / positive[0] >= 4.0
+        }) && positive.len() >= 2;
         let mut axis = Axis {
             quantity,
             log,
@@ -163,7 +183,8 @@ impl Axis {
             let pad = 0.06 * (hi - lo);
             axis.range = (lo - pad, hi + pad);
         }
-        axis.ticks = if values.len() <= 10 {
+        let drawn = log_override.is_some();
+        axis.ticks = if values.len() <= 10 && !drawn {
             values
                 .iter()
                 .map(|&v| (axis.pos(v), text(quantity, v)))
@@ -173,8 +194,14 @@ impl Axis {
                 positive[0].log10().ceil(),
                 positive[positive.len() - 1].log10(),
             );
-            let decades =
-                (lo as i32..=hi.floor() as i32).map(|d| (d as f64, text(quantity, 10f64.powi(d))));
+            // Decades, and 2 and 5 times them when fewer than two decades show.
+            let narrow = drawn && hi - positive[0].log10() < 2.0;
+            let steps: &[f64] = if narrow { &[1.0, 2.0, 5.0] } else { &[1.0] };
+            let (first, last) = (positive[0], positive[positive.len() - 1]);
+            let decades = (lo as i32 - 1..=hi.floor() as i32)
+                .flat_map(|d| steps.iter().map(move |m| m * 10f64.powi(d)))
+                .filter(|&v| v >= first * 0.999 && v <= last * 1.001)
+                .map(|v| (v.log10(), text(quantity, v)));
             axis.zero_pos
                 .map(|z| (z, "0".to_string()))
                 .into_iter()

@@ -50,7 +50,7 @@ fn dodge(axis: &Axis, i: usize, n: usize) -> f64 {
 
 /// A y range that holds `values` (percentages) with some room, and 0 if
 /// `with_zero`.
-fn y_range(values: impl Iterator<Item = f64>, with_zero: bool) -> (f64, f64) {
+pub(super) fn y_range(values: impl Iterator<Item = f64>, with_zero: bool) -> (f64, f64) {
     y_range_padded(values, with_zero, 0.5)
 }
 
@@ -71,12 +71,12 @@ fn y_range_padded(values: impl Iterator<Item = f64>, with_zero: bool, min_pad: f
     (lo - pad, hi + pad)
 }
 
-type Plane = Cartesian2d<Ticked, RangedCoordf64>;
+pub(super) type Plane = Cartesian2d<Ticked, RangedCoordf64>;
 
 /// Builds the chart frame: title, axes, grid, the axis break at λ = 0, and
 /// the interpolation threshold on a parameter axis; y labels with
 /// `decimals` digits.
-fn frame<'a, DB: DrawingBackend>(
+pub(super) fn frame<'a, DB: DrawingBackend>(
     area: &'a DrawingArea<DB, Shift>,
     title: &str,
     axis: &'a Axis,
@@ -126,7 +126,7 @@ fn frame<'a, DB: DrawingBackend>(
 }
 
 /// Draws the legend in the best free corner.
-fn legend<'a, DB: DrawingBackend + 'a>(
+pub(super) fn legend<'a, DB: DrawingBackend + 'a>(
     chart: &mut ChartContext<'a, DB, Plane>,
     position: SeriesLabelPosition,
 ) -> DrawResult<DB> {

@@ -10,6 +10,7 @@ mod axis;
 mod curves;
 mod heatmap;
 mod lines;
+mod scatter;
 
 use std::sync::OnceLock;
 
@@ -18,7 +19,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use crate::config::Key;
+use crate::config::{Key, SearchRecord};
 use crate::report::summary::{Config, config_keys};
 use axis::Quantity;
 
@@ -111,9 +112,93 @@ const VALIDATION_COLOR: RGBColor = RGBColor(0, 158, 115);
 /// A grey for helper lines and missing cells.
 const GREY: RGBColor = RGBColor(150, 150, 150);
 
-/// Draws every plot the sweep's grid calls for.
-pub fn figures(sweep: &str, swept: &[Key], configs: &[Config]) -> Result<Vec<Figure>> {
+/// Draws every plot the sweep's grid (or sampled search) calls for.
+pub fn figures(
+    sweep: &str,
+    swept: &[Key],
+    configs: &[Config],
+    search: Option<&SearchRecord>,
+) -> Result<Vec<Figure>> {
     let keys = config_keys(swept);
+    match search {
+        Some(search) => sampled_figures(sweep, &keys, configs, search),
+        None => grid_figures(sweep, &keys, configs),
+    }
+}
+
+/// Learning curves, one panel per configuration (when there are not too many).
+fn learning_curves(sweep: &str, keys: &[Key], configs: &[Config]) -> Result<Option<Figure>> {
+    let Some(curves) = curves::CurvesChart::new(sweep, keys, configs) else {
+        return Ok(None);
+    };
+    render(
+        "learning_curves".into(),
+        "Training, validation (when held out) and test accuracy per epoch, one panel per \
+         configuration: mean over seeds with a 95 % confidence band."
+            .into(),
+        &curves,
+    )
+    .map(Some)
+}
+
+/// The scatter plots of a random or Sobol search: gap and test accuracy
+/// against each numeric setting sampled, coloured by the next one.
+fn sampled_figures(
+    sweep: &str,
+    keys: &[Key],
+    configs: &[Config],
+    search: &SearchRecord,
+) -> Result<Vec<Figure>> {
+    let mut figures = Vec::new();
+    let colourings: Vec<scatter::Colouring> = keys
+        .iter()
+        .map(|&key| scatter::Colouring {
+            key,
+            drawn: search.distribution(key),
+        })
+        .collect();
+    for (i, along) in colourings.iter().enumerate() {
+        let axis = match search.distribution(along.key) {
+            Some(d) => Axis::drawn(along.key, configs, d),
+            None => Axis::new(Quantity::Setting(along.key), configs),
+        };
+        let Some(axis) = axis else {
+            continue;
+        };
+        // Colour by the next sampled setting (wrapping round), if any.
+        let colouring = (1..colourings.len())
+            .map(|k| &colourings[(i + k) % colourings.len()])
+            .next();
+        let by = colouring.map_or(String::new(), |c| {
+            format!(", coloured by {}", c.key.spec().label)
+        });
+        for metric in [scatter::Metric::Gap, scatter::Metric::TestAcc] {
+            let chart = scatter::ScatterChart::new(sweep, &axis, metric, colouring, configs);
+            figures.push(render(
+                format!("{}_vs_{}", metric.stem(), along.key.name()),
+                format!(
+                    "{} against {} in a {} search: one large dot per sampled configuration \
+                     (mean over seeds), faint dots for single seeds{by}; the black line joins \
+                     the means of the configurations in equal-width bins of the axis, with \
+                     95 % intervals across configurations.",
+                    match metric {
+                        scatter::Metric::Gap => "Train − test accuracy gap",
+                        scatter::Metric::TestAcc => "Test accuracy",
+                    },
+                    axis.title(),
+                    search.method
+                ),
+                &chart,
+            )?);
+        }
+    }
+    figures.extend(learning_curves(sweep, keys, configs)?);
+    Ok(figures)
+}
+
+/// The plots of a grid: lines against each numeric setting, and heatmaps.
+fn grid_figures(sweep: &str, keys: &[Key], configs: &[Config]) -> Result<Vec<Figure>> {
+    let keys = keys.to_vec();
     let mut figures = Vec::new();
     // Every numeric swept setting, then the parameter count when the
     // network's size varies (lines for the other settings).
@@ -178,15 +263,7 @@ pub fn figures(sweep: &str, swept: &[Key], configs: &[Config]) -> Result<Vec<Fig
             &loss,
         )?);
     }
-    if let Some(curves) = curves::CurvesChart::new(sweep, &keys, configs) {
-        figures.push(render(
-            "learning_curves".into(),
-            "Training, validation (when held out) and test accuracy per epoch, one panel per \
-             configuration: mean over seeds with a 95 % confidence band."
-                .into(),
-            &curves,
-        )?);
-    }
+    figures.extend(learning_curves(sweep, &keys, configs)?);
     if let Some(axes @ (x, y, facet)) = heatmap::axes(&keys, configs) {
         for metric in [heatmap::Metric::Gap, heatmap::Metric::TestAcc] {
             let chart = heatmap::HeatmapChart::new(sweep, axes, metric, configs);
