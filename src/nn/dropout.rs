@@ -56,6 +56,16 @@ impl Dropout {
         Some(Dropout { rates, masks, rng })
     }
 
+    /// How far its stream has been read (in 32-bit words), to save a run.
+    pub fn position(&self) -> u128 {
+        self.rng.get_word_pos()
+    }
+
+    /// Moves its stream to a position saved by [`Dropout::position`].
+    pub fn set_position(&mut self, words: u128) {
+        self.rng.set_word_pos(words);
+    }
+
     /// Draws new masks for the next batch of `rows` rows.
     pub fn draw(&mut self, rows: usize) {
         for (mask, &p) in self.masks.iter_mut().zip(&self.rates) {

@@ -41,6 +41,35 @@ pub struct Mlp {
 }
 
 impl Mlp {
+    /// Every tensor's values, in the optimizer's order (each layer's
+    /// weights in standard layout, then its biases), to save a run.
+    pub fn tensors(&self) -> Vec<Vec<f32>> {
+        self.layers
+            .iter()
+            .flat_map(|l| [l.weights.iter().copied().collect(), l.bias.to_vec()])
+            .collect()
+    }
+
+    /// Sets every tensor from values saved by [`Mlp::tensors`]; false (and
+    /// nothing changed) when their shapes are not this network's.
+    pub fn set_tensors(&mut self, tensors: &[Vec<f32>]) -> bool {
+        let fits = tensors.len() == 2 * self.layers.len()
+            && self.layers.iter().enumerate().all(|(i, l)| {
+                tensors[2 * i].len() == l.weights.len() && tensors[2 * i + 1].len() == l.bias.len()
+            });
+        if fits {
+            for (i, l) in self.layers.iter_mut().enumerate() {
+                for (w, v) in l.weights.iter_mut().zip(&tensors[2 * i]) {
+                    *w = *v;
+                }
+                for (b, v) in l.bias.iter_mut().zip(&tensors[2 * i + 1]) {
+                    *b = *v;
+                }
+            }
+        }
+        fits
+    }
+
     /// Builds a network with layer widths `sizes` (input first, classes last),
     /// weights drawn by `init` from `rng`, biases zero.
     pub fn new(sizes: &[usize], init: Init, rng: &mut impl Rng) -> Mlp {

@@ -149,6 +149,35 @@ impl Optimizer {
         self.steps
     }
 
+    /// Its state, to save a run between epochs: per tensor the momentum
+    /// (or first-moment) and second-moment buffers, and the steps taken.
+    pub fn state(&self) -> (Vec<(Vec<f32>, Vec<f32>)>, u32) {
+        let buffers = self
+            .state
+            .iter()
+            .map(|t| (t.first.clone(), t.second.clone()))
+            .collect();
+        (buffers, self.steps)
+    }
+
+    /// Restores a state saved by [`Optimizer::state`]; false (and nothing
+    /// changed) when its buffers do not have this optimizer's shapes.
+    pub fn restore(&mut self, buffers: &[(Vec<f32>, Vec<f32>)], steps: u32) -> bool {
+        let fits = buffers.len() == self.state.len()
+            && buffers
+                .iter()
+                .zip(&self.state)
+                .all(|((a, b), t)| a.len() == t.first.len() && b.len() == t.second.len());
+        if fits {
+            for ((a, b), t) in buffers.iter().zip(&mut self.state) {
+                t.first.copy_from_slice(a);
+                t.second.copy_from_slice(b);
+            }
+            self.steps = steps;
+        }
+        fits
+    }
+
     /// An optimizer for `model`'s tensors: each layer's weights, then its
     /// biases.
     pub fn for_model(settings: OptimizerSettings, model: &Mlp) -> Optimizer {

@@ -18,9 +18,11 @@ use crate::nn::dropout::Dropout;
 use crate::nn::optim::Optimizer;
 use crate::nn::{Activations, Gradients, Mlp};
 
+mod checkpoint;
 mod corruption;
 mod inputs;
 
+pub use checkpoint::Checkpoint;
 pub use corruption::{PixelCorruption, TrainingLabels, corruption_seed, training_labels};
 use inputs::gather;
 pub use inputs::{InputMap, pixel_table};
@@ -291,6 +293,34 @@ pub fn train(
     on_epoch: &mut dyn FnMut(&EpochMetrics),
     stop: &dyn Fn() -> bool,
 ) -> Result<RunOutcome, Interrupted> {
+    train_until(params, data, None, params.epochs, on_epoch, stop).map(|span| span.outcome)
+}
+
+/// What [`train_until`] ends with: the run's outcome so far, and the
+/// checkpoint to continue it from when it paused before its last epoch.
+#[derive(Debug, Clone)]
+pub struct Span {
+    /// Everything measured up to the pause or the end.
+    pub outcome: RunOutcome,
+    /// The state after `until` epochs, when the run paused there (not when
+    /// it ended: all epochs done, diverged, or stopped early).
+    pub paused: Option<Box<Checkpoint>>,
+}
+
+/// [`train`], continuing from `from` (when given and it fits the run;
+/// otherwise from the start) and pausing after epoch `until`. A run paused
+/// and continued any number of times ends with the same bits as one
+/// trained straight through: the learning-rate schedule always spans
+/// `params.epochs`.
+pub fn train_until(
+    params: &RunParams,
+    data: &Dataset,
+    from: Option<&Checkpoint>,
+    until: usize,
+    on_epoch: &mut dyn FnMut(&EpochMetrics),
+    stop: &dyn Fn() -> bool,
+) -> Result<Span, Interrupted> {
+    let until = until.min(params.epochs);
     let pixels = data.pixels();
     let sizes = params.layer_sizes(pixels, NUM_CLASSES);
     let DataSplit {
@@ -338,7 +368,32 @@ pub fn train(
         train_seconds: 0.0,
         eval_seconds: 0.0,
     };
-    for epoch in 1..=params.epochs {
+    let mut first_epoch = 1;
+    if let Some(ck) = from {
+        let fits = ck.order.len() == order.len()
+            && ck.dropout_stream.is_some() == dropout.is_some()
+            && ck.watch.is_some() == watch.is_some()
+            && ck.epoch < params.epochs
+            && optimizer.restore(&ck.moments, ck.steps)
+            && model.set_tensors(&ck.tensors);
+        if !fits {
+            // Some part may already be restored: start over cleanly.
+            return train_until(params, data, None, until, on_epoch, stop);
+        }
+        order.copy_from_slice(&ck.order);
+        batch_rng.set_word_pos(ck.batch_stream);
+        if let (Some(d), Some(position)) = (dropout.as_mut(), ck.dropout_stream) {
+            d.set_position(position);
+        }
+        if let (Some(w), Some((best, without))) = (watch.as_mut(), ck.watch) {
+            w.best = best;
+            w.without_improvement = without;
+        }
+        outcome = ck.outcome.clone();
+        first_epoch = ck.epoch + 1;
+    }
+    let until = until.max(first_epoch - 1);
+    for epoch in first_epoch..=until {
         let rate = schedule.rate(epoch);
         let lr = rate as f32;
         let started = Instant::now();
@@ -387,7 +442,7 @@ pub fn train(
         let train_seconds = started.elapsed().as_secs_f64();
         outcome.train_seconds += train_seconds;
         if diverged {
-            return Ok(outcome.diverged(epoch));
+            return Ok(Span::ended(outcome.diverged(epoch)));
         }
         if !is_evaluated(params, epoch) {
             continue;
@@ -453,17 +508,45 @@ pub fn train(
         .flatten()
         .all(|x| x.is_finite());
         if !finite {
-            return Ok(outcome.diverged(epoch));
+            return Ok(Span::ended(outcome.diverged(epoch)));
         }
         let stop_now = watch.as_mut().is_some_and(|w| w.should_stop(&metrics));
         on_epoch(&metrics);
         outcome.epochs.push(metrics);
         if stop_now && epoch < params.epochs {
             outcome.stopped_epoch = Some(epoch);
-            break;
+            return Ok(Span::ended(outcome));
         }
     }
-    Ok(outcome)
+    if until == params.epochs {
+        return Ok(Span::ended(outcome));
+    }
+    let (moments, steps) = optimizer.state();
+    let checkpoint = Checkpoint {
+        run_id: String::new(),
+        epoch: until,
+        tensors: model.tensors(),
+        moments,
+        steps,
+        batch_stream: batch_rng.get_word_pos(),
+        dropout_stream: dropout.as_ref().map(Dropout::position),
+        order,
+        watch: watch.map(|w| (w.best, w.without_improvement)),
+        outcome: outcome.clone(),
+    };
+    Ok(Span {
+        outcome,
+        paused: Some(Box::new(checkpoint)),
+    })
+}
+
+impl Span {
+    fn ended(outcome: RunOutcome) -> Span {
+        Span {
+            outcome,
+            paused: None,
+        }
+    }
 }
 
 /// Early stopping's bookkeeping: the best value of the watched metric so

@@ -218,3 +218,103 @@ fn networks_memorise_random_labels_and_scrambled_pixels_and_test_at_chance() {
     let clean = run(&base, crate::util::mnist()).epochs.pop().unwrap();
     assert!(clean.test_acc > 0.75, "clean: test {}", clean.test_acc);
 }
+
+/// A run paused after some epochs, saved to bytes, read back and continued
+/// ends with the same bits as the run trained straight through: momentum
+/// and Adam buffers, the shuffled order, the dropout stream and the cosine
+/// schedule all carry over.
+#[test]
+fn a_run_paused_saved_and_continued_ends_bit_identical_to_one_trained_straight_through() {
+    use sweep::train::{Checkpoint, train_until};
+
+    let data = crate::util::mnist();
+    let momentum = RunParams {
+        train_subset: Some(500),
+        validation: 200,
+        hidden_size: 48,
+        epochs: 7,
+        optimizer: "momentum".parse().unwrap(),
+        lr_schedule: "cosine".parse().unwrap(),
+        dropout: 0.2,
+        lambda: 1e-3,
+        ..RunParams::default()
+    };
+    let adam = RunParams {
+        optimizer: "adamw".parse().unwrap(),
+        learning_rate: 1e-3,
+        sampling: Sampling::Replacement,
+        dropout: 0.0,
+        input_dropout: 0.1,
+        ..momentum.clone()
+    };
+    for params in [momentum, adam] {
+        let straight = run(&params, data);
+        let mut from: Option<Checkpoint> = None;
+        let mut seen = Vec::new();
+        for until in [1, 3, 6, 7] {
+            let span = train_until(
+                &params,
+                data,
+                from.as_ref(),
+                until,
+                &mut |m| seen.push(m.epoch),
+                &|| false,
+            )
+            .unwrap();
+            match span.paused {
+                Some(ck) => {
+                    assert_eq!(ck.epoch, until);
+                    let bytes = ck.to_bytes();
+                    from = Some(Checkpoint::from_bytes(&bytes).unwrap());
+                    let back = from.as_ref().unwrap();
+                    assert!(back.tensors == ck.tensors && back.moments == ck.moments);
+                    assert_eq!(
+                        (
+                            back.epoch,
+                            back.steps,
+                            back.batch_stream,
+                            back.dropout_stream
+                        ),
+                        (ck.epoch, ck.steps, ck.batch_stream, ck.dropout_stream)
+                    );
+                    assert!(back.order == ck.order && back.watch == ck.watch);
+                    assert_eq!(back.outcome.epochs.len(), ck.outcome.epochs.len());
+                }
+                None => {
+                    assert_eq!(until, 7);
+                    let paused: Vec<_> = span.outcome.epochs.iter().map(without_timing).collect();
+                    let whole: Vec<_> = straight.epochs.iter().map(without_timing).collect();
+                    assert_eq!(paused, whole, "{:?}", params.optimizer);
+                    let val = |o: &RunOutcome| -> Vec<Option<u64>> {
+                        o.epochs
+                            .iter()
+                            .map(|e| e.val_loss.map(f64::to_bits))
+                            .collect()
+                    };
+                    assert_eq!(val(&span.outcome), val(&straight));
+                }
+            }
+        }
+        assert_eq!(seen, (1..=7).collect::<Vec<_>>(), "each epoch seen once");
+    }
+}
+
+#[test]
+fn a_damaged_checkpoint_is_refused() {
+    use sweep::train::{Checkpoint, train_until};
+
+    let params = RunParams {
+        epochs: 3,
+        ..small()
+    };
+    let span = train_until(&params, crate::util::mnist(), None, 1, &mut |_| {}, &|| {
+        false
+    })
+    .unwrap();
+    let mut bytes = span.paused.unwrap().to_bytes();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    let err = Checkpoint::from_bytes(&bytes).unwrap_err();
+    assert!(err.contains("checksum"), "{err}");
+    assert!(Checkpoint::from_bytes(&bytes[..10]).is_err());
+}
