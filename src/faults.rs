@@ -6,7 +6,8 @@
 //! - `SWEEP_TEST_CRASH=<point>:<n>` — abort the process the n-th time the
 //!   sweep reaches `<point>` (`run-saved`: a run's `done.json` is written,
 //!   aggregates not yet; `aggregate`: `runs.csv`'s new text is in its
-//!   temporary file, not yet renamed).
+//!   temporary file, not yet renamed; `checkpoint-saved`: a run paused by
+//!   successive halving has just been saved).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -29,7 +29,7 @@ pub use params::{
     EarlyStopping, InputCorruption, InputScaling, Key, Kind, NoiseMode, PlotAxis, RunParams,
     Sampling, StopMetric, Value,
 };
-use search::{Dimension, Distribution};
+use search::{Dimension, Distribution, Halving};
 pub use search::{Search, SearchRecord};
 
 /// Most runs one experiment may expand to.
@@ -346,6 +346,24 @@ impl Parser<'_> {
         self.check_shorthand(&scalars, &axes, &drawn)?;
         let chosen = axes.iter().filter(|(a, _)| a.key != Key::Seed).count();
         let search = self.search(search_table, &ranged, &drawn, chosen)?;
+        if let Some(halving) = &search.halving {
+            let given = scalars
+                .iter()
+                .map(|(k, at)| (*k, at))
+                .chain(axes.iter().map(|(a, at)| (a.key, at)));
+            for (key, at) in given {
+                if key == Key::Epochs {
+                    return Err(self.error_on_key(
+                        at,
+                        "`epochs` is set by successive halving: every run is trained up to \
+                         [search] `max_epochs`, and stopped earlier at a rung when it is not \
+                         promoted; remove `epochs`"
+                            .into(),
+                    ));
+                }
+            }
+            base.epochs = halving.max_epochs;
+        }
         let given: Vec<(Key, Vec<&str>)> = scalars
             .iter()
             .cloned()
@@ -412,6 +430,9 @@ impl Parser<'_> {
         let grid_points = points.len();
         let runs = self.distinct_runs(points, &dataset_label, &given)?;
         let baseline = self.check_baseline(&runs, &axes, baseline)?;
+        if let Some(halving) = &search.halving {
+            self.check_halving(halving, &runs)?;
+        }
         let name = match name {
             Some(n) => n,
             None => {
@@ -568,6 +589,50 @@ impl Parser<'_> {
                 ))
             }
         }
+    }
+
+    /// Checks that every run can be ranked at every rung: it holds out
+    /// validation images, is evaluated at each rung's epoch, and is not
+    /// stopped by early stopping (which would cut rungs short).
+    fn check_halving(&self, halving: &Halving, runs: &[RunSpec]) -> Result<()> {
+        let at = ["search", "method"];
+        for run in runs {
+            let p = &run.params;
+            if p.validation == 0 {
+                return Err(self.error(
+                    &at,
+                    format!(
+                        "successive halving ranks configurations on the {} of held-out images, \
+                         and some runs hold out none: set `validation = N` in [data] (it never \
+                         ranks on the test set)",
+                        halving.metric
+                    ),
+                ));
+            }
+            if p.early_stopping.is_some() {
+                return Err(self.error(
+                    &at,
+                    "successive halving decides when runs stop; remove `early_stopping`".into(),
+                ));
+            }
+            let rungs = halving.rungs();
+            if let Some(rung) = rungs.iter().find(|&&e| !p.evaluates(e)) {
+                return Err(self.error(
+                    &at,
+                    format!(
+                        "a rung ends after epoch {rung}, which `eval_every = {}` does not \
+                         evaluate; use an `eval_every` that divides every rung's epochs ({})",
+                        p.eval_every,
+                        rungs
+                            .iter()
+                            .map(|e| e.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Keeps the first `random_labels` found, refusing a second.
@@ -912,9 +977,10 @@ impl Parser<'_> {
                 return Err(self.error(
                     at,
                     format!(
-                        "`{} = {{ {} = … }}` is a distribution, and a grid does not draw: add [search] with `method = \"random\"` or \"sobol\" and `samples = N`, or list the values to train, `{} = [a, b, c]`",
+                        "`{} = {{ {} = … }}` is a distribution, and `method = \"{}\"` does not draw: use [search] `method = \"random\"` or \"sobol\" with `samples = N`, or list the values to train, `{} = [a, b, c]`",
                         key.name(),
                         d.law,
+                        search.method,
                         key.name()
                     ),
                 ));

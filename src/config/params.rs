@@ -994,6 +994,12 @@ impl RunParams {
         }
     }
 
+    /// Whether the run is evaluated after `epoch`: every `eval_every`
+    /// epochs, and after the last.
+    pub fn evaluates(&self, epoch: usize) -> bool {
+        epoch.is_multiple_of(self.eval_every) || epoch == self.epochs
+    }
+
     /// Layer widths for inputs of `pixels` features and `classes` outputs.
     pub fn layer_sizes(&self, pixels: usize, classes: usize) -> Vec<usize> {
         let mut sizes = vec![pixels];

@@ -102,6 +102,10 @@ impl OptimizerSettings {
     }
 }
 
+/// A tensor's saved optimizer buffers: momentum (or Adam's first moment)
+/// and Adam's second moment, each empty when the rule has none.
+pub type Moments = (Vec<f32>, Vec<f32>);
+
 /// State of one parameter tensor: the buffers its rule needs, empty when
 /// it needs none.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,7 +155,7 @@ impl Optimizer {
 
     /// Its state, to save a run between epochs: per tensor the momentum
     /// (or first-moment) and second-moment buffers, and the steps taken.
-    pub fn state(&self) -> (Vec<(Vec<f32>, Vec<f32>)>, u32) {
+    pub fn state(&self) -> (Vec<Moments>, u32) {
         let buffers = self
             .state
             .iter()
@@ -162,7 +166,7 @@ impl Optimizer {
 
     /// Restores a state saved by [`Optimizer::state`]; false (and nothing
     /// changed) when its buffers do not have this optimizer's shapes.
-    pub fn restore(&mut self, buffers: &[(Vec<f32>, Vec<f32>)], steps: u32) -> bool {
+    pub fn restore(&mut self, buffers: &[Moments], steps: u32) -> bool {
         let fits = buffers.len() == self.state.len()
             && buffers
                 .iter()

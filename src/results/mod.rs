@@ -16,6 +16,7 @@
 //! sweep 0.1).
 
 pub mod aggregate;
+pub mod checkpoints;
 pub mod lock;
 pub mod manifest;
 pub mod migrate;
@@ -30,6 +31,7 @@ use anyhow::{Context, Result};
 
 pub use crate::files::{write_atomic, write_plain};
 pub use aggregate::Aggregates;
+pub use checkpoints::RUNGS_FILE;
 pub use lock::{FolderLock, ShardHolder};
 pub use manifest::{FORMAT, GridFile, Manifest, cpu_model};
 pub use record::{DONE_FILE, FinishedRun, Record, RunDone, RunParamsFile};
@@ -86,7 +88,7 @@ impl ResultsDir {
     /// Removes what an earlier sweep wrote here (for `--fresh`); other files
     /// the user put in the folder are left alone.
     pub fn clear(&self) -> Result<()> {
-        for dir in ["runs", "plots"] {
+        for dir in ["runs", "plots", checkpoints::CHECKPOINTS] {
             let path = self.root.join(dir);
             if path.exists() {
                 fs::remove_dir_all(&path)
@@ -100,6 +102,7 @@ impl ResultsDir {
             "report.html",
             "manifest.json",
             "grid.json",
+            checkpoints::RUNGS_FILE,
         ] {
             let path = self.root.join(file);
             if path.exists() {

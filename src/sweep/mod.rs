@@ -4,6 +4,7 @@
 //! on a worker pool (each run saved the moment it ends), then finish
 //! (aggregates in grid order, manifest, report).
 
+mod halving;
 mod memory;
 mod plan;
 mod prepare;
@@ -210,7 +211,10 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
         .collect();
     let progress = Progress::new(mine.len(), found.reused.len(), opts.quiet);
     announce(exp, opts, &results, &progress, &found, mine.len());
-    let tally = train_pending(exp, opts, &data, &results, &pending, &progress)?;
+    let tally = match &exp.search.halving {
+        Some(h) => halving::run_rungs(exp, opts, &data, &results, h, &progress)?,
+        None => train_pending(exp, opts, &data, &results, &pending, &progress, None)?,
+    };
     progress.finish_all();
 
     let report = finish(exp, &results, &mut lock, &mut manifest)?;
@@ -448,7 +452,9 @@ struct Tally {
 /// Trains `pending` on `--jobs` workers (never more than there are runs),
 /// each taking the next run in grid order, so runs start in the order
 /// `sweep plan` lists them whatever the number of workers. Each run is
-/// saved (record and aggregate rows) the moment it ends.
+/// saved (record and aggregate rows) the moment it ends. With `until`
+/// (a halving rung), runs continue from their checkpoint and pause after
+/// that epoch, saving a new checkpoint, unless they end first.
 fn train_pending(
     exp: &Experiment,
     opts: &RunOptions,
@@ -456,6 +462,7 @@ fn train_pending(
     results: &ResultsDir,
     pending: &[&RunSpec],
     progress: &Progress,
+    until: Option<usize>,
 ) -> Result<Tally> {
     let workers = opts.jobs.min(pending.len()).max(1);
     // Threads beyond the training workers (up to the cores) take chunks of
@@ -480,13 +487,31 @@ fn train_pending(
                     };
                     let line = progress.start(run_label(exp, spec), spec.params.epochs);
                     let run_started = Instant::now();
+                    let from =
+                        until.and_then(|_| halving::usable_checkpoint(results, spec, progress));
                     let attempt = catch_unwind(AssertUnwindSafe(|| {
                         faults::maybe_fail(&spec.id);
-                        train::train(&spec.params, data, &mut |m| progress.epoch(&line, m), &stop)
+                        train::train_until(
+                            &spec.params,
+                            data,
+                            from.as_ref(),
+                            until.unwrap_or(spec.params.epochs),
+                            &mut |m| progress.epoch(&line, m),
+                            &stop,
+                        )
                     }));
                     let seconds = run_started.elapsed().as_secs_f64();
                     let run = match attempt {
-                        Ok(Ok(outcome)) => FinishedRun::new(spec, outcome),
+                        Ok(Ok(train::Span {
+                            outcome,
+                            paused: Some(mut checkpoint),
+                        })) => {
+                            checkpoint.run_id = spec.id.clone();
+                            results.save_checkpoint(&checkpoint)?;
+                            progress.finish(line, Status::Finished, outcome.epochs.last(), seconds);
+                            continue;
+                        }
+                        Ok(Ok(span)) => FinishedRun::new(spec, span.outcome),
                         // Stopped: nothing is recorded; it trains again on resume.
                         Ok(Err(Interrupted)) => {
                             progress.abandon(line);
@@ -495,6 +520,7 @@ fn train_pending(
                         Err(payload) => FinishedRun::failed(spec, panic_message(&payload), seconds),
                     };
                     results.save_run(&run)?;
+                    results.remove_checkpoint(&spec.id);
                     if run.done.status == Status::Failed && opts.fail_fast {
                         interrupt::request_stop();
                     }

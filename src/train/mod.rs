@@ -176,7 +176,7 @@ pub fn data_split(params: &RunParams, train_len: usize) -> DataSplit {
 /// before the divergence, for a run that diverged; up to the stop, for one
 /// stopped early).
 pub fn is_evaluated(params: &RunParams, epoch: usize) -> bool {
-    epoch.is_multiple_of(params.eval_every) || epoch == params.epochs
+    params.evaluates(epoch)
 }
 
 /// The epochs a run's `epochs.csv` must list, in order: every evaluated

@@ -657,3 +657,81 @@ fn shards_running_at_once_give_every_run_one_row_and_the_last_to_end_orders_the_
         }
     }
 }
+
+/// Successive halving on 8 configurations × 2 seeds: 2, 4, then 8 epochs.
+const HALVING: &str = "name = \"r\"\n[data]\ndataset = \"mnist\"\ntrain_subset = 500\n\
+     validation = 500\n[model]\nhidden_layers = 1\n[grid]\n\
+     learning_rate = [0.01, 0.03, 0.1, 0.3]\nhidden_size = [16, 64]\nseed = { count = 2 }\n\
+     [search]\nmethod = \"halving\"\neta = 2\nmin_epochs = 2\nmax_epochs = 8\n";
+
+/// A halving search killed in its second rung, right after a paused run was
+/// saved, and resumed makes the decisions and ends with the numbers of an
+/// undisturbed one; the runs promoted to the end are bit-identical to the
+/// same runs trained straight through by a plain grid.
+#[test]
+fn a_halving_search_killed_mid_rung_resumes_to_the_same_decisions_and_numbers() {
+    let undisturbed = Sweep::new(HALVING);
+    let out = undisturbed.run(&[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stderr);
+    assert!(
+        said.contains("trained 64 run-epochs, 50.0 % of the 128"),
+        "{said}"
+    );
+    let rungs = fs::read_to_string(undisturbed.results().join("rungs.csv")).unwrap();
+    assert_eq!(rungs.lines().count(), 1 + 8 + 4 + 2, "{rungs}");
+    assert_eq!(rungs.matches(",yes").count(), 4 + 2, "{rungs}");
+    assert!(
+        !undisturbed
+            .results()
+            .join("checkpoints")
+            .read_dir()
+            .unwrap()
+            .any(|_| true)
+    );
+
+    // 16 checkpoints in rung 1, then the 20th is in rung 2.
+    let killed = Sweep::new(HALVING);
+    let out = killed
+        .command(&["--quiet"])
+        .env("SWEEP_TEST_CRASH", "checkpoint-saved:20")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the crash did not happen");
+    let out = killed.run(&["--quiet"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let resumed = fs::read_to_string(killed.results().join("rungs.csv")).unwrap();
+    assert_eq!(resumed, rungs);
+    for table in ["runs.csv", "epochs.csv"] {
+        assert_eq!(
+            metrics(&killed.results().join(table)),
+            metrics(&undisturbed.results().join(table)),
+            "{table}"
+        );
+    }
+
+    // The two configurations that reached 8 epochs, trained as a grid.
+    let grid = HALVING
+        .replace(
+            "learning_rate = [0.01, 0.03, 0.1, 0.3]\nhidden_size = [16, 64]",
+            "learning_rate = [0.1, 0.3]\nhidden_size = [64]",
+        )
+        .replace(
+            "[search]\nmethod = \"halving\"\neta = 2\nmin_epochs = 2\nmax_epochs = 8\n",
+            "[train]\nepochs = 8\n",
+        );
+    let straight = Sweep::new(&grid);
+    let out = straight.run(&["--quiet"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let straight_rows = metrics(&straight.results().join("epochs.csv"));
+    let halving_rows = metrics(&undisturbed.results().join("epochs.csv"));
+    let mut found = 0;
+    for row in straight_rows.lines().skip(1) {
+        assert!(
+            halving_rows.lines().any(|r| r == row),
+            "not in the halving search: {row}"
+        );
+        found += 1;
+    }
+    assert_eq!(found, 4 * 8);
+}

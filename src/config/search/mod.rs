@@ -8,6 +8,7 @@
 //! and raising `samples` from N to 2N keeps the first N (their ids too).
 
 pub mod distribution;
+pub mod halving;
 pub mod random;
 pub mod sobol;
 
@@ -18,6 +19,7 @@ use crate::config::grid::{Axis, AxisError};
 use crate::config::locate::Part;
 use crate::config::params::{Key, RunParams, Value};
 pub use distribution::{Distribution, Law};
+pub use halving::Halving;
 
 choice_enum! {
     /// How configurations are chosen.
@@ -30,10 +32,13 @@ choice_enum! {
         /// An Owen-scrambled Sobol sequence: points that fill the space more
         /// evenly than independent draws, best for N a power of two.
         Sobol = "sobol",
+        /// Successive halving over the grid's configurations: short runs
+        /// for all, longer ones for the best on validation.
+        Halving = "halving",
     }
 }
 
-/// Keys the `[search]` table takes.
+/// Keys the `[search]` table takes (and those of [`halving::HALVING_KEYS`]).
 const SEARCH_KEYS: &[&str] = &["method", "samples", "seed"];
 
 /// Most points a Sobol search may draw (the sequence's length).
@@ -48,6 +53,8 @@ pub struct Search {
     pub samples: usize,
     /// The seed of the draws (not of training).
     pub seed: u64,
+    /// Successive halving's settings, for `method = "halving"`.
+    pub halving: Option<Halving>,
 }
 
 impl Default for Search {
@@ -56,6 +63,7 @@ impl Default for Search {
             method: Method::Grid,
             samples: 0,
             seed: 0,
+            halving: None,
         }
     }
 }
@@ -63,14 +71,16 @@ impl Default for Search {
 impl Search {
     /// Checks the `[search]` table; `max_samples` bounds `samples`.
     pub fn parse(table: &toml::Table, max_samples: usize) -> Result<Search, AxisError> {
-        if let Some(unknown) = table.keys().find(|k| !SEARCH_KEYS.contains(&k.as_str())) {
-            let hint = crate::config::locate::suggest(unknown, SEARCH_KEYS.iter().copied());
+        let known = || SEARCH_KEYS.iter().chain(halving::HALVING_KEYS).copied();
+        if let Some(unknown) = table.keys().find(|k| !known().any(|n| n == k.as_str())) {
+            let hint = crate::config::locate::suggest(unknown, known());
             return Err(AxisError::at(
                 unknown,
                 Part::Key,
                 format!(
                     "unknown key `{unknown}` in [search]{hint}; [search] takes method, samples \
-                     and seed"
+                     and seed (random, sobol), or eta, min_epochs, max_epochs and metric \
+                     (halving)"
                 ),
             ));
         }
@@ -106,8 +116,38 @@ impl Search {
         };
         let samples = whole("samples", 1, max as u64)?;
         let seed = whole("seed", 0, i64::MAX as u64)?.unwrap_or(0);
+        if method == Method::Halving {
+            for key in ["samples", "seed"] {
+                if table.contains_key(key) {
+                    return Err(AxisError::at(
+                        key,
+                        Part::Key,
+                        format!(
+                            "`{key}` belongs to random and Sobol searches; `method = \"halving\"` \
+                             trains every configuration of the [grid] lists"
+                        ),
+                    ));
+                }
+            }
+            return Ok(Search {
+                method,
+                samples: 0,
+                seed: 0,
+                halving: Some(Halving::parse(table)?),
+            });
+        }
+        if let Some(key) = halving::HALVING_KEYS
+            .iter()
+            .find(|k| table.contains_key(**k))
+        {
+            return Err(AxisError::at(
+                key,
+                Part::Key,
+                format!("`{key}` is a setting of `method = \"halving\"`, not of \"{method}\""),
+            ));
+        }
         let samples = match (method, samples) {
-            (Method::Grid, Some(_)) => {
+            (Method::Grid | Method::Halving, Some(_)) => {
                 return Err(AxisError::at(
                     "samples",
                     Part::Key,
@@ -116,7 +156,7 @@ impl Search {
                         .into(),
                 ));
             }
-            (Method::Grid, None) => 0,
+            (Method::Grid | Method::Halving, None) => 0,
             (_, Some(n)) => n as usize,
             (_, None) => {
                 return Err(AxisError::at(
@@ -142,12 +182,13 @@ impl Search {
             method,
             samples,
             seed,
+            halving: None,
         })
     }
 
     /// Whether points are drawn rather than enumerated.
     pub fn is_sampled(&self) -> bool {
-        self.method != Method::Grid
+        matches!(self.method, Method::Random | Method::Sobol)
     }
 
     /// A note to show with the plan, if any: Sobol points are balanced only
@@ -289,6 +330,7 @@ mod tests {
             method,
             samples,
             seed: 7,
+            halving: None,
         }
     }
 
@@ -393,7 +435,8 @@ mod tests {
             Search {
                 method: Method::Sobol,
                 samples: 32,
-                seed: 3
+                seed: 3,
+                halving: None,
             }
         );
         assert!(
@@ -421,6 +464,7 @@ mod tests {
             method: Method::Sobol,
             samples: 24,
             seed: 0,
+            halving: None,
         }
         .note()
         .unwrap();

@@ -1,0 +1,60 @@
+//! `checkpoints/<id>.ckpt`: runs paused by successive halving between
+//! rungs, and `rungs.csv`, the decisions of each rung.
+
+use std::fs;
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use super::ResultsDir;
+use crate::files::{ReadError, read_bounded, write_atomic};
+use crate::train::Checkpoint;
+
+/// Largest checkpoint read back (a network with 64 M parameters and
+/// Adam's two buffers).
+const MAX_CHECKPOINT: u64 = 1 << 30;
+
+/// The folder of checkpoints in a results folder.
+pub const CHECKPOINTS: &str = "checkpoints";
+
+/// The file of halving decisions in a results folder.
+pub const RUNGS_FILE: &str = "rungs.csv";
+
+impl ResultsDir {
+    fn checkpoint_path(&self, id: &str) -> PathBuf {
+        self.root().join(CHECKPOINTS).join(format!("{id}.ckpt"))
+    }
+
+    /// Saves a paused run (atomically: a crash leaves the old file or the new).
+    pub fn save_checkpoint(&self, checkpoint: &Checkpoint) -> Result<()> {
+        let path = self.checkpoint_path(&checkpoint.run_id);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        write_atomic(&path, &checkpoint.to_bytes())?;
+        crate::faults::crash_point("checkpoint-saved");
+        Ok(())
+    }
+
+    /// The paused state of run `id`: `None` when there is none, an error
+    /// saying why when the file cannot be used (the run then starts over).
+    pub fn load_checkpoint(&self, id: &str) -> Option<Result<Checkpoint, String>> {
+        let bytes = match read_bounded(&self.checkpoint_path(id), MAX_CHECKPOINT) {
+            Err(ReadError::Missing) => return None,
+            Err(e) => return Some(Err(e.to_string())),
+            Ok(bytes) => bytes,
+        };
+        Some(Checkpoint::from_bytes(&bytes).and_then(|c| {
+            if c.run_id == id {
+                Ok(c)
+            } else {
+                Err(format!("it belongs to run {}", c.run_id))
+            }
+        }))
+    }
+
+    /// Removes run `id`'s checkpoint, once its record holds all it measured.
+    pub fn remove_checkpoint(&self, id: &str) {
+        let _ = fs::remove_file(self.checkpoint_path(id));
+    }
+}

@@ -1,0 +1,333 @@
+//! Successive halving, synchronous and deterministic: a rung trains every
+//! run of the configurations left to its epochs (continuing paused runs
+//! from their checkpoints), ranks the configurations by the mean over seeds
+//! of the validation metric at that epoch (ties by grid order), keeps the
+//! best 1/η, and records the runs of the others as stopped there.
+//!
+//! Every decision is a pure function of what the records and checkpoints on
+//! disk hold, so a resumed or re-run search makes the same decisions, and
+//! writes them to `rungs.csv`.
+
+use anyhow::Result;
+
+use super::{RunOptions, Tally, train_pending};
+use crate::config::search::Halving;
+use crate::config::{Experiment, Key, RunParams, RunSpec, StopMetric};
+use crate::data::Dataset;
+use crate::progress::Progress;
+use crate::report::stats::Stat;
+use crate::results::tables::num;
+use crate::results::{FinishedRun, RUNGS_FILE, Record, ResultsDir, csv_text, write_atomic};
+use crate::train::{Checkpoint, EpochMetrics, Status};
+
+/// One configuration: its index in grid order and its runs (one per seed).
+struct Configuration<'a> {
+    index: usize,
+    label: String,
+    runs: Vec<&'a RunSpec>,
+}
+
+/// The runs of `exp` grouped into configurations, in grid order.
+fn configurations(exp: &Experiment) -> Vec<Configuration<'_>> {
+    let mut out: Vec<(RunParams, Configuration)> = Vec::new();
+    for spec in &exp.runs {
+        let key = RunParams {
+            seed: 0,
+            ..spec.params.clone()
+        };
+        match out.iter_mut().find(|(p, _)| *p == key) {
+            Some((_, c)) => c.runs.push(spec),
+            None => {
+                let index = out.len();
+                let label = exp
+                    .swept
+                    .iter()
+                    .filter(|&&k| k != Key::Seed)
+                    .map(|&k| format!("{}={}", k.name(), spec.params.text(k)))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                out.push((
+                    key,
+                    Configuration {
+                        index,
+                        label,
+                        runs: vec![spec],
+                    },
+                ));
+            }
+        }
+    }
+    out.into_iter().map(|(_, c)| c).collect()
+}
+
+/// What a run has measured so far, from its record or its checkpoint.
+enum Measured {
+    /// Nothing yet.
+    Nothing,
+    /// Paused after `epoch` epochs.
+    Paused(usize, Vec<EpochMetrics>),
+    /// Ended (all epochs, diverged, failed, or stopped at a rung).
+    Ended(Box<FinishedRun>),
+}
+
+fn measured(results: &ResultsDir, spec: &RunSpec) -> Measured {
+    if let Record::Complete(run) = results.load_run(spec) {
+        return Measured::Ended(run);
+    }
+    match results.load_checkpoint(&spec.id) {
+        Some(Ok(c)) => Measured::Paused(c.epoch, c.outcome.epochs),
+        _ => Measured::Nothing,
+    }
+}
+
+/// The checkpoint run `spec` continues from, if it has a usable one; a
+/// damaged one is reported and the run starts over.
+pub(super) fn usable_checkpoint(
+    results: &ResultsDir,
+    spec: &RunSpec,
+    progress: &Progress,
+) -> Option<Checkpoint> {
+    match results.load_checkpoint(&spec.id)? {
+        Ok(c) => Some(c),
+        Err(why) => {
+            progress.note(&format!(
+                "the checkpoint of run {} cannot be used ({why}); it trains again from the start",
+                spec.id
+            ));
+            None
+        }
+    }
+}
+
+/// A configuration's score at a rung: the metric per seed (higher is
+/// better after turning the loss around; a run that diverged or failed
+/// scores worst).
+fn scores(
+    results: &ResultsDir,
+    config: &Configuration,
+    epoch: usize,
+    metric: StopMetric,
+) -> Vec<f64> {
+    config
+        .runs
+        .iter()
+        .map(|spec| {
+            let epochs = match measured(results, spec) {
+                Measured::Ended(run) if run.done.status != Status::Finished => return f64::NAN,
+                Measured::Ended(run) => run.epochs,
+                Measured::Paused(_, epochs) => epochs,
+                Measured::Nothing => return f64::NAN,
+            };
+            epochs
+                .iter()
+                .find(|e| e.epoch == epoch)
+                .and_then(|e| match metric {
+                    StopMetric::ValAcc => e.val_acc,
+                    StopMetric::ValLoss => e.val_loss,
+                })
+                .unwrap_or(f64::NAN)
+        })
+        .collect()
+}
+
+/// One row of `rungs.csv`.
+struct Decision {
+    rung: usize,
+    epochs: usize,
+    index: usize,
+    label: String,
+    seeds: usize,
+    stat: Stat,
+    rank: usize,
+    promoted: bool,
+}
+
+/// The columns of `rungs.csv`.
+const COLUMNS: [&str; 11] = [
+    "rung",
+    "epochs",
+    "configuration",
+    "settings",
+    "seeds",
+    "metric",
+    "mean",
+    "ci95_low",
+    "ci95_high",
+    "rank",
+    "promoted",
+];
+
+/// Runs the rungs of `halving` and writes `rungs.csv`.
+pub(super) fn run_rungs(
+    exp: &Experiment,
+    opts: &RunOptions,
+    data: &Dataset,
+    results: &ResultsDir,
+    halving: &Halving,
+    progress: &Progress,
+) -> Result<Tally> {
+    let configs = configurations(exp);
+    let rungs = halving.rungs();
+    let mut alive: Vec<&Configuration> = configs.iter().collect();
+    let mut tally = Tally::default();
+    let mut decisions: Vec<Decision> = Vec::new();
+    progress.note(&format!(
+        "successive halving: {} configurations × {} seed(s); {}",
+        configs.len(),
+        configs.first().map_or(0, |c| c.runs.len()),
+        halving.describe()
+    ));
+    for (rung, &epochs) in rungs.iter().enumerate() {
+        let last = rung + 1 == rungs.len();
+        // Train every run of the configurations left that has not reached
+        // this rung's epochs (nor ended).
+        let pending: Vec<&RunSpec> = alive
+            .iter()
+            .flat_map(|c| c.runs.iter().copied())
+            .filter(|spec| match measured(results, spec) {
+                Measured::Nothing => true,
+                Measured::Paused(done, _) => done < epochs,
+                Measured::Ended(_) => false,
+            })
+            .collect();
+        let runs_in_rung: usize = alive.iter().map(|c| c.runs.len()).sum();
+        let rung_progress = Progress::new(runs_in_rung, runs_in_rung - pending.len(), opts.quiet);
+        let done = train_pending(
+            exp,
+            opts,
+            data,
+            results,
+            &pending,
+            &rung_progress,
+            Some(epochs),
+        )?;
+        rung_progress.finish_all();
+        tally.trained += done.trained;
+        tally.diverged += done.diverged;
+        tally.failed.extend(done.failed);
+        if crate::interrupt::stop_requested() {
+            return Ok(tally);
+        }
+
+        // Rank on the mean over seeds; ties (and all-NaN) by grid order.
+        let mut ranked: Vec<(&Configuration, Stat)> = alive
+            .iter()
+            .map(|c| {
+                let mut values = scores(results, c, epochs, halving.metric);
+                if values.iter().any(|v| v.is_nan()) {
+                    values.clear();
+                }
+                (*c, Stat::of(&values))
+            })
+            .collect();
+        let better = |s: &Stat| match (s.mean, halving.metric) {
+            (None, _) => f64::NEG_INFINITY,
+            (Some(m), StopMetric::ValAcc) => m,
+            (Some(m), StopMetric::ValLoss) => -m,
+        };
+        ranked.sort_by(|a, b| {
+            better(&b.1)
+                .total_cmp(&better(&a.1))
+                .then(a.0.index.cmp(&b.0.index))
+        });
+        let keep = if last {
+            0
+        } else {
+            halving.promoted(ranked.len())
+        };
+        for (rank, (config, stat)) in ranked.iter().enumerate() {
+            decisions.push(Decision {
+                rung: rung + 1,
+                epochs,
+                index: config.index + 1,
+                label: config.label.clone(),
+                seeds: config.runs.len(),
+                stat: *stat,
+                rank: rank + 1,
+                promoted: rank < keep,
+            });
+        }
+        if !last {
+            for (config, _) in &ranked[keep..] {
+                stop_runs(results, config, epochs)?;
+            }
+            progress.note(&format!(
+                "rung {}: {} configuration(s) at {epochs} epochs; the best {keep} on mean {} go on \
+                 ({})",
+                rung + 1,
+                ranked.len(),
+                halving.metric,
+                ranked[..keep]
+                    .iter()
+                    .map(|(c, _)| c.label.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+        }
+        let mut kept: Vec<&Configuration> = ranked[..keep].iter().map(|(c, _)| *c).collect();
+        kept.sort_by_key(|c| c.index);
+        alive = kept;
+        write_rungs(results, &decisions, halving.metric)?;
+    }
+    let trained: usize = exp
+        .runs
+        .iter()
+        .filter_map(|spec| match measured(results, spec) {
+            Measured::Ended(run) => Some(
+                run.done
+                    .stopped_epoch
+                    .or(run.done.diverged_epoch)
+                    .unwrap_or(run.spec.params.epochs),
+            ),
+            _ => None,
+        })
+        .sum();
+    let full = exp.runs.len() * halving.max_epochs;
+    progress.note(&format!(
+        "successive halving trained {trained} run-epochs, {:.1} % of the {full} that the full \
+         grid at {} epochs takes (decisions in {RUNGS_FILE})",
+        100.0 * trained as f64 / full.max(1) as f64,
+        halving.max_epochs
+    ));
+    Ok(tally)
+}
+
+/// Records the runs of a configuration dropped at a rung as stopped after
+/// `epochs` (from their checkpoints) and removes the checkpoints.
+fn stop_runs(results: &ResultsDir, config: &Configuration, epochs: usize) -> Result<()> {
+    for spec in &config.runs {
+        if let Some(Ok(checkpoint)) = results.load_checkpoint(&spec.id) {
+            let mut outcome = checkpoint.outcome;
+            outcome.stopped_epoch = Some(epochs);
+            results.save_run(&FinishedRun::new(spec, outcome))?;
+            results.remove_checkpoint(&spec.id);
+        }
+    }
+    Ok(())
+}
+
+/// Writes every decision so far to `rungs.csv`.
+fn write_rungs(results: &ResultsDir, decisions: &[Decision], metric: StopMetric) -> Result<()> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(COLUMNS)?;
+    for d in decisions {
+        let (low, high) = d
+            .stat
+            .ci95
+            .map_or((String::new(), String::new()), |(l, h)| (num(l), num(h)));
+        writer.write_record([
+            d.rung.to_string(),
+            d.epochs.to_string(),
+            d.index.to_string(),
+            csv_text(&d.label),
+            d.seeds.to_string(),
+            metric.to_string(),
+            d.stat.mean.map_or(String::new(), num),
+            low,
+            high,
+            d.rank.to_string(),
+            if d.promoted { "yes" } else { "no" }.to_string(),
+        ])?;
+    }
+    write_atomic(&results.root().join(RUNGS_FILE), &writer.into_inner()?)
+}
