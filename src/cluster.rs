@@ -82,6 +82,15 @@ pub fn prepare(
     submit: bool,
     retry: bool,
 ) -> Result<SlurmOutcome> {
+    if exp.search.halving.is_some() {
+        return Err(bad_input!(
+            "{} is a successive-halving search, which `sweep slurm` does not split into array \
+             tasks yet (each rung waits for all its runs before it decides). Run it in one job: \
+             `sbatch --cpus-per-task=N --wrap \"{}\"`",
+            exp.path.display(),
+            crate::slurm::command_line("run", &exp.path, &base.out)
+        ));
+    }
     let data = sweep::load_data(exp)?;
     let results = ResultsDir::new(base.results_dir(), &exp.dataset_label);
     let shard_path = base.script_dir().join("shards.json");

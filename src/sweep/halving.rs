@@ -249,7 +249,7 @@ pub(super) fn run_rungs(
         }
         if !last {
             for (config, _) in &ranked[keep..] {
-                stop_runs(results, config, epochs)?;
+                tally.trained += stop_runs(results, config, epochs)?;
             }
             progress.note(&format!(
                 "rung {}: {} configuration(s) at {epochs} epochs; the best {keep} on mean {} go on \
@@ -293,17 +293,20 @@ pub(super) fn run_rungs(
 }
 
 /// Records the runs of a configuration dropped at a rung as stopped after
-/// `epochs` (from their checkpoints) and removes the checkpoints.
-fn stop_runs(results: &ResultsDir, config: &Configuration, epochs: usize) -> Result<()> {
+/// `epochs` (from their checkpoints), removes the checkpoints, and says how
+/// many runs it recorded.
+fn stop_runs(results: &ResultsDir, config: &Configuration, epochs: usize) -> Result<usize> {
+    let mut recorded = 0;
     for spec in &config.runs {
         if let Some(Ok(checkpoint)) = results.load_checkpoint(&spec.id) {
             let mut outcome = checkpoint.outcome;
             outcome.stopped_epoch = Some(epochs);
             results.save_run(&FinishedRun::new(spec, outcome))?;
             results.remove_checkpoint(&spec.id);
+            recorded += 1;
         }
     }
-    Ok(())
+    Ok(recorded)
 }
 
 /// Writes every decision so far to `rungs.csv`.

@@ -19,6 +19,20 @@ pub(super) fn take_folder(
     opts: &RunOptions,
 ) -> Result<FolderLock> {
     let fresh = opts.fresh;
+    if exp.search.halving.is_some()
+        && let Some(shard) = &opts.shard
+    {
+        return Err(bad_input!(
+            "--shard {shard} cannot split a successive-halving search ({}): each rung waits for \
+             all its runs before it decides. Run it whole: `{}`",
+            exp.path.display(),
+            RunOptions {
+                shard: None,
+                ..opts.clone()
+            }
+            .command(&exp.path, "")
+        ));
+    }
     if fresh && let Some(shard) = &opts.shard {
         return Err(bad_input!(
             "--fresh cannot be combined with --shard {shard}: it would delete the other shards' \
