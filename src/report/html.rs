@@ -10,6 +10,7 @@ use crate::config::Key;
 use crate::report::SweepResults;
 use crate::report::compare::{self, Comparison};
 use crate::report::interpolation::Crossing;
+use crate::report::rungs::Rung;
 use crate::report::plots::Figure;
 use crate::report::stats::Stat;
 use crate::report::summary::{Config, config_keys, selection_metric};
@@ -62,6 +63,8 @@ pub struct Extras<'a> {
     pub crossings: &'a [Crossing],
     /// The experiment's baseline configuration and every comparison with it.
     pub comparison: Option<(&'a Config<'a>, &'a [Comparison])>,
+    /// The rungs of a successive-halving search.
+    pub rungs: Option<&'a [Rung]>,
 }
 
 /// The page.
@@ -116,7 +119,25 @@ pub fn report_html(
         esc(&m.experiment_file),
     );
 
-    best_cards(&mut h, configs);
+    match extras.rungs {
+        // Only configurations trained to the last rung compete for "best":
+        // the others stopped earlier, at fewer epochs.
+        Some(_) => {
+            let finalists: Vec<Config> = configs
+                .iter()
+                .filter(|c| {
+                    !c.finished.is_empty()
+                        && c.finished.iter().all(|r| r.done.stopped_epoch.is_none())
+                })
+                .cloned()
+                .collect();
+            best_cards(&mut h, &finalists);
+        }
+        None => best_cards(&mut h, configs),
+    }
+    if let Some(rungs) = extras.rungs {
+        rungs_section(&mut h, rungs);
+    }
     grid_section(&mut h, results);
     headline_table(&mut h, configs, &keys);
     if let Some((baseline, rows)) = extras.comparison {
@@ -151,6 +172,42 @@ pub fn report_html(
         esc(&results.root.display().to_string())
     );
     h
+}
+
+/// The decisions of a successive-halving search, rung by rung.
+fn rungs_section(h: &mut String, rungs: &[Rung]) {
+    let _ = writeln!(
+        h,
+        "<h2>Successive halving</h2>\n<p>Each rung trains the configurations left to its \
+         epochs, ranks them on the mean over seeds of the validation metric, and promotes the \
+         best; runs dropped at a rung are recorded as stopped there (<code>stopped_epoch</code>), \
+         so their rows in the tables below are at fewer epochs. Only configurations trained to \
+         the last rung compete for the cards above. Every decision: \
+         <a href=\"rungs.csv\">rungs.csv</a>.</p>\n<table>\n<tr><th>rung</th><th>epochs</th>\
+         <th>configurations</th><th>promoted</th><th class=\"text\">best (mean {})</th></tr>",
+        rungs.first().map_or("", |r| r.metric.as_str())
+    );
+    for r in rungs {
+        let best = r.ranked.first().map_or(String::new(), |(label, mean)| {
+            format!(
+                "{} ({})",
+                esc(label),
+                mean.map_or("—".to_string(), |m| match r.metric.as_str() {
+                    "val_acc" => format!("{:.2} %", 100.0 * m),
+                    _ => format!("{m:.4}"),
+                })
+            )
+        });
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"text\">{best}</td></tr>",
+            r.rung,
+            r.epochs,
+            r.ranked.len(),
+            r.promoted
+        );
+    }
+    let _ = writeln!(h, "</table>");
 }
 
 /// Every configuration against the experiment's baseline, as `compare.csv`

@@ -7,6 +7,7 @@ pub mod difference;
 pub mod html;
 pub mod interpolation;
 pub mod plots;
+pub mod rungs;
 pub mod stats;
 pub mod summary;
 
@@ -217,9 +218,11 @@ pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
     if let Some((_, rows)) = &comparison {
         write_atomic(&root.join("compare.csv"), &compare::compare_csv(rows)?)?;
     }
+    let rungs = rungs::read(root);
     let html = root.join("report.html");
     let extras = html::Extras {
         crossings: &crossings,
+        rungs: rungs.as_deref(),
         comparison: comparison
             .as_ref()
             .map(|(base, rows)| (&configs[*base], &rows[..])),
