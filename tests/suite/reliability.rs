@@ -689,6 +689,8 @@ fn a_halving_search_killed_mid_rung_resumes_to_the_same_decisions_and_numbers() 
             .unwrap()
             .any(|_| true)
     );
+    let report = fs::read_to_string(undisturbed.results().join("report.html")).unwrap();
+    assert!(report.contains("<h2>Successive halving</h2>"));
 
     // 16 checkpoints in rung 1, then the 20th is in rung 2.
     let killed = Sweep::new(HALVING);

@@ -243,12 +243,10 @@ impl Chart for ScatterChart<'_> {
             .collect();
         let all: Vec<(f64, f64)> = means.iter().flatten().copied().collect();
         let trend = trend(&all);
+        // The data set the range; a trend interval reaching past it (few
+        // points in a bin) is cut at its edge.
         let y = y_range(
-            seeds.iter().flatten().map(|p| p.1).chain(
-                trend
-                    .iter()
-                    .flat_map(|t| t.2.map_or([t.1, t.1], |c| [c.0, c.1])),
-            ),
+            seeds.iter().flatten().map(|p| p.1),
             self.metric == Metric::Gap,
         );
         let mut chart: ChartContext<'_, DB, Plane> =
@@ -276,7 +274,10 @@ impl Chart for ScatterChart<'_> {
         }
         if !trend.is_empty() {
             chart.draw_series(trend.iter().filter_map(|&(x, m, ci)| {
-                ci.map(|(lo, hi)| ErrorBar::new_vertical(x, lo, m, hi, BLACK.stroke_width(2), 14))
+                ci.map(|(lo, hi)| {
+                    let (lo, hi) = (lo.max(y.0), hi.min(y.1));
+                    ErrorBar::new_vertical(x, lo, m, hi, BLACK.stroke_width(2), 14)
+                })
             }))?;
             chart
                 .draw_series(LineSeries::new(
