@@ -85,6 +85,13 @@ pub struct RunArgs {
     /// --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT.
     #[arg(long, value_name = "K/N", allow_hyphen_values = true)]
     pub shard: Option<crate::shard::Shard>,
+    /// For a successive-halving search: train only rung R (1 = the first)
+    /// of the configurations the earlier rungs promoted, up to its epochs,
+    /// and decide nothing (what the Slurm jobs of `sweep slurm` run; a
+    /// plain `sweep run` afterwards makes every decision). With --shard,
+    /// only that shard of the rung's runs.
+    #[arg(long, value_name = "R", value_parser = clap::value_parser!(u16).range(1..))]
+    pub rung: Option<u16>,
 }
 
 /// Flags of `sweep plan`.

@@ -30,6 +30,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         fail_fast: args.fail_fast,
         yes: args.yes,
         shard: args.shard,
+        rung: args.rung.map(usize::from),
     };
     interrupt::install();
     let summary = sweep::run(&exp, &opts)?;
@@ -45,27 +46,43 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let shard = args
         .shard
         .map_or(String::new(), |s| format!(" (shard {s})"));
-    writeln!(
-        out,
-        "{}{shard}: {} runs ({} trained now, {} reused{diverged}{failed}) in {:.1} s",
-        exp.name, summary.total, summary.trained, summary.reused, summary.seconds
-    )?;
-    writeln!(out, "results: {}", summary.dir.display())?;
-    writeln!(
-        out,
-        "  runs.csv     one row per run (final and best metrics)"
-    )?;
-    writeln!(
-        out,
-        "  epochs.csv   one row per run and epoch (learning curves)"
-    )?;
-    match &summary.report {
-        Some(report) => print_report(&mut out, report)?,
-        None => writeln!(
+    if let Some(rung) = args.rung {
+        writeln!(
             out,
-            "  other shards still run in this folder: the last to end writes runs.csv, \
-             epochs.csv and the report in grid order"
-        )?,
+            "{} rung {rung}{shard}: {} runs ({} trained now, {} already there{diverged}{failed}) \
+             in {:.1} s\nresults: {}\n  paused runs in checkpoints/; `{}` after the last rung \
+             makes the decisions and writes rungs.csv, the tables and the report",
+            exp.name,
+            summary.total,
+            summary.trained,
+            summary.reused,
+            summary.seconds,
+            summary.dir.display(),
+            crate::slurm::command_line("run", &args.file, &opts.out)
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{}{shard}: {} runs ({} trained now, {} reused{diverged}{failed}) in {:.1} s",
+            exp.name, summary.total, summary.trained, summary.reused, summary.seconds
+        )?;
+        writeln!(out, "results: {}", summary.dir.display())?;
+        writeln!(
+            out,
+            "  runs.csv     one row per run (final and best metrics)"
+        )?;
+        writeln!(
+            out,
+            "  epochs.csv   one row per run and epoch (learning curves)"
+        )?;
+        match &summary.report {
+            Some(report) => print_report(&mut out, report)?,
+            None => writeln!(
+                out,
+                "  other shards still run in this folder: the last to end writes runs.csv, \
+                 epochs.csv and the report in grid order"
+            )?,
+        }
     }
     if !summary.failed.is_empty() {
         writeln!(
@@ -588,6 +605,11 @@ pub fn slurm(args: &SlurmArgs) -> Result<()> {
         extra: args.extra_sbatch.clone(),
     };
     let results = base.results_dir();
+    if let Some(halving) = &exp.search.halving {
+        let outcome =
+            cluster::halving::prepare(&exp, halving, base, &given, args.submit, args.retry)?;
+        return print_halving_submission(&exp, args, &results, &outcome);
+    }
     let outcome = cluster::prepare(&exp, base, &given, args.submit, args.retry)?;
     let again = command_line("slurm", &args.file, &args.out);
     let mut out = std::io::stdout().lock();
@@ -674,6 +696,67 @@ pub fn slurm(args: &SlurmArgs) -> Result<()> {
             }
             writeln!(out, "(or run `{again} {} --submit`)", outcome.options)?;
         }
+    }
+    Ok(())
+}
+
+/// What `sweep slurm` says about a halving search it wrote (and submitted).
+fn print_halving_submission(
+    exp: &Experiment,
+    args: &SlurmArgs,
+    results: &std::path::Path,
+    outcome: &crate::cluster::halving::HalvingOutcome,
+) -> Result<()> {
+    let again = crate::slurm::command_line("slurm", &args.file, &args.out);
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{}: successive halving in {} rungs, one array job each, each after the one before:",
+        exp.name,
+        outcome.rungs.len()
+    )?;
+    for (r, (epochs, runs, tasks)) in outcome.rungs.iter().enumerate() {
+        writeln!(
+            out,
+            "  rung {}: {runs} runs to {epochs} epochs in {tasks} task(s)",
+            r + 1
+        )?;
+    }
+    writeln!(
+        out,
+        "  then decide.sbatch: `sweep run` makes the decisions and writes the report"
+    )?;
+    writeln!(
+        out,
+        "scripts: {}/{{rung-*.sbatch, decide.sbatch, halving.json}}, logs in {}/logs/",
+        outcome.script_dir.display(),
+        outcome.script_dir.display()
+    )?;
+    writeln!(out, "options: {}", outcome.options)?;
+    if args.retry {
+        match outcome.from_rung {
+            Some(r) => writeln!(out, "resubmitting from rung {r}, the first with work left")?,
+            None => writeln!(out, "every rung is done; resubmitting the decide job")?,
+        }
+        if !outcome.changed.is_empty() {
+            writeln!(
+                out,
+                "changed from the first submission: {}",
+                outcome.changed.join(", ")
+            )?;
+        }
+    }
+    if outcome.submitted.is_empty() {
+        writeln!(out, "submit with:")?;
+        for line in outcome.commands.lines() {
+            writeln!(out, "  {line}")?;
+        }
+        writeln!(out, "(or run `{again} {} --submit`)", outcome.options)?;
+    } else {
+        let ids: Vec<String> = outcome.submitted.iter().map(|j| j.to_string()).collect();
+        writeln!(out, "submitted jobs {} (in that order)", ids.join(", "))?;
+        writeln!(out, "watch it with: sweep status {}", results.display())?;
+        writeln!(out, "if a rung fails or is cancelled: {again} --retry")?;
     }
     Ok(())
 }

@@ -18,6 +18,13 @@ use crate::bad_input;
 pub const ARRAY_SCRIPT: &str = "sweep.sbatch";
 /// File name of the report job's script, in `<results>/slurm/`.
 pub const REPORT_SCRIPT: &str = "report.sbatch";
+/// File name of the last job of a halving search, in `<results>/slurm/`.
+pub const DECIDE_SCRIPT: &str = "decide.sbatch";
+
+/// File name of rung `rung`'s array script, in `<results>/slurm/`.
+pub fn rung_script_name(rung: usize) -> String {
+    format!("rung-{rung}.sbatch")
+}
 
 /// Everything the two scripts are made from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,6 +241,70 @@ impl SlurmOptions {
             shell_quote(&self.experiment)?,
             shell_quote(&self.out)?,
             self.submit.tasks,
+            self.submit.cpus_per_task,
+        );
+        Ok(s)
+    }
+
+    /// The array script of rung `rung` of a successive-halving search
+    /// (`rung-R.sbatch`): task K of `tasks` runs `sweep run FILE --rung R
+    /// --shard K/tasks`, training its part of the configurations the
+    /// earlier rungs promoted (recomputed from the results folder) and
+    /// deciding nothing.
+    pub fn rung_script(&self, rung: usize, tasks: usize) -> Result<String> {
+        self.check()?;
+        let logs = self.log_dir();
+        let mut s = self.header(&format!("sweep-{}-rung{rung}", self.name))?;
+        directive(&mut s, "output", &logs, Some("%A_%a.out"))?;
+        directive(&mut s, "error", &logs, Some("%A_%a.err"))?;
+        let _ = writeln!(
+            s,
+            "#SBATCH --array={}",
+            array_spec(&(0..tasks).collect::<Vec<_>>(), self.submit.max_parallel)
+        );
+        let _ = writeln!(s, "#SBATCH --cpus-per-task={}", self.submit.cpus_per_task);
+        if let Some(mem) = &self.submit.mem {
+            let _ = writeln!(s, "#SBATCH --mem={}", word("--mem", mem)?);
+        }
+        self.common(&mut s)?;
+        let _ = writeln!(
+            s,
+            "\n# Rung {rung} of a successive-halving search, shard $SLURM_ARRAY_TASK_ID of \
+             {tasks}.\n# Submitted with --dependency=afterok on the previous rung's array.",
+        );
+        let _ = writeln!(
+            s,
+            "exec {} run {} --out {} --rung {rung} --shard \"$SLURM_ARRAY_TASK_ID/{tasks}\" --jobs \"${{SLURM_CPUS_PER_TASK:-{}}}\" --retry-failed --quiet",
+            shell_quote(&self.binary)?,
+            shell_quote(&self.experiment)?,
+            shell_quote(&self.out)?,
+            self.submit.cpus_per_task,
+        );
+        Ok(s)
+    }
+
+    /// The last job of a successive-halving search (`decide.sbatch`): a
+    /// plain `sweep run FILE` after the last rung, which finds every run
+    /// trained, makes and records every decision (`rungs.csv`, runs dropped
+    /// at a rung) and writes the tables and the report; whatever a failed
+    /// task left undone, it trains itself.
+    pub fn decide_script(&self) -> Result<String> {
+        self.check()?;
+        let logs = self.log_dir();
+        let mut s = self.header(&format!("sweep-{}-decide", self.name))?;
+        directive(&mut s, "output", &logs, Some("decide_%j.out"))?;
+        directive(&mut s, "error", &logs, Some("decide_%j.err"))?;
+        let _ = writeln!(s, "#SBATCH --cpus-per-task={}", self.submit.cpus_per_task);
+        if let Some(mem) = &self.submit.mem {
+            let _ = writeln!(s, "#SBATCH --mem={}", word("--mem", mem)?);
+        }
+        self.common(&mut s)?;
+        let _ = writeln!(
+            s,
+            "\nexec {} run {} --out {} --jobs \"${{SLURM_CPUS_PER_TASK:-{}}}\" --quiet",
+            shell_quote(&self.binary)?,
+            shell_quote(&self.experiment)?,
+            shell_quote(&self.out)?,
             self.submit.cpus_per_task,
         );
         Ok(s)

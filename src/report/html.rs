@@ -10,8 +10,8 @@ use crate::config::Key;
 use crate::report::SweepResults;
 use crate::report::compare::{self, Comparison};
 use crate::report::interpolation::Crossing;
-use crate::report::rungs::Rung;
 use crate::report::plots::Figure;
+use crate::report::rungs::Rung;
 use crate::report::stats::Stat;
 use crate::report::summary::{Config, config_keys, selection_metric};
 

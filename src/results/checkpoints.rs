@@ -6,9 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use super::ResultsDir;
+use super::{Record, ResultsDir};
+use crate::config::RunSpec;
 use crate::files::{ReadError, read_bounded, write_atomic};
-use crate::train::Checkpoint;
+use crate::train::{Checkpoint, Status};
 
 /// Largest checkpoint read back (a network with 64 M parameters and
 /// Adam's two buffers).
@@ -51,6 +52,17 @@ impl ResultsDir {
                 Err(format!("it belongs to run {}", c.run_id))
             }
         }))
+    }
+
+    /// Removes the record of run `spec` if it is one of a failed run (the
+    /// run is being retried and has paused at a rung since).
+    pub fn remove_failed_record(&self, spec: &RunSpec) -> Result<()> {
+        if let Record::Complete(run) = self.load_run(spec)
+            && run.done.status == Status::Failed
+        {
+            fs::remove_dir_all(self.run_dir(&spec.id))?;
+        }
+        Ok(())
     }
 
     /// Removes run `id`'s checkpoint, once its record holds all it measured.

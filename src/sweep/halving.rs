@@ -18,6 +18,7 @@ use crate::progress::Progress;
 use crate::report::stats::Stat;
 use crate::results::tables::num;
 use crate::results::{FinishedRun, RUNGS_FILE, Record, ResultsDir, csv_text, write_atomic};
+use crate::shard::{self, DataSize};
 use crate::train::{Checkpoint, EpochMetrics, Status};
 
 /// One configuration: its index in grid order and its runs (one per seed).
@@ -181,15 +182,7 @@ pub(super) fn run_rungs(
         let last = rung + 1 == rungs.len();
         // Train every run of the configurations left that has not reached
         // this rung's epochs (nor ended).
-        let pending: Vec<&RunSpec> = alive
-            .iter()
-            .flat_map(|c| c.runs.iter().copied())
-            .filter(|spec| match measured(results, spec) {
-                Measured::Nothing => true,
-                Measured::Paused(done, _) => done < epochs,
-                Measured::Ended(_) => false,
-            })
-            .collect();
+        let pending = pending_runs(results, &alive, epochs, opts.retry_failed);
         let runs_in_rung: usize = alive.iter().map(|c| c.runs.len()).sum();
         let rung_progress = Progress::new(runs_in_rung, runs_in_rung - pending.len(), opts.quiet);
         let done = train_pending(
@@ -209,27 +202,7 @@ pub(super) fn run_rungs(
             return Ok(tally);
         }
 
-        // Rank on the mean over seeds; ties (and all-NaN) by grid order.
-        let mut ranked: Vec<(&Configuration, Stat)> = alive
-            .iter()
-            .map(|c| {
-                let mut values = scores(results, c, epochs, halving.metric);
-                if values.iter().any(|v| v.is_nan()) {
-                    values.clear();
-                }
-                (*c, Stat::of(&values))
-            })
-            .collect();
-        let better = |s: &Stat| match (s.mean, halving.metric) {
-            (None, _) => f64::NEG_INFINITY,
-            (Some(m), StopMetric::ValAcc) => m,
-            (Some(m), StopMetric::ValLoss) => -m,
-        };
-        ranked.sort_by(|a, b| {
-            better(&b.1)
-                .total_cmp(&better(&a.1))
-                .then(a.0.index.cmp(&b.0.index))
-        });
+        let ranked = rank(results, &alive, epochs, halving.metric);
         let keep = if last {
             0
         } else {
@@ -264,9 +237,7 @@ pub(super) fn run_rungs(
                     .join("; ")
             ));
         }
-        let mut kept: Vec<&Configuration> = ranked[..keep].iter().map(|(c, _)| *c).collect();
-        kept.sort_by_key(|c| c.index);
-        alive = kept;
+        alive = promoted(&ranked, keep);
         write_rungs(results, &decisions, halving.metric)?;
     }
     let trained: usize = exp
@@ -292,12 +263,179 @@ pub(super) fn run_rungs(
     Ok(tally)
 }
 
+/// The runs of `alive` that have not reached `epochs` (nor ended; with
+/// `retry_failed`, runs that failed count as not there).
+fn pending_runs<'a>(
+    results: &ResultsDir,
+    alive: &[&Configuration<'a>],
+    epochs: usize,
+    retry_failed: bool,
+) -> Vec<&'a RunSpec> {
+    alive
+        .iter()
+        .flat_map(|c| c.runs.iter().copied())
+        .filter(|spec| needs_training(results, spec, epochs, retry_failed))
+        .collect()
+}
+
+/// Whether run `spec` must train to reach `epochs`. A failed run (with
+/// `retry_failed`) must, unless its last checkpoint is already there: it
+/// failed in a later rung.
+fn needs_training(results: &ResultsDir, spec: &RunSpec, epochs: usize, retry_failed: bool) -> bool {
+    match measured(results, spec) {
+        Measured::Nothing => true,
+        Measured::Paused(done, _) => done < epochs,
+        Measured::Ended(run) if retry_failed && run.done.status == Status::Failed => {
+            !matches!(results.load_checkpoint(&spec.id), Some(Ok(c)) if c.epoch >= epochs)
+        }
+        Measured::Ended(_) => false,
+    }
+}
+
+/// The configurations of `alive` ranked at `epochs`, best first, with the
+/// statistics of their metric over seeds: on the mean, higher accuracy or
+/// lower loss first; a configuration with a seed that diverged or failed
+/// last; ties in grid order.
+fn rank<'a, 'c>(
+    results: &ResultsDir,
+    alive: &[&'c Configuration<'a>],
+    epochs: usize,
+    metric: StopMetric,
+) -> Vec<(&'c Configuration<'a>, Stat)> {
+    let mut ranked: Vec<(&Configuration, Stat)> = alive
+        .iter()
+        .map(|c| {
+            let mut values = scores(results, c, epochs, metric);
+            if values.iter().any(|v| v.is_nan()) {
+                values.clear();
+            }
+            (*c, Stat::of(&values))
+        })
+        .collect();
+    let better = |s: &Stat| match (s.mean, metric) {
+        (None, _) => f64::NEG_INFINITY,
+        (Some(m), StopMetric::ValAcc) => m,
+        (Some(m), StopMetric::ValLoss) => -m,
+    };
+    ranked.sort_by(|a, b| {
+        better(&b.1)
+            .total_cmp(&better(&a.1))
+            .then(a.0.index.cmp(&b.0.index))
+    });
+    ranked
+}
+
+/// The `keep` best of `ranked`, back in grid order.
+fn promoted<'a, 'c>(
+    ranked: &[(&'c Configuration<'a>, Stat)],
+    keep: usize,
+) -> Vec<&'c Configuration<'a>> {
+    let mut kept: Vec<&Configuration> = ranked[..keep].iter().map(|(c, _)| *c).collect();
+    kept.sort_by_key(|c| c.index);
+    kept
+}
+
+/// The configurations that rung `rung` (0-based) trains, from the decisions
+/// of the rungs before it, recomputed from the records and checkpoints on
+/// disk; an error when a rung before it has not finished its work (a run
+/// that has not reached its epochs, or failed), since deciding then would be
+/// wrong.
+fn replay<'a, 'c>(
+    results: &ResultsDir,
+    configs: &'c [Configuration<'a>],
+    halving: &Halving,
+    rung: usize,
+) -> Result<Vec<&'c Configuration<'a>>> {
+    let rungs = halving.rungs();
+    let mut alive: Vec<&Configuration> = configs.iter().collect();
+    for (r, &epochs) in rungs.iter().enumerate().take(rung) {
+        let unfinished = pending_runs(results, &alive, epochs, true);
+        if !unfinished.is_empty() {
+            return Err(crate::bad_input!(
+                "rung {} of this halving search has not finished: {} run(s) have not reached \
+                 epoch {epochs} (e.g. {}); train that rung first (`sweep slurm --retry` \
+                 resubmits from the first unfinished rung)",
+                r + 1,
+                unfinished.len(),
+                unfinished[0].id
+            ));
+        }
+        let ranked = rank(results, &alive, epochs, halving.metric);
+        alive = promoted(&ranked, halving.promoted(ranked.len()));
+    }
+    Ok(alive)
+}
+
+/// The first rung (1-based) with work left (a run short of its epochs, or
+/// failed), or `None` when every rung is done: what a `--retry` of a
+/// halving search on Slurm resubmits from.
+pub fn first_unfinished_rung(exp: &Experiment, results: &ResultsDir) -> Option<usize> {
+    let halving = exp.search.halving.as_ref()?;
+    let configs = configurations(exp);
+    let rungs = halving.rungs();
+    let mut alive: Vec<&Configuration> = configs.iter().collect();
+    for (r, &epochs) in rungs.iter().enumerate() {
+        if !pending_runs(results, &alive, epochs, true).is_empty() {
+            return Some(r + 1);
+        }
+        let ranked = rank(results, &alive, epochs, halving.metric);
+        alive = promoted(&ranked, halving.promoted(ranked.len()));
+    }
+    None
+}
+
+/// `sweep run --rung R [--shard K/N]`: trains this shard's part of rung R
+/// (the configurations the earlier rungs' decisions leave, recomputed from
+/// disk) up to the rung's epochs, and decides nothing: the job after the
+/// last rung, a plain `sweep run`, makes and records every decision.
+pub(super) fn run_rung_task(
+    exp: &Experiment,
+    opts: &RunOptions,
+    data: &Dataset,
+    results: &ResultsDir,
+    halving: &Halving,
+    rung: usize,
+    progress_quiet: bool,
+) -> Result<(usize, Tally)> {
+    let configs = configurations(exp);
+    let epochs = halving.rungs()[rung - 1];
+    let alive = replay(results, &configs, halving, rung - 1)?;
+    let runs: Vec<RunSpec> = alive
+        .iter()
+        .flat_map(|c| c.runs.iter().map(|s| (*s).clone()))
+        .collect();
+    let mine: Vec<&RunSpec> = match &opts.shard {
+        Some(shard) => shard.select(&runs, &shard::costs(&runs, DataSize::of(data))),
+        None => runs.iter().collect(),
+    };
+    let pending: Vec<&RunSpec> = mine
+        .iter()
+        .copied()
+        .filter(|spec| needs_training(results, spec, epochs, opts.retry_failed))
+        .collect();
+    let progress = Progress::new(mine.len(), mine.len() - pending.len(), progress_quiet);
+    progress.note(&format!(
+        "successive halving, rung {rung} ({epochs} epochs): {} of the rung's {} runs here, {} \
+         to train",
+        mine.len(),
+        runs.len(),
+        pending.len()
+    ));
+    let tally = train_pending(exp, opts, data, results, &pending, &progress, Some(epochs))?;
+    progress.finish_all();
+    Ok((mine.len(), tally))
+}
+
 /// Records the runs of a configuration dropped at a rung as stopped after
 /// `epochs` (from their checkpoints), removes the checkpoints, and says how
 /// many runs it recorded.
 fn stop_runs(results: &ResultsDir, config: &Configuration, epochs: usize) -> Result<usize> {
     let mut recorded = 0;
     for spec in &config.runs {
+        // A run with a record ended already (or failed: that stays so).
+        if let Record::Complete(_) = results.load_run(spec) {
+            continue;
+        }
         if let Some(Ok(checkpoint)) = results.load_checkpoint(&spec.id) {
             let mut outcome = checkpoint.outcome;
             outcome.stopped_epoch = Some(epochs);

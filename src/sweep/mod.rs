@@ -19,6 +19,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 
+pub use halving::first_unfinished_rung;
 pub use memory::memory_estimate;
 pub use plan::{PlannedRun, plan};
 
@@ -54,6 +55,9 @@ pub struct RunOptions {
     pub yes: bool,
     /// Train only this shard's runs (`--shard K/N`).
     pub shard: Option<Shard>,
+    /// For a halving search, train only this rung (1-based) and decide
+    /// nothing (`--rung R`).
+    pub rung: Option<usize>,
 }
 
 impl RunOptions {
@@ -191,6 +195,26 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
     // Take the folder; select this invocation's runs; see what is on disk.
     let results = ResultsDir::new(results_dir(exp, &opts.out), &exp.dataset_label);
     let mut lock = prepare::take_folder(exp, &data, &results, opts)?;
+    if let (Some(halving), Some(rung)) = (&exp.search.halving, opts.rung) {
+        if results.read_grid().is_none() {
+            results.write_grid(&GridFile::of(exp))?;
+        }
+        let (mine, tally) =
+            halving::run_rung_task(exp, opts, &data, &results, halving, rung, opts.quiet)?;
+        lock.release_shard();
+        return Ok(SweepSummary {
+            dir: results.root().to_path_buf(),
+            total: mine,
+            reused: mine.saturating_sub(tally.trained + tally.paused),
+            trained: tally.trained + tally.paused,
+            diverged: tally.diverged,
+            failed: tally.failed,
+            missing: 0,
+            stopped: interrupt::stop_requested(),
+            seconds: started.elapsed().as_secs_f64(),
+            report: None,
+        });
+    }
     let mine = select_runs(exp, &data, opts);
     let renamed = if opts.shard.is_none() {
         results.rename_legacy_folders()
@@ -445,6 +469,8 @@ fn announce(
 #[derive(Debug, Default)]
 struct Tally {
     trained: usize,
+    /// Runs trained to a halving rung and paused there.
+    paused: usize,
     diverged: usize,
     failed: Vec<String>,
 }
@@ -508,6 +534,9 @@ fn train_pending(
                         })) => {
                             checkpoint.run_id = spec.id.clone();
                             results.save_checkpoint(&checkpoint)?;
+                            // A retried run that had failed: its record goes.
+                            results.remove_failed_record(spec)?;
+                            tally.lock().unwrap_or_else(|e| e.into_inner()).paused += 1;
                             progress.finish(line, Status::Finished, outcome.epochs.last(), seconds);
                             continue;
                         }
@@ -520,7 +549,10 @@ fn train_pending(
                         Err(payload) => FinishedRun::failed(spec, panic_message(&payload), seconds),
                     };
                     results.save_run(&run)?;
-                    results.remove_checkpoint(&spec.id);
+                    if run.done.status != Status::Failed {
+                        // A failed run keeps its last checkpoint for a retry.
+                        results.remove_checkpoint(&spec.id);
+                    }
                     if run.done.status == Status::Failed && opts.fail_fast {
                         interrupt::request_stop();
                     }

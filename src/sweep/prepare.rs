@@ -19,12 +19,37 @@ pub(super) fn take_folder(
     opts: &RunOptions,
 ) -> Result<FolderLock> {
     let fresh = opts.fresh;
+    if let Some(rung) = opts.rung {
+        let Some(halving) = &exp.search.halving else {
+            return Err(bad_input!(
+                "--rung {rung} is for successive-halving searches; {} is not one (its [search] \
+                 method is \"{}\")",
+                exp.path.display(),
+                exp.search.method
+            ));
+        };
+        let rungs = halving.rungs().len();
+        if rung > rungs {
+            return Err(bad_input!(
+                "--rung {rung}: the halving search of {} has {rungs} rungs (1 to {rungs})",
+                exp.path.display()
+            ));
+        }
+        if fresh {
+            return Err(bad_input!(
+                "--fresh cannot be combined with --rung {rung}: it would delete the earlier \
+                 rungs' runs"
+            ));
+        }
+    }
     if exp.search.halving.is_some()
+        && opts.rung.is_none()
         && let Some(shard) = &opts.shard
     {
         return Err(bad_input!(
-            "--shard {shard} cannot split a successive-halving search ({}): each rung waits for \
-             all its runs before it decides. Run it whole: `{}`",
+            "--shard {shard} cannot split a successive-halving search ({}) as a whole: each \
+             rung waits for all its runs before it decides. Split one rung with --rung R \
+             --shard {shard} (as `sweep slurm` does), or run it whole: `{}`",
             exp.path.display(),
             RunOptions {
                 shard: None,

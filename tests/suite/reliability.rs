@@ -692,6 +692,16 @@ fn a_halving_search_killed_mid_rung_resumes_to_the_same_decisions_and_numbers() 
     let report = fs::read_to_string(undisturbed.results().join("report.html")).unwrap();
     assert!(report.contains("<h2>Successive halving</h2>"));
 
+    // A later rung cannot start before the earlier ones are done.
+    let early = Sweep::new(HALVING);
+    let out = early.run(&["--rung", "2", "--shard", "0/2"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("rung 1 of this halving search has not finished"),
+        "{}",
+        text(&out.stderr)
+    );
+
     // 16 checkpoints in rung 1, then the 20th is in rung 2.
     let killed = Sweep::new(HALVING);
     let out = killed

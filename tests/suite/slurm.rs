@@ -380,3 +380,85 @@ fn a_retry_keeps_the_first_options_and_leaves_queued_or_running_shards_alone() {
     let status = text(&sb.sweep(&["status", "opts/slow"], &[]).stdout);
     assert!(status.contains("all            6         6"), "{status}");
 }
+
+/// Successive halving on 8 configurations × 2 seeds: 2, 4, then 8 epochs.
+const HALVING: &str = "name = \"s\"\n[data]\ndataset = \"mnist\"\ntrain_subset = 500\n\
+     validation = 500\n[model]\nhidden_layers = 1\n[grid]\n\
+     learning_rate = [0.01, 0.03, 0.1, 0.3]\nhidden_size = [16, 64]\nseed = { count = 2 }\n\
+     [search]\nmethod = \"halving\"\neta = 2\nmin_epochs = 2\nmax_epochs = 8\n";
+
+/// The job ids `sweep slurm --submit` printed for a halving search.
+fn chain_ids(stdout: &str) -> Vec<String> {
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("submitted jobs "))
+        .unwrap_or_else(|| panic!("no job ids in: {stdout}"));
+    line["submitted jobs ".len()..]
+        .split(" (")
+        .next()
+        .unwrap()
+        .split(", ")
+        .map(str::to_string)
+        .collect()
+}
+
+/// A halving search submitted as a chain of rung arrays makes the decisions
+/// and numbers of `sweep run` on one machine; when a run fails, the rung's
+/// array fails, the jobs after it are cancelled, and `--retry` resubmits the
+/// chain from the first rung with work left.
+#[test]
+fn a_halving_search_on_slurm_chains_its_rungs_and_retries_from_the_rung_that_failed() {
+    if !slurm_available() {
+        return;
+    }
+    let sb = Sandbox::new();
+    fs::write(sb.dir.path().join("s.toml"), HALVING).unwrap();
+    let out = sb.sweep(&["run", "s.toml", "--out", "single", "--quiet"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let victim = csv::Reader::from_path(sb.results("single").join("runs.csv"))
+        .unwrap()
+        .records()
+        .next()
+        .unwrap()
+        .unwrap()[0]
+        .to_string();
+
+    let out = sb.sweep(
+        &[
+            "slurm", "s.toml", "--out", "chain", "--tasks", "2", "--submit",
+        ],
+        &[("SWEEP_TEST_FAIL", &victim)],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let jobs = chain_ids(&text(&out.stdout));
+    assert_eq!(jobs.len(), 4, "three rungs and the decide job");
+    for job in &jobs {
+        wait_for(job);
+    }
+    let chain = sb.results("chain");
+    assert!(
+        !chain.join("rungs.csv").exists(),
+        "the decide job must not run after a failed rung"
+    );
+
+    let out = sb.sweep(&["slurm", "s.toml", "--out", "chain", "--retry"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(said.contains("resubmitting from rung 1"), "{said}");
+    let jobs = chain_ids(&said);
+    assert_eq!(jobs.len(), 4, "{said}");
+    for job in &jobs {
+        wait_for(job);
+    }
+    assert_eq!(
+        fs::read_to_string(chain.join("rungs.csv")).unwrap(),
+        fs::read_to_string(sb.results("single").join("rungs.csv")).unwrap()
+    );
+    for file in ["runs.csv", "epochs.csv"] {
+        assert_eq!(
+            metrics(&sb.results("single").join(file)),
+            metrics(&chain.join(file)),
+            "{file}"
+        );
+    }
+}

@@ -20,6 +20,8 @@ use crate::slurm::{self, ARRAY_SCRIPT, GivenOptions, REPORT_SCRIPT, SlurmOptions
 use crate::sweep;
 use crate::train::Status;
 
+pub mod halving;
+
 /// `slurm/shards.json`: which shard each run belongs to, as `sweep slurm`
 /// computed it (so `sweep status` and `--retry` need no dataset), the
 /// options it was submitted with and the array jobs submitted since.
@@ -82,15 +84,6 @@ pub fn prepare(
     submit: bool,
     retry: bool,
 ) -> Result<SlurmOutcome> {
-    if exp.search.halving.is_some() {
-        return Err(bad_input!(
-            "{} is a successive-halving search, which `sweep slurm` does not split into array \
-             tasks yet (each rung waits for all its runs before it decides). Run it in one job: \
-             `sbatch --cpus-per-task=N --wrap \"{}\"`",
-            exp.path.display(),
-            crate::slurm::command_line("run", &exp.path, &base.out)
-        ));
-    }
     let data = sweep::load_data(exp)?;
     let results = ResultsDir::new(base.results_dir(), &exp.dataset_label);
     let shard_path = base.script_dir().join("shards.json");
@@ -247,7 +240,7 @@ pub fn prepare(
 
 /// The shards (array task ids) of `jobs` that Slurm still has queued or
 /// running.
-fn queued_shards(jobs: &[u64]) -> Result<BTreeSet<usize>> {
+pub(crate) fn queued_shards(jobs: &[u64]) -> Result<BTreeSet<usize>> {
     if jobs.is_empty() {
         return Ok(BTreeSet::new());
     }
@@ -278,7 +271,7 @@ fn queued_shards(jobs: &[u64]) -> Result<BTreeSet<usize>> {
 }
 
 /// Runs an sbatch command and returns the job id it printed.
-fn sbatch(cmd: &mut Command) -> Result<u64> {
+pub(crate) fn sbatch(cmd: &mut Command) -> Result<u64> {
     let out = cmd.output().map_err(|e| {
         bad_input!("cannot run sbatch ({e}); is this a Slurm login node with sbatch on the PATH?")
     })?;
