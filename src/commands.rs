@@ -199,6 +199,14 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         )?;
     }
     writeln!(out, "  compare.csv  {}", path.display())?;
+    let pairs = crate::report::write_mcnemar(&args.dir, &configs, base)?;
+    if pairs > 0 {
+        writeln!(
+            out,
+            "  mcnemar.csv  {} (McNemar's exact test, {pairs} pairs of runs of the same seed)",
+            args.dir.join("mcnemar.csv").display()
+        )?;
+    }
     Ok(())
 }
 

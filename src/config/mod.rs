@@ -49,6 +49,9 @@ const DATA_KEYS: &[&str] = &["dataset", "data_dir"];
 const RANDOM_LABELS: &str = "random_labels";
 /// Top-level keys other than sections and settings.
 const TEXT_KEYS: &[&str] = &["name", "description"];
+/// Top-level `save_predictions = true`: keep each run's test predictions
+/// (not a setting: it changes no number, and no run id).
+const SAVE_PREDICTIONS: &str = "save_predictions";
 
 /// One run of the grid: its parameters and an id derived from them alone.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -89,6 +92,9 @@ pub struct Experiment {
     pub search: Search,
     /// For a sampled search, what was drawn and how (kept in `grid.json`).
     pub sampled: Option<SearchRecord>,
+    /// Whether each run's test predictions are kept (`save_predictions`),
+    /// for McNemar's test between single runs.
+    pub save_predictions: bool,
 }
 
 impl Experiment {
@@ -215,6 +221,7 @@ impl Parser<'_> {
         let mut random_labels: Option<(&toml::Value, Vec<&str>)> = None;
         let mut baseline: Vec<(Key, String, Vec<&str>)> = Vec::new();
         let mut search_table: Option<&toml::Value> = None;
+        let mut save_predictions = false;
         // Grid entries that are grid ranges (`log`, `linear`), and
         // distributions: each allowed under one kind of search only.
         let mut ranged: Vec<(Vec<&str>, &str)> = Vec::new();
@@ -265,6 +272,16 @@ impl Parser<'_> {
                 baseline = self.compare_table(value)?;
             } else if key == "search" {
                 search_table = Some(value);
+            } else if key == SAVE_PREDICTIONS {
+                save_predictions = value.as_bool().ok_or_else(|| {
+                    self.error(
+                        &at,
+                        format!(
+                            "`{SAVE_PREDICTIONS}` must be true or false, got {} {value}",
+                            value.type_str()
+                        ),
+                    )
+                })?;
             } else if key == "grid" {
                 let grid = value.as_table().ok_or_else(|| {
                     self.error(
@@ -308,7 +325,7 @@ impl Parser<'_> {
                 let valid = TEXT_KEYS
                     .iter()
                     .chain(SECTIONS)
-                    .chain(["grid", "search", "compare"].iter())
+                    .chain(["grid", "search", "compare", SAVE_PREDICTIONS].iter())
                     .chain(DATA_KEYS)
                     .chain([RANDOM_LABELS].iter())
                     .copied()
@@ -318,7 +335,7 @@ impl Parser<'_> {
                     &at,
                     format!(
                         "unknown key `{key}`{hint}; the top level takes name, description, the \
-                         tables [data], [model], [train], [grid], [search] and [compare], or any setting"
+                         tables [data], [model], [train], [grid], [search] and [compare], save_predictions, or any setting"
                     ),
                 ));
             }
@@ -460,6 +477,7 @@ impl Parser<'_> {
             baseline,
             search,
             sampled,
+            save_predictions,
         })
     }
 

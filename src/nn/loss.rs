@@ -38,7 +38,7 @@ impl Loss {
 }
 
 /// The index of the largest value of `row` (the first of equals).
-fn arg_max(row: &[f32]) -> usize {
+pub fn arg_max(row: &[f32]) -> usize {
     let (mut best, mut max) = (0, row[0]);
     for (j, &z) in row.iter().enumerate().skip(1) {
         if z > max {

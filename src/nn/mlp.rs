@@ -207,6 +207,17 @@ impl Mlp {
         }
     }
 
+    /// The class each of the first `out.len()` rows of the batch left by
+    /// [`Mlp::forward`] is predicted as (the largest output; the accuracy
+    /// counts the same).
+    pub fn predictions(&self, acts: &Activations, out: &mut [u8]) {
+        let outputs = acts.values[self.layers.len()].slice(s![..out.len(), ..]);
+        for (row, class) in outputs.rows().into_iter().zip(out.iter_mut()) {
+            let row = row.as_slice().expect(ROW_MAJOR);
+            *class = super::loss::arg_max(row) as u8;
+        }
+    }
+
     /// Scores the logits left by [`Mlp::forward`] against `labels`, without
     /// gradients. The logits are left intact.
     pub fn score(&self, acts: &mut Activations, labels: &[u8]) -> BatchScore {

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod difference;
 pub mod html;
 pub mod interpolation;
+pub mod mcnemar;
 pub mod plots;
 pub mod rungs;
 pub mod stats;
@@ -215,8 +216,9 @@ pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
         [] => None,
         wanted => compare::against(&configs, wanted, &results.grid.dataset).ok(),
     };
-    if let Some((_, rows)) = &comparison {
+    if let Some((base, rows)) = &comparison {
         write_atomic(&root.join("compare.csv"), &compare::compare_csv(rows)?)?;
+        write_mcnemar(root, &configs, *base)?;
     }
     let rungs = rungs::read(root);
     let html = root.join("report.html");
@@ -247,6 +249,23 @@ pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
         note: None,
         crossings,
     })
+}
+
+/// `mcnemar.csv`: McNemar's test between each run and the baseline's run
+/// of the same seed, when runs saved their test predictions
+/// (`save_predictions = true`); nothing is written when none did.
+pub fn write_mcnemar(root: &Path, configs: &[summary::Config], base: usize) -> Result<usize> {
+    let pairs: Vec<(&summary::Config, &summary::Config)> = configs
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != base)
+        .map(|(_, c)| (c, &configs[base]))
+        .collect();
+    let rows = mcnemar::tests(&pairs, (root, root));
+    if !rows.is_empty() {
+        write_atomic(&root.join("mcnemar.csv"), &mcnemar::mcnemar_csv(&rows)?)?;
+    }
+    Ok(rows.len())
 }
 
 /// Removes plots of an earlier report that this one no longer draws (a

@@ -1,14 +1,17 @@
-//! `checkpoints/<id>.ckpt`: runs paused by successive halving between
-//! rungs, and `rungs.csv`, the decisions of each rung.
+//! Files beside the run records: `checkpoints/<id>.ckpt` (runs paused by
+//! successive halving between rungs), `rungs.csv` (the decisions of each
+//! rung), and `runs/<id>/predictions.bin` (a run's test predictions, with
+//! `save_predictions = true`).
 
 use std::fs;
 use std::path::PathBuf;
 
 use anyhow::Result;
+use sha2::{Digest, Sha256};
 
 use super::{Record, ResultsDir};
 use crate::config::RunSpec;
-use crate::files::{ReadError, read_bounded, write_atomic};
+use crate::files::{ReadError, limits, read_bounded, write_atomic};
 use crate::train::{Checkpoint, Status};
 
 /// Largest checkpoint read back (a network with 64 M parameters and
@@ -68,5 +71,37 @@ impl ResultsDir {
     /// Removes run `id`'s checkpoint, once its record holds all it measured.
     pub fn remove_checkpoint(&self, id: &str) {
         let _ = fs::remove_file(self.checkpoint_path(id));
+    }
+}
+
+/// File name of a run's test predictions, in its run folder.
+pub const PREDICTIONS_FILE: &str = "predictions.bin";
+
+/// First bytes of a predictions file.
+const PREDICTIONS_MAGIC: &[u8] = b"sweep predictions 1\n";
+
+impl ResultsDir {
+    /// Saves the class run `id` predicts for each test image: one byte per
+    /// image, after a magic line, then SHA-256 of all that. Written before
+    /// the run's record, so a record never points at a missing file.
+    pub fn save_predictions(&self, id: &str, classes: &[u8]) -> Result<()> {
+        let dir = self.run_dir(id);
+        fs::create_dir_all(&dir)?;
+        let mut bytes = PREDICTIONS_MAGIC.to_vec();
+        bytes.extend_from_slice(classes);
+        let digest = Sha256::digest(&bytes);
+        bytes.extend_from_slice(&digest);
+        write_atomic(&dir.join(PREDICTIONS_FILE), &bytes)
+    }
+
+    /// The test predictions of run `id`, if it saved them and the file is
+    /// whole.
+    pub fn load_predictions(&self, id: &str) -> Option<Vec<u8>> {
+        let bytes = read_bounded(&self.run_dir(id).join(PREDICTIONS_FILE), limits::GRID).ok()?;
+        let body = bytes.get(..bytes.len().checked_sub(32)?)?;
+        if Sha256::digest(body)[..] != bytes[body.len()..] {
+            return None;
+        }
+        body.strip_prefix(PREDICTIONS_MAGIC).map(<[u8]>::to_vec)
     }
 }

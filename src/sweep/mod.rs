@@ -522,6 +522,7 @@ fn train_pending(
                             data,
                             from.as_ref(),
                             until.unwrap_or(spec.params.epochs),
+                            exp.save_predictions,
                             &mut |m| progress.epoch(&line, m),
                             &stop,
                         )
@@ -540,7 +541,12 @@ fn train_pending(
                             progress.finish(line, Status::Finished, outcome.epochs.last(), seconds);
                             continue;
                         }
-                        Ok(Ok(span)) => FinishedRun::new(spec, span.outcome),
+                        Ok(Ok(span)) => {
+                            if let Some(classes) = &span.outcome.test_predictions {
+                                results.save_predictions(&spec.id, classes)?;
+                            }
+                            FinishedRun::new(spec, span.outcome)
+                        }
                         // Stopped: nothing is recorded; it trains again on resume.
                         Ok(Err(Interrupted)) => {
                             progress.abandon(line);

@@ -172,6 +172,7 @@ impl Checkpoint {
                 epochs: h.epochs,
                 train_seconds: h.train_seconds,
                 eval_seconds: h.eval_seconds,
+                test_predictions: None,
             },
         })
     }

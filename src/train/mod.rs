@@ -122,6 +122,10 @@ pub struct RunOutcome {
     pub train_seconds: f64,
     /// Wall-clock seconds spent evaluating.
     pub eval_seconds: f64,
+    /// The class predicted for each test image after the last epoch (low
+    /// bits; the top bit set when it is right), when asked for
+    /// (`save_predictions`) and the run did not diverge.
+    pub test_predictions: Option<Vec<u8>>,
 }
 
 /// The images of the training split a run trains on and validates on.
@@ -214,6 +218,42 @@ pub fn evaluate(
     (e.loss, e.accuracy)
 }
 
+/// The class `model` predicts for each image `indices` of `split`, in
+/// their order.
+pub fn predict(
+    model: &Mlp,
+    split: &Split,
+    pixels: usize,
+    indices: &[u32],
+    map: &InputMap,
+) -> Vec<u8> {
+    let sizes = model.sizes();
+    let chunk = EVAL_CHUNK.min(indices.len().max(1));
+    let parts: Vec<Vec<u8>> = indices
+        .par_chunks(chunk)
+        .map_init(
+            || (Activations::new(&sizes, chunk), vec![0u8; chunk]),
+            |(acts, labels), part| {
+                let rows = part.len();
+                gather(
+                    split,
+                    pixels,
+                    part,
+                    map,
+                    &split.labels,
+                    acts.input_mut(),
+                    &mut labels[..rows],
+                );
+                model.forward(acts, rows);
+                let mut classes = vec![0u8; rows];
+                model.predictions(acts, &mut classes);
+                classes
+            },
+        )
+        .collect();
+    parts.concat()
+}
+
 /// Mean loss and accuracy over some images, and the accuracy against a
 /// second labelling of them.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -293,7 +333,7 @@ pub fn train(
     on_epoch: &mut dyn FnMut(&EpochMetrics),
     stop: &dyn Fn() -> bool,
 ) -> Result<RunOutcome, Interrupted> {
-    train_until(params, data, None, params.epochs, on_epoch, stop).map(|span| span.outcome)
+    train_until(params, data, None, params.epochs, false, on_epoch, stop).map(|span| span.outcome)
 }
 
 /// What [`train_until`] ends with: the run's outcome so far, and the
@@ -308,7 +348,9 @@ pub struct Span {
 }
 
 /// [`train`], continuing from `from` (when given and it fits the run;
-/// otherwise from the start) and pausing after epoch `until`. A run paused
+/// otherwise from the start) and pausing after epoch `until`; with
+/// `keep_predictions`, the outcome of a run that ends holds the class it
+/// predicts for each test image. A run paused
 /// and continued any number of times ends with the same bits as one
 /// trained straight through: the learning-rate schedule always spans
 /// `params.epochs`.
@@ -317,6 +359,7 @@ pub fn train_until(
     data: &Dataset,
     from: Option<&Checkpoint>,
     until: usize,
+    keep_predictions: bool,
     on_epoch: &mut dyn FnMut(&EpochMetrics),
     stop: &dyn Fn() -> bool,
 ) -> Result<Span, Interrupted> {
@@ -367,6 +410,7 @@ pub fn train_until(
         epochs: Vec::new(),
         train_seconds: 0.0,
         eval_seconds: 0.0,
+        test_predictions: None,
     };
     let mut first_epoch = 1;
     if let Some(ck) = from {
@@ -378,7 +422,7 @@ pub fn train_until(
             && model.set_tensors(&ck.tensors);
         if !fits {
             // Some part may already be restored: start over cleanly.
-            return train_until(params, data, None, until, on_epoch, stop);
+            return train_until(params, data, None, until, keep_predictions, on_epoch, stop);
         }
         order.copy_from_slice(&ck.order);
         batch_rng.set_word_pos(ck.batch_stream);
@@ -511,6 +555,16 @@ pub fn train_until(
             return Ok(Span::ended(outcome.diverged(epoch)));
         }
         let stop_now = watch.as_mut().is_some_and(|w| w.should_stop(&metrics));
+        if keep_predictions && (stop_now || epoch == params.epochs) {
+            let classes = predict(&model, &data.test, pixels, &test_idx, &clean_map);
+            // The class, and the top bit when it is the image's label.
+            let marked = classes
+                .iter()
+                .zip(&data.test.labels)
+                .map(|(&c, &label)| c | (u8::from(c == label) << 7))
+                .collect();
+            outcome.test_predictions = Some(marked);
+        }
         on_epoch(&metrics);
         outcome.epochs.push(metrics);
         if stop_now && epoch < params.epochs {

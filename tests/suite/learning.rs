@@ -257,6 +257,7 @@ fn a_run_paused_saved_and_continued_ends_bit_identical_to_one_trained_straight_t
                 data,
                 from.as_ref(),
                 until,
+                false,
                 &mut |m| seen.push(m.epoch),
                 &|| false,
             )
@@ -307,9 +308,15 @@ fn a_damaged_checkpoint_is_refused() {
         epochs: 3,
         ..small()
     };
-    let span = train_until(&params, crate::util::mnist(), None, 1, &mut |_| {}, &|| {
-        false
-    })
+    let span = train_until(
+        &params,
+        crate::util::mnist(),
+        None,
+        1,
+        false,
+        &mut |_| {},
+        &|| false,
+    )
     .unwrap();
     let mut bytes = span.paused.unwrap().to_bytes();
     let middle = bytes.len() / 2;

@@ -531,3 +531,68 @@ fn a_sobol_search_gets_scatter_plots_and_doubling_its_samples_keeps_the_runs_don
     let (_, rows) = csv_rows(&dir.join("summary.csv"));
     assert_eq!(rows.len(), 8);
 }
+
+#[test]
+fn saved_predictions_give_mcnemar_tables_that_agree_with_the_test_accuracies() {
+    let grid = "lambda = [0, 0.1]\nseed = { count = 2 }\n[compare]\nbaseline = { lambda = 0 }";
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("p.toml");
+    fs::write(
+        &file,
+        format!(
+            "name = \"p\"\nsave_predictions = true\n[data]\ndataset = \"mnist\"\n\
+             train_subset = 500\n[model]\nhidden_size = 32\n[train]\nepochs = 2\n[grid]\n{grid}\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("results");
+    let output = sweep()
+        .args(["run", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let results = out.join("p");
+    let (header, rows) = csv_rows(&results.join("mcnemar.csv"));
+    assert_eq!(rows.len(), 2, "one row per seed");
+    let (runs_header, runs) = csv_rows(&results.join("runs.csv"));
+    let correct = |id: &str| -> usize {
+        let row = runs
+            .iter()
+            .find(|r| cell(&runs_header, r, "run_id") == id)
+            .unwrap();
+        let acc: f64 = cell(&runs_header, row, "final_test_acc").parse().unwrap();
+        (acc * 10_000.0).round() as usize
+    };
+    for row in &rows {
+        let count = |name: &str| -> usize { cell(&header, row, name).parse().unwrap() };
+        let total = [
+            "both_right",
+            "only_configuration_right",
+            "only_baseline_right",
+            "both_wrong",
+        ]
+        .map(count)
+        .iter()
+        .sum::<usize>();
+        assert_eq!(total, 10_000);
+        assert_eq!(
+            count("both_right") + count("only_configuration_right"),
+            correct(cell(&header, row, "run_id"))
+        );
+        assert_eq!(
+            count("both_right") + count("only_baseline_right"),
+            correct(cell(&header, row, "baseline_run_id"))
+        );
+        let p: f64 = cell(&header, row, "p_value").parse().unwrap();
+        assert!((0.0..=1.0).contains(&p));
+    }
+    // Without save_predictions there is no table.
+    let (_tmp, plain) = run_sweep(
+        "plain",
+        "lambda = [0, 0.1]\n[compare]\nbaseline = { lambda = 0 }",
+    );
+    assert!(plain.join("compare.csv").is_file());
+    assert!(!plain.join("mcnemar.csv").exists());
+}
