@@ -793,6 +793,13 @@ pub fn status(args: &StatusArgs) -> Result<()> {
         writeln!(out, "{}", line(format!("shard {}", shard.index), shard))?;
     }
     writeln!(out, "{}", line("all".into(), &s.total))?;
+    if s.paused > 0 {
+        writeln!(
+            out,
+            "{} of the missing run(s) are paused at a successive-halving rung (checkpoints/)",
+            s.paused
+        )?;
+    }
     for failure in &s.failures {
         writeln!(out, "failed: {failure}")?;
     }

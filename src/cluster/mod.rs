@@ -314,6 +314,9 @@ pub struct SweepStatus {
     pub whole_running: bool,
     /// Failed runs: `id: message`.
     pub failures: Vec<String>,
+    /// Runs without a record that a halving search paused at a rung (they
+    /// count as missing until they end).
+    pub paused: usize,
 }
 
 /// Reads the state of the results folder `root`.
@@ -367,6 +370,11 @@ pub fn status(root: &Path) -> Result<SweepStatus> {
         }
         s
     };
+    let paused = grid
+        .runs
+        .iter()
+        .filter(|s| !state.contains_key(s.id.as_str()) && results.has_checkpoint(&s.id))
+        .count();
     let whole_running = results.whole_run_running();
     let total = count(
         0,
@@ -408,5 +416,6 @@ pub fn status(root: &Path) -> Result<SweepStatus> {
         shards,
         whole_running,
         failures,
+        paused,
     })
 }

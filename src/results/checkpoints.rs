@@ -57,6 +57,11 @@ impl ResultsDir {
         }))
     }
 
+    /// Whether run `id` has a checkpoint (it is paused at a halving rung).
+    pub fn has_checkpoint(&self, id: &str) -> bool {
+        self.checkpoint_path(id).is_file()
+    }
+
     /// Removes the record of run `spec` if it is one of a failed run (the
     /// run is being retried and has paused at a rung since).
     pub fn remove_failed_record(&self, spec: &RunSpec) -> Result<()> {

@@ -701,6 +701,17 @@ fn a_halving_search_killed_mid_rung_resumes_to_the_same_decisions_and_numbers() 
         "{}",
         text(&out.stderr)
     );
+    let out = early.run(&["--rung", "1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let status = sweep_in(early.dir.path())
+        .args(["status", "out/r"])
+        .output()
+        .unwrap();
+    assert!(
+        text(&status.stdout).contains("16 of the missing run(s) are paused"),
+        "{}",
+        text(&status.stdout)
+    );
 
     // 16 checkpoints in rung 1, then the 20th is in rung 2.
     let killed = Sweep::new(HALVING);
