@@ -208,24 +208,7 @@ impl SlurmOptions {
     /// with `--array=` listing only some shards, and then the count Slurm
     /// reports is the number of tasks retried, not N.
     pub fn array_script(&self) -> Result<String> {
-        self.check()?;
-        let logs = self.log_dir();
-        let mut s = self.header(&format!("sweep-{}", self.name))?;
-        directive(&mut s, "output", &logs, Some("%A_%a.out"))?;
-        directive(&mut s, "error", &logs, Some("%A_%a.err"))?;
-        let _ = writeln!(
-            s,
-            "#SBATCH --array={}",
-            array_spec(
-                &(0..self.submit.tasks).collect::<Vec<_>>(),
-                self.submit.max_parallel
-            )
-        );
-        let _ = writeln!(s, "#SBATCH --cpus-per-task={}", self.submit.cpus_per_task);
-        if let Some(mem) = &self.submit.mem {
-            let _ = writeln!(s, "#SBATCH --mem={}", word("--mem", mem)?);
-        }
-        self.common(&mut s)?;
+        let mut s = self.array_header(&format!("sweep-{}", self.name), self.submit.tasks)?;
         let _ = writeln!(
             s,
             "\n# Shard $SLURM_ARRAY_TASK_ID of {n}. `exec` makes sweep's exit code the task's:\n\
@@ -246,15 +229,12 @@ impl SlurmOptions {
         Ok(s)
     }
 
-    /// The array script of rung `rung` of a successive-halving search
-    /// (`rung-R.sbatch`): task K of `tasks` runs `sweep run FILE --rung R
-    /// --shard K/tasks`, training its part of the configurations the
-    /// earlier rungs promoted (recomputed from the results folder) and
-    /// deciding nothing.
-    pub fn rung_script(&self, rung: usize, tasks: usize) -> Result<String> {
+    /// The head of an array job's script named `job`: logs per task, the
+    /// array of `tasks` tasks, CPUs, memory and the common options.
+    fn array_header(&self, job: &str, tasks: usize) -> Result<String> {
         self.check()?;
         let logs = self.log_dir();
-        let mut s = self.header(&format!("sweep-{}-rung{rung}", self.name))?;
+        let mut s = self.header(job)?;
         directive(&mut s, "output", &logs, Some("%A_%a.out"))?;
         directive(&mut s, "error", &logs, Some("%A_%a.err"))?;
         let _ = writeln!(
@@ -267,6 +247,16 @@ impl SlurmOptions {
             let _ = writeln!(s, "#SBATCH --mem={}", word("--mem", mem)?);
         }
         self.common(&mut s)?;
+        Ok(s)
+    }
+
+    /// The array script of rung `rung` of a successive-halving search
+    /// (`rung-R.sbatch`): task K of `tasks` runs `sweep run FILE --rung R
+    /// --shard K/tasks`, training its part of the configurations the
+    /// earlier rungs promoted (recomputed from the results folder) and
+    /// deciding nothing.
+    pub fn rung_script(&self, rung: usize, tasks: usize) -> Result<String> {
+        let mut s = self.array_header(&format!("sweep-{}-rung{rung}", self.name), tasks)?;
         let _ = writeln!(
             s,
             "\n# Rung {rung} of a successive-halving search, shard $SLURM_ARRAY_TASK_ID of \

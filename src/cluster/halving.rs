@@ -5,14 +5,13 @@
 //! and write the report. `--retry` resubmits the chain from the first rung
 //! with work left, with the first submission's options.
 
-use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use super::{queued_shards, sbatch};
+use super::{create_log_dir, queued_shards, sbatch};
 use crate::bad_input;
 use crate::config::Experiment;
 use crate::config::search::Halving;
@@ -136,12 +135,7 @@ pub fn prepare(
         Some(1)
     };
 
-    fs::create_dir_all(opts.log_dir()).map_err(|e| {
-        bad_input!(
-            "cannot create {}: {e}; choose a writable folder with --out",
-            opts.log_dir().display()
-        )
-    })?;
+    create_log_dir(&opts)?;
     let dir = opts.script_dir();
     for (r, script) in scripts.iter().enumerate() {
         write_atomic(&dir.join(rung_script_name(r + 1)), script.as_bytes())?;

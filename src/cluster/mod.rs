@@ -176,14 +176,7 @@ pub fn prepare(
         ((0..opts.submit.tasks).collect(), Vec::new())
     };
 
-    // Slurm does not create the log folder: a task whose log cannot be
-    // opened fails before it starts.
-    fs::create_dir_all(opts.log_dir()).map_err(|e| {
-        bad_input!(
-            "cannot create {}: {e}; choose a writable folder with --out",
-            opts.log_dir().display()
-        )
-    })?;
+    create_log_dir(&opts)?;
     let dir = opts.script_dir();
     write_atomic(&dir.join(ARRAY_SCRIPT), array_script.as_bytes())?;
     write_atomic(&dir.join(REPORT_SCRIPT), report_script.as_bytes())?;
@@ -236,6 +229,17 @@ pub fn prepare(
         outcome.submitted = Some((array_id, report_id));
     }
     Ok(outcome)
+}
+
+/// Creates the jobs' log folder. Slurm does not: a task whose log cannot
+/// be opened fails before it starts.
+pub(crate) fn create_log_dir(opts: &SlurmOptions) -> Result<()> {
+    fs::create_dir_all(opts.log_dir()).map_err(|e| {
+        bad_input!(
+            "cannot create {}: {e}; choose a writable folder with --out",
+            opts.log_dir().display()
+        )
+    })
 }
 
 /// The shards (array task ids) of `jobs` that Slurm still has queued or

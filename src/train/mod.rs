@@ -227,9 +227,38 @@ pub fn predict(
     indices: &[u32],
     map: &InputMap,
 ) -> Vec<u8> {
+    over_chunks(
+        model,
+        split,
+        pixels,
+        indices,
+        map,
+        &split.labels,
+        |acts, _, labels| {
+            let mut classes = vec![0u8; labels.len()];
+            model.predictions(acts, &mut classes);
+            classes
+        },
+    )
+    .concat()
+}
+
+/// Runs `model` forward over the images `indices` of `split` in chunks of
+/// [`EVAL_CHUNK`] on the thread pool, and `per_chunk` on each chunk's
+/// outputs with its image indices and labels (read from `source`); the
+/// results in order.
+fn over_chunks<T: Send>(
+    model: &Mlp,
+    split: &Split,
+    pixels: usize,
+    indices: &[u32],
+    map: &InputMap,
+    source: &[u8],
+    per_chunk: impl Fn(&mut Activations, &[u32], &mut [u8]) -> T + Sync,
+) -> Vec<T> {
     let sizes = model.sizes();
     let chunk = EVAL_CHUNK.min(indices.len().max(1));
-    let parts: Vec<Vec<u8>> = indices
+    indices
         .par_chunks(chunk)
         .map_init(
             || (Activations::new(&sizes, chunk), vec![0u8; chunk]),
@@ -240,18 +269,15 @@ pub fn predict(
                     pixels,
                     part,
                     map,
-                    &split.labels,
+                    source,
                     acts.input_mut(),
                     &mut labels[..rows],
                 );
                 model.forward(acts, rows);
-                let mut classes = vec![0u8; rows];
-                model.predictions(acts, &mut classes);
-                classes
+                per_chunk(acts, part, &mut labels[..rows])
             },
         )
-        .collect();
-    parts.concat()
+        .collect()
 }
 
 /// Mean loss and accuracy over some images, and the accuracy against a
@@ -278,35 +304,24 @@ pub fn evaluate_against(
     source: &[u8],
     other: Option<&[u8]>,
 ) -> Evaluation {
-    let sizes = model.sizes();
-    let chunk = EVAL_CHUNK.min(indices.len().max(1));
-    let scores: Vec<(f64, usize, usize)> = indices
-        .par_chunks(chunk)
-        .map_init(
-            || (Activations::new(&sizes, chunk), vec![0u8; chunk]),
-            |(acts, labels), part| {
-                let rows = part.len();
-                gather(
-                    split,
-                    pixels,
-                    part,
-                    map,
-                    source,
-                    acts.input_mut(),
-                    &mut labels[..rows],
-                );
-                model.forward(acts, rows);
-                let score = model.score(acts, &labels[..rows]);
-                let other_correct = other.map_or(0, |other| {
-                    for (label, &i) in labels.iter_mut().zip(part) {
-                        *label = other[i as usize];
-                    }
-                    model.score(acts, &labels[..rows]).correct
-                });
-                (score.loss_sum, score.correct, other_correct)
-            },
-        )
-        .collect();
+    let scores: Vec<(f64, usize, usize)> = over_chunks(
+        model,
+        split,
+        pixels,
+        indices,
+        map,
+        source,
+        |acts, part, labels| {
+            let score = model.score(acts, labels);
+            let other_correct = other.map_or(0, |other| {
+                for (label, &i) in labels.iter_mut().zip(part) {
+                    *label = other[i as usize];
+                }
+                model.score(acts, labels).correct
+            });
+            (score.loss_sum, score.correct, other_correct)
+        },
+    );
     let (mut loss_sum, mut correct, mut other_correct) = (0.0, 0, 0);
     for (l, c, o) in scores {
         loss_sum += l;
