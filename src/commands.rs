@@ -387,6 +387,27 @@ pub fn plan(args: &PlanArgs) -> Result<()> {
             exp.runs.len() / sampled.samples.max(1)
         )?;
     }
+    if let Some(halving) = &exp.search.halving {
+        let configurations = exp.configuration_count();
+        let seeds = exp.runs.len() / configurations.max(1);
+        let trained = halving.run_epochs(configurations, seeds);
+        let full = exp.runs.len() * halving.max_epochs;
+        writeln!(
+            out,
+            "successive halving: {}; configurations per rung {}; it trains {trained} \
+             run-epochs, {:.1} % of the {full} of every run to {} epochs (which the total \
+             work above is for)",
+            halving.describe(),
+            halving
+                .configurations_per_rung(configurations)
+                .iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(" → "),
+            100.0 * trained as f64 / full.max(1) as f64,
+            halving.max_epochs
+        )?;
+    }
     if let Some(note) = exp.search.note() {
         writeln!(out, "{note}")?;
     }

@@ -59,24 +59,13 @@ pub struct HalvingOutcome {
 
 /// Runs per rung: configurations left × seeds.
 fn runs_per_rung(exp: &Experiment, halving: &Halving) -> Vec<usize> {
-    let mut configs: Vec<crate::config::RunParams> = Vec::new();
-    for spec in &exp.runs {
-        let p = crate::config::RunParams {
-            seed: 0,
-            ..spec.params.clone()
-        };
-        if !configs.contains(&p) {
-            configs.push(p);
-        }
-    }
-    let seeds = exp.runs.len() / configs.len().max(1);
-    let mut n = configs.len();
-    let mut out = Vec::new();
-    for _ in halving.rungs() {
-        out.push(n * seeds);
-        n = halving.promoted(n);
-    }
-    out
+    let configurations = exp.configuration_count();
+    let seeds = exp.runs.len() / configurations.max(1);
+    halving
+        .configurations_per_rung(configurations)
+        .iter()
+        .map(|n| n * seeds)
+        .collect()
 }
 
 /// Writes the scripts of a halving search and, with `submit` (or `retry`),

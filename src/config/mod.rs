@@ -128,6 +128,19 @@ impl Experiment {
         Parser { text, path }.parse()
     }
 
+    /// The number of configurations: distinct runs but for the seed.
+    pub fn configuration_count(&self) -> usize {
+        let mut seen = std::collections::HashSet::new();
+        for run in &self.runs {
+            let p = RunParams {
+                seed: 0,
+                ..run.params.clone()
+            };
+            seen.insert(run_id(&self.dataset_label, &p));
+        }
+        seen.len()
+    }
+
     /// The folder the experiment file is in (relative data paths start here).
     pub fn dir(&self) -> PathBuf {
         match self.path.parent() {

@@ -109,6 +109,36 @@ impl Halving {
         (n / self.eta).max(1)
     }
 
+    /// How many of `configurations` each rung trains: all, then each
+    /// rung's promotions.
+    pub fn configurations_per_rung(&self, configurations: usize) -> Vec<usize> {
+        let mut n = configurations;
+        self.rungs()
+            .iter()
+            .map(|_| {
+                let here = n;
+                n = self.promoted(n);
+                here
+            })
+            .collect()
+    }
+
+    /// Run-epochs the search trains for `configurations` × `seeds` runs
+    /// (each rung continues its runs from the one before), whichever
+    /// configurations it promotes.
+    pub fn run_epochs(&self, configurations: usize, seeds: usize) -> usize {
+        let mut before = 0;
+        self.rungs()
+            .iter()
+            .zip(self.configurations_per_rung(configurations))
+            .map(|(&epochs, n)| {
+                let added = n * seeds * (epochs - before);
+                before = epochs;
+                added
+            })
+            .sum()
+    }
+
     /// `eta 3, rungs at 3, 9, 27, 81 epochs, ranked on val_acc`.
     pub fn describe(&self) -> String {
         let rungs: Vec<String> = self.rungs().iter().map(|e| e.to_string()).collect();
@@ -143,5 +173,8 @@ mod tests {
             [3, 9, 27, 50]
         );
         assert_eq!([48, 16, 5, 1].map(|n| h.promoted(n)), [16, 5, 1, 1]);
+        assert_eq!(h.configurations_per_rung(48), [48, 16, 5, 1]);
+        // experiments/halving.toml: 48 × 2 × 3 + 16 × 2 × 6 + 5 × 2 × 18 + 2 × 54.
+        assert_eq!(h.run_epochs(48, 2), 768);
     }
 }

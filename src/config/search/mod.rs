@@ -239,11 +239,13 @@ impl Dimension {
     }
 }
 
-/// The quantile of point `point` in dimension `dim` (of the settings
-/// sampled, in canonical order) for `key`.
-fn quantile(search: &Search, point: usize, dim: usize, key: Key) -> f64 {
+/// The quantile of point `point` for the setting `key`: a function of the
+/// search seed, the point and the setting alone (a Sobol search gives each
+/// setting the dimension of its place among all settings, so sampling
+/// another setting too leaves its points where they were).
+fn quantile(search: &Search, point: usize, key: Key) -> f64 {
     match search.method {
-        Method::Sobol => sobol::unit(search.seed, point, dim),
+        Method::Sobol => sobol::unit(search.seed, point, key as usize),
         _ => random::unit(search.seed, point, key.name()),
     }
 }
@@ -260,8 +262,8 @@ pub fn sample(
     let mut runs = Vec::with_capacity(search.samples * seeds.len());
     for point in 0..search.samples {
         let mut params = base.clone();
-        for (dim, d) in dims.iter().enumerate() {
-            params.set(d.key(), d.value_at(quantile(search, point, dim, d.key())));
+        for d in dims {
+            params.set(d.key(), d.value_at(quantile(search, point, d.key())));
         }
         for seed in seeds {
             let mut run = params.clone();
