@@ -335,30 +335,33 @@ fn promoted<'a, 'c>(
     kept
 }
 
+/// A rung whose work is not done: its index (0-based) and the runs that
+/// have not reached its epochs (or failed).
+struct Unfinished<'a> {
+    rung: usize,
+    epochs: usize,
+    runs: Vec<&'a RunSpec>,
+}
+
 /// The configurations that rung `rung` (0-based) trains, from the decisions
 /// of the rungs before it, recomputed from the records and checkpoints on
-/// disk; an error when a rung before it has not finished its work (a run
-/// that has not reached its epochs, or failed), since deciding then would be
-/// wrong.
+/// disk; the first of those rungs whose work is not done otherwise, since
+/// deciding then would be wrong.
 fn replay<'a, 'c>(
     results: &ResultsDir,
     configs: &'c [Configuration<'a>],
     halving: &Halving,
     rung: usize,
-) -> Result<Vec<&'c Configuration<'a>>> {
-    let rungs = halving.rungs();
+) -> Result<Vec<&'c Configuration<'a>>, Unfinished<'a>> {
     let mut alive: Vec<&Configuration> = configs.iter().collect();
-    for (r, &epochs) in rungs.iter().enumerate().take(rung) {
-        let unfinished = pending_runs(results, &alive, epochs, true);
-        if !unfinished.is_empty() {
-            return Err(crate::bad_input!(
-                "rung {} of this halving search has not finished: {} run(s) have not reached \
-                 epoch {epochs} (e.g. {}); train that rung first (`sweep slurm --retry` \
-                 resubmits from the first unfinished rung)",
-                r + 1,
-                unfinished.len(),
-                unfinished[0].id
-            ));
+    for (r, &epochs) in halving.rungs().iter().enumerate().take(rung) {
+        let runs = pending_runs(results, &alive, epochs, true);
+        if !runs.is_empty() {
+            return Err(Unfinished {
+                rung: r,
+                epochs,
+                runs,
+            });
         }
         let ranked = rank(results, &alive, epochs, halving.metric);
         alive = promoted(&ranked, halving.promoted(ranked.len()));
@@ -372,16 +375,9 @@ fn replay<'a, 'c>(
 pub fn first_unfinished_rung(exp: &Experiment, results: &ResultsDir) -> Option<usize> {
     let halving = exp.search.halving.as_ref()?;
     let configs = configurations(exp);
-    let rungs = halving.rungs();
-    let mut alive: Vec<&Configuration> = configs.iter().collect();
-    for (r, &epochs) in rungs.iter().enumerate() {
-        if !pending_runs(results, &alive, epochs, true).is_empty() {
-            return Some(r + 1);
-        }
-        let ranked = rank(results, &alive, epochs, halving.metric);
-        alive = promoted(&ranked, halving.promoted(ranked.len()));
-    }
-    None
+    replay(results, &configs, halving, halving.rungs().len())
+        .err()
+        .map(|u| u.rung + 1)
 }
 
 /// `sweep run --rung R [--shard K/N]`: trains this shard's part of rung R
@@ -395,11 +391,20 @@ pub(super) fn run_rung_task(
     results: &ResultsDir,
     halving: &Halving,
     rung: usize,
-    progress_quiet: bool,
 ) -> Result<(usize, Tally)> {
     let configs = configurations(exp);
     let epochs = halving.rungs()[rung - 1];
-    let alive = replay(results, &configs, halving, rung - 1)?;
+    let alive = replay(results, &configs, halving, rung - 1).map_err(|u| {
+        crate::bad_input!(
+            "rung {} of this halving search has not finished: {} run(s) have not reached \
+             epoch {} (e.g. {}); train that rung first (`sweep slurm --retry` resubmits from \
+             the first unfinished rung)",
+            u.rung + 1,
+            u.runs.len(),
+            u.epochs,
+            u.runs[0].id
+        )
+    })?;
     let runs: Vec<RunSpec> = alive
         .iter()
         .flat_map(|c| c.runs.iter().map(|s| (*s).clone()))
@@ -413,7 +418,7 @@ pub(super) fn run_rung_task(
         .copied()
         .filter(|spec| needs_training(results, spec, epochs, opts.retry_failed))
         .collect();
-    let progress = Progress::new(mine.len(), mine.len() - pending.len(), progress_quiet);
+    let progress = Progress::new(mine.len(), mine.len() - pending.len(), opts.quiet);
     progress.note(&format!(
         "successive halving, rung {rung} ({epochs} epochs): {} of the rung's {} runs here, {} \
          to train",

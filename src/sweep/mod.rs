@@ -199,8 +199,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
         if results.read_grid().is_none() {
             results.write_grid(&GridFile::of(exp))?;
         }
-        let (mine, tally) =
-            halving::run_rung_task(exp, opts, &data, &results, halving, rung, opts.quiet)?;
+        let (mine, tally) = halving::run_rung_task(exp, opts, &data, &results, halving, rung)?;
         lock.release_shard();
         return Ok(SweepSummary {
             dir: results.root().to_path_buf(),
@@ -228,16 +227,18 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
     results.write_grid(&GridFile::of(exp))?;
 
     // Train what is left.
-    let pending: Vec<&RunSpec> = mine
-        .iter()
-        .copied()
-        .filter(|s| !found.reused.contains_key(&s.id))
-        .collect();
     let progress = Progress::new(mine.len(), found.reused.len(), opts.quiet);
     announce(exp, opts, &results, &progress, &found, mine.len());
     let tally = match &exp.search.halving {
         Some(h) => halving::run_rungs(exp, opts, &data, &results, h, &progress)?,
-        None => train_pending(exp, opts, &data, &results, &pending, &progress, None)?,
+        None => {
+            let pending: Vec<&RunSpec> = mine
+                .iter()
+                .copied()
+                .filter(|s| !found.reused.contains_key(&s.id))
+                .collect();
+            train_pending(exp, opts, &data, &results, &pending, &progress, None)?
+        }
     };
     progress.finish_all();
 

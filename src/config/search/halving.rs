@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::whole_number;
 use crate::config::grid::AxisError;
 use crate::config::locate::Part;
 use crate::config::params::StopMetric;
@@ -27,24 +28,16 @@ pub struct Halving {
 }
 
 /// Largest η: beyond it a rung keeps almost nothing.
-const MAX_ETA: i64 = 100;
+const MAX_ETA: u64 = 100;
 
 /// Most epochs a halving search may train a run to.
-const MAX_EPOCHS: i64 = 1_000_000;
+const MAX_EPOCHS: u64 = 1_000_000;
 
 impl Halving {
     /// Reads the halving keys of the `[search]` table.
     pub fn parse(table: &toml::Table) -> Result<Halving, AxisError> {
-        let whole = |field: &str, min: i64, max: i64| -> Result<Option<usize>, AxisError> {
-            match table.get(field) {
-                None => Ok(None),
-                Some(toml::Value::Integer(n)) if (min..=max).contains(n) => Ok(Some(*n as usize)),
-                Some(other) => Err(AxisError::at(
-                    field,
-                    Part::Value,
-                    format!("`{field}` must be a whole number from {min} to {max}, got {other}"),
-                )),
-            }
+        let whole = |field: &str, min: u64, max: u64| {
+            whole_number(table, field, min, max).map(|n| n.map(|n| n as usize))
         };
         let needed = |field: &str| {
             AxisError::at(

@@ -97,25 +97,12 @@ impl Search {
                 )
             })?,
         };
-        let whole = |field: &str, min: i64, max: u64| -> Result<Option<u64>, AxisError> {
-            match table.get(field) {
-                None => Ok(None),
-                Some(toml::Value::Integer(n)) if *n >= min && (*n as u64) <= max => {
-                    Ok(Some(*n as u64))
-                }
-                Some(other) => Err(AxisError::at(
-                    field,
-                    Part::Value,
-                    format!("`{field}` must be a whole number from {min} to {max}, got {other}"),
-                )),
-            }
-        };
         let max = match method {
             Method::Sobol => max_samples.min(MAX_SOBOL_SAMPLES),
             _ => max_samples,
         };
-        let samples = whole("samples", 1, max as u64)?;
-        let seed = whole("seed", 0, i64::MAX as u64)?.unwrap_or(0);
+        let samples = whole_number(table, "samples", 1, max as u64)?;
+        let seed = whole_number(table, "seed", 0, i64::MAX as u64)?.unwrap_or(0);
         if method == Method::Halving {
             for key in ["samples", "seed"] {
                 if table.contains_key(key) {
@@ -206,6 +193,29 @@ impl Search {
             ));
         }
         None
+    }
+}
+
+/// The whole number `field` of a `[search]` table, from `min` to `max`, if
+/// it is there.
+fn whole_number(
+    table: &toml::Table,
+    field: &str,
+    min: u64,
+    max: u64,
+) -> Result<Option<u64>, AxisError> {
+    match table.get(field) {
+        None => Ok(None),
+        Some(toml::Value::Integer(n))
+            if u64::try_from(*n).is_ok_and(|n| (min..=max).contains(&n)) =>
+        {
+            Ok(Some(*n as u64))
+        }
+        Some(other) => Err(AxisError::at(
+            field,
+            Part::Value,
+            format!("`{field}` must be a whole number from {min} to {max}, got {other}"),
+        )),
     }
 }
 
