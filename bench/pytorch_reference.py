@@ -81,6 +81,12 @@ e (1-based) trains at lr·e/W while e ≤ W, then with t = e − W − 1 at lr
 (cosine), E the epochs. The script checks every epoch that the optimizer's
 rate equals this formula (and stops if not) and prints it in the `lr` column.
 
+    --runs N                 train N runs one after another in this process, seeds
+                             --seed … --seed+N−1, loading the data once: how one worker
+                             of a sweep loops over its runs (bench/speed.sh runs N such
+                             processes side by side with `sweep run --jobs N`); with
+                             N > 1 every row ends with a `seed` column
+
     pip install torch numpy
     python3 bench/pytorch_reference.py --init normal:0.01 --lr 0.1 \
         --weight-decay 0.001 --sampling replacement --epochs 20 --seed 0
@@ -89,6 +95,7 @@ rate equals this formula (and stops if not) and prints it in the `lr` column.
 """
 
 import argparse
+import copy
 import gzip
 import math
 import os
@@ -329,6 +336,10 @@ def main():
                    help="largest L2 norm of a unit's incoming weight vector (default: no constraint)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--runs", type=int, default=1,
+                   help="train this many runs one after another in this process, seeds --seed, "
+                        "--seed+1, …, loading the data once (how one worker of a sweep loops over "
+                        "its runs); with more than one, each row ends with its run's seed")
     args = p.parse_args()
     if args.optimizer == "adamw" and args.decay == "l2":
         p.error("--optimizer adamw always decays decoupled; drop --decay l2 (or use --optimizer adam)")
@@ -357,11 +368,24 @@ def main():
             p.error(f"--{name.replace('_', '-')} must be in [0, 1), got {getattr(args, name)}")
     if args.max_norm is not None and not args.max_norm > 0:
         p.error(f"--max-norm must be positive, got {args.max_norm}")
+    if args.runs < 1:
+        p.error(f"--runs must be at least 1, got {args.runs}")
 
     torch.set_num_threads(args.threads)
+    data = load(args.data_dir)
+    print("epoch,train_loss,train_acc,test_loss,test_acc,gap_acc,gap_loss,penalty,train_seconds,eval_seconds,"
+          "lr,val_loss,val_acc,train_acc_clean,noisy_fit" + (",seed" if args.runs > 1 else ""))
+    for seed in range(args.seed, args.seed + args.runs):
+        one_run = copy.copy(args)
+        one_run.seed = seed
+        train_one(one_run, data, p, seed_column=args.runs > 1)
+
+
+def train_one(args, data, p, seed_column):
+    """Trains one run of `args` on `data` (load()'s four tensors) and prints a row per epoch."""
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
-    x_train, y_train, x_test, y_test = load(args.data_dir)
+    x_train, y_train, x_test, y_test = data
     x_val = y_val = None
     if args.train_subset or args.validation:
         # One seeded permutation: the training subset is its head (the same
@@ -395,8 +419,6 @@ def main():
     best, waited = None, 0
     n, b = len(x_train), args.batch_size
     steps = max(n // b, 1)
-    print("epoch,train_loss,train_acc,test_loss,test_acc,gap_acc,gap_loss,penalty,train_seconds,eval_seconds,"
-          "lr,val_loss,val_acc,train_acc_clean,noisy_fit")
     for epoch in range(1, args.epochs + 1):
         lr_now = opt.param_groups[0]["lr"]
         want = scheduled_lr(args, epoch)
@@ -448,7 +470,8 @@ def main():
         print(
             f"{epoch},{train_loss},{train_acc},{test_loss},{test_acc},{train_acc - test_acc},"
             f"{test_loss - train_loss},{penalty},{train_seconds:.3f},{eval_seconds:.3f},"
-            f"{lr_now},{val_loss},{val_acc},{train_acc_clean},{noisy_fit}",
+            f"{lr_now},{val_loss},{val_acc},{train_acc_clean},{noisy_fit}"
+            + (f",{args.seed}" if seed_column else ""),
             flush=True,
         )
         if args.early_stopping_metric is not None:

@@ -67,6 +67,7 @@ fn record(seed: u64) -> FinishedRun {
             train_seconds: 0.001_234,
             eval_seconds: 0.012_345,
             test_predictions: None,
+            kernel: "matrixmultiply/fma".into(),
         },
     )
 }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::nn::KernelRequest;
+
 /// Train many small neural networks across a grid of weight decay, learning
 /// rate, width and seed, and measure the gap between training and test
 /// accuracy.
@@ -92,6 +94,24 @@ pub struct RunArgs {
     /// only that shard of the rung's runs.
     #[arg(long, value_name = "R", value_parser = clap::value_parser!(u16).range(1..))]
     pub rung: Option<u16>,
+    /// The GEMM kernel of a new results folder: auto (the faster on this
+    /// CPU, measured on the network's training step), gemm (AVX-512 where
+    /// the CPU has it) or matrixmultiply (the same bits on every x86-64
+    /// with AVX2 and FMA). Default: the experiment file's `kernel`, else
+    /// auto. A folder keeps the kernel it was started with.
+    #[arg(long, value_name = "KERNEL", value_parser = parse_kernel)]
+    pub kernel: Option<KernelRequest>,
+    /// Train the remaining runs of a results folder with the kernel asked
+    /// for (--kernel, or `kernel` in the experiment file) even though the
+    /// folder was started with another (each run's kernel stays in
+    /// runs.csv).
+    #[arg(long)]
+    pub switch_kernel: bool,
+}
+
+/// Reads `--kernel`: auto, gemm or matrixmultiply.
+fn parse_kernel(text: &str) -> Result<KernelRequest, String> {
+    KernelRequest::parse(text)
 }
 
 /// Flags of `sweep plan`.
@@ -116,6 +136,14 @@ pub struct BenchArgs {
     /// training images, one epoch (numbers are rougher).
     #[arg(long)]
     pub quick: bool,
+    /// The kernel of the run timings (default auto: the one `sweep run`
+    /// would choose here); both kernels' GEMM rates are printed anyway.
+    #[arg(long, value_name = "KERNEL", value_parser = parse_kernel)]
+    pub kernel: Option<KernelRequest>,
+    /// Internal: train run INDEX of the "N processes" measurement and print
+    /// its seconds, as one of those processes.
+    #[arg(long, hide = true, value_name = "INDEX")]
+    pub as_worker: Option<usize>,
 }
 
 /// Flags of `sweep slurm`.
@@ -160,6 +188,11 @@ pub struct SlurmArgs {
     /// (those given now replace them).
     #[arg(long, conflicts_with = "submit")]
     pub retry: bool,
+    /// The GEMM kernel of the results folder (see `sweep run --kernel`),
+    /// passed to every task; the first task to start settles `auto` on its
+    /// node, and the others follow what it recorded.
+    #[arg(long, value_name = "KERNEL", value_parser = parse_kernel)]
+    pub kernel: Option<KernelRequest>,
 }
 
 /// Flags of `sweep status`.

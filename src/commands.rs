@@ -31,6 +31,8 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         yes: args.yes,
         shard: args.shard,
         rung: args.rung.map(usize::from),
+        kernel: args.kernel,
+        switch_kernel: args.switch_kernel,
     };
     interrupt::install();
     let summary = sweep::run(&exp, &opts)?;
@@ -439,17 +441,14 @@ fn fixed_settings(exp: &Experiment) -> String {
 
 /// `sweep bench`: measures what this machine does with sweep's workloads.
 pub fn bench(args: &BenchArgs) -> Result<()> {
-    use std::time::{Duration, Instant};
-
-    use crate::bench;
+    use crate::bench::{self, BenchOptions};
     use crate::config::RunParams;
-    use crate::data::NUM_CLASSES;
+    use crate::nn::KernelRequest;
 
     let jobs = match args.jobs {
         Some(j) => usize::from(j),
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
-    let budget = Duration::from_millis(if args.quick { 60 } else { 1500 });
     let (exp, data) = match &args.file {
         Some(file) => {
             let exp = Experiment::load(file)?;
@@ -474,113 +473,26 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
     } else {
         params.epochs = params.epochs.clamp(1, 3);
     }
-    let sizes = params.layer_sizes(data.pixels(), NUM_CLASSES);
-    let arch: Vec<String> = sizes.iter().map(|s| s.to_string()).collect();
-
+    let kernel = args.kernel.unwrap_or(KernelRequest::Auto);
+    if let Some(index) = args.as_worker {
+        let KernelRequest::Use(kernel) = kernel else {
+            anyhow::bail!("--as-worker needs --kernel gemm or matrixmultiply");
+        };
+        return bench::serve_as_worker(&params, &data, kernel, index);
+    }
+    let mut worker_args: Vec<String> = vec!["bench".into()];
+    worker_args.extend(args.file.iter().map(|f| f.to_string_lossy().into_owned()));
+    if args.quick {
+        worker_args.push("--quick".into());
+    }
+    let opts = BenchOptions {
+        quick: args.quick,
+        jobs,
+        kernel,
+        worker_args,
+    };
     let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "machine: {} · {} core(s) · sweep {}",
-        crate::results::cpu_model(),
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-        env!("CARGO_PKG_VERSION")
-    )?;
-    let peak = bench::fma_peak(budget);
-    match peak {
-        Some(p) => writeln!(out, "FMA peak, 1 core:                {p:7.1} GFLOP/s")?,
-        None => writeln!(out, "FMA peak: not measured (no AVX2+FMA)")?,
-    }
-    let square = bench::square_rate(512, budget);
-    writeln!(
-        out,
-        "matrixmultiply 512³, 1 core:     {square:7.1} GFLOP/s{}",
-        peak.map_or(String::new(), |p| format!(
-            " ({:.0} % of peak)",
-            100.0 * square / p
-        ))
-    )?;
-    writeln!(
-        out,
-        "GEMMs of one training step ({}, batch {}):",
-        arch.join("-"),
-        params.batch_size
-    )?;
-    let (mut flops, mut seconds) = (0.0, 0.0);
-    for shape in bench::step_shapes(&sizes, params.batch_size) {
-        let rate = bench::gemm_rate(&shape, budget / 4);
-        flops += shape.flops() as f64;
-        seconds += shape.flops() as f64 / (rate * 1e9);
-        writeln!(
-            out,
-            "  {:<20} {:>4}×{:>4}×{:>4}  {rate:7.1} GFLOP/s",
-            shape.name, shape.m, shape.k, shape.n
-        )?;
-    }
-    let step_rate = flops / seconds / 1e9;
-    writeln!(
-        out,
-        "  all together                       {step_rate:7.1} GFLOP/s"
-    )?;
-
-    writeln!(
-        out,
-        "one run, 1 thread ({} training images, batch {}, {} epoch(s)):",
-        params.train_subset.unwrap_or(data.train.len()),
-        params.batch_size,
-        params.epochs
-    )?;
-    let t = bench::epoch_timing(&params, &data, 1);
-    let train_rate = t.train_flops as f64 / t.train_seconds / 1e9;
-    let eval_rate = t.eval_flops as f64 / t.eval_seconds / 1e9;
-    let single_eval = t.eval_seconds;
-    let of_peak = |r: f64| {
-        peak.map_or(String::new(), |p| {
-            format!(", {:.0} % of peak", 100.0 * r / p)
-        })
-    };
-    writeln!(
-        out,
-        "  training epoch    {:7.3} s   {train_rate:6.1} GFLOP/s ({:.0} % of the step's GEMM rate{})",
-        t.train_seconds,
-        100.0 * train_rate / step_rate,
-        of_peak(train_rate)
-    )?;
-    writeln!(
-        out,
-        "  evaluation        {:7.3} s   {eval_rate:6.1} GFLOP/s{}",
-        t.eval_seconds,
-        of_peak(eval_rate)
-    )?;
-
-    // The same run on `jobs` workers at once, as a sweep trains them.
-    let started = Instant::now();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| bench::epoch_timing(&params, &data, 1));
-        }
-    });
-    let parallel = started.elapsed().as_secs_f64();
-    let single = {
-        let started = Instant::now();
-        bench::epoch_timing(&params, &data, 1);
-        started.elapsed().as_secs_f64()
-    };
-    if jobs > 1 {
-        // One run alone with idle workers: they take evaluation chunks.
-        let t = bench::epoch_timing(&params, &data, jobs);
-        writeln!(
-            out,
-            "  evaluation on {jobs} threads (one run, idle workers help): {:7.3} s ({:.2}× one thread)",
-            t.eval_seconds,
-            single_eval / t.eval_seconds
-        )?;
-    }
-    let speedup = jobs as f64 * single / parallel;
-    writeln!(
-        out,
-        "  {jobs} runs at once:   {speedup:.2}× the throughput of one ({:.0} % parallel efficiency)",
-        100.0 * speedup / jobs as f64
-    )?;
+    let rates = bench::report(&params, &data, &opts, &mut out)?;
 
     if let Some(exp) = &exp {
         let planned = sweep::plan(exp, &data);
@@ -590,11 +502,11 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
             .iter()
             .map(|p| {
                 let work = crate::shard::Work::of(&p.spec.params, size);
-                work.train_flops as f64 / (train_rate * 1e9)
-                    + work.eval_flops as f64 / (eval_rate * 1e9)
+                work.train_flops as f64 / (rates.train * 1e9)
+                    + work.eval_flops as f64 / (rates.eval * 1e9)
             })
             .sum();
-        let wall = run_seconds / speedup.max(1.0).min(planned.len() as f64);
+        let wall = run_seconds / rates.speedup.max(1.0).min(planned.len() as f64);
         writeln!(
             out,
             "{}: {} runs, about {:.0} s of compute → {:.0} s on {jobs} worker(s), {:.0} runs per hour",
@@ -623,7 +535,24 @@ pub fn slurm(args: &SlurmArgs) -> Result<()> {
         out: args.out.clone(),
         name: exp.name.clone(),
         submit: SubmitOptions::default(),
+        kernel: args.kernel,
     };
+    // A kernel the folder would refuse is refused now, not in every task.
+    let run_options = RunOptions {
+        jobs: 1,
+        out: args.out.clone(),
+        fresh: false,
+        quiet: true,
+        retry_failed: false,
+        fail_fast: false,
+        yes: false,
+        shard: None,
+        rung: None,
+        kernel: args.kernel,
+        switch_kernel: false,
+    };
+    let folder = crate::results::ResultsDir::new(base.results_dir(), &exp.dataset_label);
+    sweep::check_kernel_request(&exp, &run_options, &folder)?;
     let given = GivenOptions {
         tasks: args.tasks.map(|t| t as usize),
         cpus_per_task: args.cpus_per_task.map(|c| c as usize),
@@ -823,6 +752,12 @@ pub fn status(args: &StatusArgs) -> Result<()> {
     }
     for failure in &s.failures {
         writeln!(out, "failed: {failure}")?;
+    }
+    if let Some(kernel) = &s.kernel {
+        writeln!(out, "kernel: {kernel}")?;
+    }
+    if let Some(note) = crate::results::kernel_note(&s.kernels) {
+        writeln!(out, "note: {note}")?;
     }
     Ok(())
 }

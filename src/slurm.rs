@@ -44,6 +44,8 @@ pub struct SlurmOptions {
     pub name: String,
     /// The options the user chose.
     pub submit: SubmitOptions,
+    /// `--kernel`, passed on to every `sweep run` of the jobs.
+    pub kernel: Option<crate::nn::KernelRequest>,
 }
 
 /// The options of a submission a user chooses (`--tasks`, `--time`, …), as
@@ -188,6 +190,13 @@ impl SlurmOptions {
         self.out.join(&self.name)
     }
 
+    /// ` --kernel K` when `sweep slurm` was given one, else nothing (the
+    /// tasks then follow the experiment file, or the folder's kernel).
+    fn kernel_flag(&self) -> String {
+        self.kernel
+            .map_or(String::new(), |k| format!(" --kernel {k}"))
+    }
+
     /// The folder the scripts are written to, `<out>/<name>/slurm`.
     pub fn script_dir(&self) -> PathBuf {
         self.results_dir().join("slurm")
@@ -219,12 +228,13 @@ impl SlurmOptions {
         );
         let _ = writeln!(
             s,
-            "exec {} run {} --out {} --shard \"$SLURM_ARRAY_TASK_ID/{}\" --jobs \"${{SLURM_CPUS_PER_TASK:-{}}}\" --retry-failed --quiet",
+            "exec {} run {} --out {} --shard \"$SLURM_ARRAY_TASK_ID/{}\" --jobs \"${{SLURM_CPUS_PER_TASK:-{}}}\"{} --retry-failed --quiet",
             shell_quote(&self.binary)?,
             shell_quote(&self.experiment)?,
             shell_quote(&self.out)?,
             self.submit.tasks,
             self.submit.cpus_per_task,
+            self.kernel_flag(),
         );
         Ok(s)
     }
@@ -264,11 +274,12 @@ impl SlurmOptions {
         );
         let _ = writeln!(
             s,
-            "exec {} run {} --out {} --rung {rung} --shard \"$SLURM_ARRAY_TASK_ID/{tasks}\" --jobs \"${{SLURM_CPUS_PER_TASK:-{}}}\" --retry-failed --quiet",
+            "exec {} run {} --out {} --rung {rung} --shard \"$SLURM_ARRAY_TASK_ID/{tasks}\" --jobs \"${{SLURM_CPUS_PER_TASK:-{}}}\"{} --retry-failed --quiet",
             shell_quote(&self.binary)?,
             shell_quote(&self.experiment)?,
             shell_quote(&self.out)?,
             self.submit.cpus_per_task,
+            self.kernel_flag(),
         );
         Ok(s)
     }
@@ -291,11 +302,12 @@ impl SlurmOptions {
         self.common(&mut s)?;
         let _ = writeln!(
             s,
-            "\nexec {} run {} --out {} --jobs \"${{SLURM_CPUS_PER_TASK:-{}}}\" --quiet",
+            "\nexec {} run {} --out {} --jobs \"${{SLURM_CPUS_PER_TASK:-{}}}\"{} --quiet",
             shell_quote(&self.binary)?,
             shell_quote(&self.experiment)?,
             shell_quote(&self.out)?,
             self.submit.cpus_per_task,
+            self.kernel_flag(),
         );
         Ok(s)
     }
@@ -597,6 +609,7 @@ mod tests {
             out: PathBuf::from("results"),
             name: "lambda".into(),
             submit: SubmitOptions::default(),
+            kernel: None,
         }
     }
 
@@ -644,6 +657,24 @@ mod tests {
              exec /opt/sweep/bin/sweep run experiments/lambda.toml --out results \
              --shard \"$SLURM_ARRAY_TASK_ID/4\" --jobs \"${SLURM_CPUS_PER_TASK:-2}\" --retry-failed --quiet\n"
         );
+    }
+
+    #[test]
+    fn a_kernel_given_to_sweep_slurm_reaches_every_sweep_run_of_the_jobs() {
+        let plain = options();
+        let gemm = SlurmOptions {
+            kernel: Some(crate::nn::KernelRequest::Use(crate::nn::Kernel::Gemm)),
+            ..options()
+        };
+        for script in [
+            gemm.array_script().unwrap(),
+            gemm.rung_script(2, 3).unwrap(),
+            gemm.decide_script().unwrap(),
+        ] {
+            let run = script.lines().find(|l| l.starts_with("exec ")).unwrap();
+            assert!(run.contains(" --kernel gemm "), "{run}");
+        }
+        assert!(!plain.array_script().unwrap().contains("--kernel"));
     }
 
     #[test]

@@ -321,6 +321,10 @@ pub struct SweepStatus {
     /// Runs without a record that a halving search paused at a rung (they
     /// count as missing until they end).
     pub paused: usize,
+    /// The kernel the folder trains with (manifest.json), if recorded.
+    pub kernel: Option<String>,
+    /// Runs with a record per kernel label ([`crate::results::kernel_counts`]).
+    pub kernels: Vec<(String, usize)>,
 }
 
 /// Reads the state of the results folder `root`.
@@ -333,15 +337,20 @@ pub fn status(root: &Path) -> Result<SweepStatus> {
         )
     })?;
     let results = ResultsDir::new(root.to_path_buf(), &grid.dataset);
-    let state: HashMap<&str, Status> = grid
+    let records: Vec<(&str, crate::results::RunDone)> = grid
         .runs
         .iter()
         .filter_map(|s| {
             results
                 .load_run(s)
                 .complete()
-                .map(|r| (s.id.as_str(), r.done.status))
+                .map(|r| (s.id.as_str(), r.done))
         })
+        .collect();
+    let kernels = crate::results::kernel_counts(records.iter().map(|(_, done)| done));
+    let state: HashMap<&str, Status> = records
+        .iter()
+        .map(|(id, done)| (*id, done.status))
         .collect();
     let failures = grid
         .runs
@@ -421,5 +430,14 @@ pub fn status(root: &Path) -> Result<SweepStatus> {
         whole_running,
         failures,
         paused,
+        kernel: results.read_manifest().map(|m| {
+            m.kernel.unwrap_or_else(|| {
+                format!(
+                    "{} (before kernels were recorded)",
+                    crate::results::LEGACY_KERNEL
+                )
+            })
+        }),
+        kernels,
     })
 }

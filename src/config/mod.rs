@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::bad_input;
 use crate::data::{DataSource, KNOWN_DATASETS, hex};
 use crate::files::{ReadError, limits, read_user_file};
+use crate::nn::KernelRequest;
 pub use grid::Axis;
 use locate::Part;
 pub use params::{
@@ -52,6 +53,10 @@ const TEXT_KEYS: &[&str] = &["name", "description"];
 /// Top-level `save_predictions = true`: keep each run's test predictions
 /// (not a setting: it changes no number, and no run id).
 const SAVE_PREDICTIONS: &str = "save_predictions";
+/// Top-level `kernel = "auto" | "gemm" | "matrixmultiply"`: the GEMM
+/// kernel a new results folder trains with (not a setting: it changes no
+/// run id, only the last bits of the numbers).
+const KERNEL: &str = "kernel";
 
 /// One run of the grid: its parameters and an id derived from them alone.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -95,6 +100,8 @@ pub struct Experiment {
     /// Whether each run's test predictions are kept (`save_predictions`),
     /// for McNemar's test between single runs.
     pub save_predictions: bool,
+    /// The GEMM kernel asked for (`kernel`), if the file names one.
+    pub kernel: Option<KernelRequest>,
 }
 
 impl Experiment {
@@ -235,6 +242,7 @@ impl Parser<'_> {
         let mut baseline: Vec<(Key, String, Vec<&str>)> = Vec::new();
         let mut search_table: Option<&toml::Value> = None;
         let mut save_predictions = false;
+        let mut kernel = None;
         // Grid entries that are grid ranges (`log`, `linear`), and
         // distributions: each allowed under one kind of search only.
         let mut ranged: Vec<(Vec<&str>, &str)> = Vec::new();
@@ -295,6 +303,21 @@ impl Parser<'_> {
                         ),
                     )
                 })?;
+            } else if key == KERNEL {
+                let asked = value
+                    .as_str()
+                    .ok_or_else(|| format!("must be a string, got {} {value}", value.type_str()))
+                    .and_then(KernelRequest::parse)
+                    .map_err(|why| {
+                        self.error(
+                            &at,
+                            format!(
+                                "`{KERNEL}`: {why}; e.g. kernel = \"matrixmultiply\" for the \
+                                 same bits on every x86-64 with AVX2 and FMA"
+                            ),
+                        )
+                    })?;
+                kernel = Some(asked);
             } else if key == "grid" {
                 let grid = value.as_table().ok_or_else(|| {
                     self.error(
@@ -338,7 +361,7 @@ impl Parser<'_> {
                 let valid = TEXT_KEYS
                     .iter()
                     .chain(SECTIONS)
-                    .chain(["grid", "search", "compare", SAVE_PREDICTIONS].iter())
+                    .chain(["grid", "search", "compare", SAVE_PREDICTIONS, KERNEL].iter())
                     .chain(DATA_KEYS)
                     .chain([RANDOM_LABELS].iter())
                     .copied()
@@ -348,7 +371,7 @@ impl Parser<'_> {
                     &at,
                     format!(
                         "unknown key `{key}`{hint}; the top level takes name, description, the \
-                         tables [data], [model], [train], [grid], [search] and [compare], save_predictions, or any setting"
+                         tables [data], [model], [train], [grid], [search] and [compare], save_predictions, kernel, or any setting"
                     ),
                 ));
             }
@@ -491,6 +514,7 @@ impl Parser<'_> {
             search,
             sampled,
             save_predictions,
+            kernel,
         })
     }
 
@@ -869,6 +893,13 @@ impl Parser<'_> {
             None if DATA_KEYS.contains(&key) && section != "data" => Err(self.error_on_key(
                 at,
                 format!("`{key}` belongs in [data] (or at the top level), not in [{section}]"),
+            )),
+            None if [KERNEL, SAVE_PREDICTIONS].contains(&key) => Err(self.error_on_key(
+                at,
+                format!(
+                    "`{key}` belongs at the top level, before any [table]: it is not a setting \
+                     of the runs (it changes no run id), not in [{section}]"
+                ),
             )),
             None => {
                 let mut valid: Vec<&str> = Key::ALL

@@ -9,7 +9,7 @@ use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, s};
 use rand::Rng;
 
 use super::dropout::Dropout;
-use super::gemm::gemm;
+use super::gemm::Kernel;
 use super::init::{Init, fill_normal};
 use super::loss::{BatchScore, Loss};
 
@@ -32,12 +32,13 @@ pub struct Dense {
     pub bias: Array1<f32>,
 }
 
-/// A ReLU network whose last layer produces class logits, and the loss it
-/// is scored and trained with.
+/// A ReLU network whose last layer produces class logits, the loss it is
+/// scored and trained with, and the GEMM kernel it multiplies with.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mlp {
     layers: Vec<Dense>,
     loss: Loss,
+    kernel: Kernel,
 }
 
 impl Mlp {
@@ -96,6 +97,7 @@ impl Mlp {
         Mlp {
             layers,
             loss: Loss::CrossEntropy,
+            kernel: Kernel::default(),
         }
     }
 
@@ -104,6 +106,18 @@ impl Mlp {
     pub fn with_loss(mut self, loss: Loss) -> Mlp {
         self.loss = loss;
         self
+    }
+
+    /// The same network multiplying with `kernel` (matrixmultiply unless
+    /// set). The kernel changes the last bits of results, never the model.
+    pub fn with_kernel(mut self, kernel: Kernel) -> Mlp {
+        self.kernel = kernel;
+        self
+    }
+
+    /// The GEMM kernel every product of this network goes through.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
     }
 
     /// The layers, input side first.
@@ -187,7 +201,8 @@ impl Mlp {
             let (before, after) = acts.values.split_at_mut(l + 1);
             let input = before[l].slice(s![..rows, ..]);
             let mut output = after[0].slice_mut(s![..rows, ..]);
-            gemm(1.0, input, layer.weights.view(), 0.0, output.view_mut());
+            self.kernel
+                .gemm(1.0, input, layer.weights.view(), 0.0, output.view_mut());
             let relu = l != last;
             let bias = layer.bias.as_slice().expect(ROW_MAJOR);
             let output = flat_mut(output);
@@ -273,7 +288,8 @@ impl Mlp {
             let input = acts.values[l].slice(s![..rows, ..]);
 
             // dW = inputᵀ · δ
-            gemm(1.0, input.t(), delta, 0.0, grads.weights[l].view_mut());
+            self.kernel
+                .gemm(1.0, input.t(), delta, 0.0, grads.weights[l].view_mut());
             // db = column sums of δ, row after row
             let bias_grad = grads.bias[l].as_slice_mut().expect(ROW_MAJOR);
             bias_grad.fill(0.0);
@@ -285,7 +301,8 @@ impl Mlp {
             // δ below = (δ · Wᵀ) ⊙ ReLU'(input); not needed below the first layer.
             if l > 0 {
                 let mut below = lower_deltas[l - 1].slice_mut(s![..rows, ..]);
-                gemm(1.0, delta, layer.weights.t(), 0.0, below.view_mut());
+                self.kernel
+                    .gemm(1.0, delta, layer.weights.t(), 0.0, below.view_mut());
                 // Written as a select (not a conditional store) so that it
                 // vectorises; the same values either way.
                 let below = flat_mut(below);

@@ -118,6 +118,14 @@ pub fn report_html(
         esc(&m.dataset),
         esc(&m.experiment_file),
     );
+    let kernels = crate::results::kernel_counts(results.runs.values().map(|r| &r.done));
+    if let Some(note) = crate::results::kernel_note(&kernels) {
+        let _ = writeln!(
+            h,
+            "<p class=\"status\"><span class=\"warn\">Note:</span> {}</p>",
+            esc(&note)
+        );
+    }
 
     match extras.rungs {
         // Only configurations trained to the last rung compete for "best":
@@ -675,6 +683,17 @@ fn manifest_section(h: &mut String, results: &SweepResults) {
         ("experiment SHA-256", m.config_sha256.clone()),
         ("dataset", format!("{} ({})", m.dataset, m.dataset_dir)),
         ("CPU", m.cpu.clone()),
+        (
+            "GEMM kernel",
+            match &m.kernel {
+                Some(k) if m.kernel_choice.is_empty() => k.clone(),
+                Some(k) => format!("{k} ({})", m.kernel_choice),
+                None => format!(
+                    "{} (before kernels were recorded)",
+                    crate::results::LEGACY_KERNEL
+                ),
+            },
+        ),
         ("worker threads", m.jobs.to_string()),
         ("last started", m.started_at.clone()),
         ("last finished", m.finished_at.clone()),

@@ -245,6 +245,7 @@ mod tests {
                 error: None,
                 epoch_rows: None,
                 sha256: Default::default(),
+                kernel: None,
             },
             epochs: vec![EpochMetrics {
                 epoch: 1,

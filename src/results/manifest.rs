@@ -54,6 +54,16 @@ pub struct Manifest {
     /// (absent before 0.3 and when the experiment names none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub baseline: Vec<String>,
+    /// The GEMM kernel the folder's runs train with, and the instruction
+    /// set it dispatched to where the folder was created, e.g.
+    /// `gemm/avx512` (see [`crate::nn::Kernel::label`]). Absent in folders
+    /// of sweep 0.3 and earlier, which trained with matrixmultiply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<String>,
+    /// How the kernel was chosen: asked for, measured by `auto` (with the
+    /// rates), kept from an older version, or switched by `--switch-kernel`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kernel_choice: String,
 }
 
 fn format_one() -> u32 {

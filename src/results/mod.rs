@@ -17,6 +17,7 @@
 
 pub mod aggregate;
 pub mod checkpoints;
+pub mod kernels;
 pub mod lock;
 pub mod manifest;
 pub mod migrate;
@@ -32,9 +33,10 @@ use anyhow::{Context, Result};
 pub use crate::files::{write_atomic, write_plain};
 pub use aggregate::Aggregates;
 pub use checkpoints::RUNGS_FILE;
+pub use kernels::{kernel_counts, kernel_note};
 pub use lock::{FolderLock, ShardHolder};
 pub use manifest::{FORMAT, GridFile, Manifest, cpu_model};
-pub use record::{DONE_FILE, FinishedRun, Record, RunDone, RunParamsFile};
+pub use record::{DONE_FILE, FinishedRun, LEGACY_KERNEL, Record, RunDone, RunParamsFile};
 pub use tables::csv_text;
 
 use crate::bad_input;
@@ -83,6 +85,11 @@ impl ResultsDir {
                 self.root.display()
             )
         })
+    }
+
+    /// Whether `runs/` holds anything: records of some earlier invocation.
+    pub fn has_records(&self) -> bool {
+        fs::read_dir(self.root.join("runs")).is_ok_and(|mut entries| entries.next().is_some())
     }
 
     /// Removes what an earlier sweep wrote here (for `--fresh`); other files

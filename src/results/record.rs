@@ -73,7 +73,24 @@ pub struct RunDone {
     /// records of sweep 0.1 (see [`FinishedRun::is_legacy`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sha256: BTreeMap<String, String>,
+    /// The GEMM kernel and instruction set the run trained with, e.g.
+    /// `gemm/avx512`. Absent in records written before sweep 0.4, whose
+    /// runs trained with matrixmultiply ([`RunDone::kernel_label`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<String>,
 }
+
+impl RunDone {
+    /// The kernel the run trained with: its recorded label, or
+    /// `matrixmultiply` (instruction set not recorded) for records of
+    /// sweep 0.3 and earlier, which had no other kernel.
+    pub fn kernel_label(&self) -> &str {
+        self.kernel.as_deref().unwrap_or(LEGACY_KERNEL)
+    }
+}
+
+/// What a record written before kernels were recorded trained with.
+pub const LEGACY_KERNEL: &str = "matrixmultiply";
 
 /// A finished run as read back from (or about to be written to) its folder.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,13 +124,15 @@ impl FinishedRun {
                 error: None,
                 epoch_rows: None,
                 sha256: BTreeMap::new(),
+                kernel: (!outcome.kernel.is_empty()).then_some(outcome.kernel),
             },
             epochs: outcome.epochs,
         }
     }
 
-    /// The record of a run that stopped with an error.
-    pub fn failed(spec: &RunSpec, error: String, seconds: f64) -> FinishedRun {
+    /// The record of a run that stopped with an error while training with
+    /// the kernel labelled `kernel`.
+    pub fn failed(spec: &RunSpec, error: String, seconds: f64, kernel: String) -> FinishedRun {
         FinishedRun {
             spec: spec.clone(),
             done: RunDone {
@@ -128,6 +147,7 @@ impl FinishedRun {
                 error: Some(error),
                 epoch_rows: None,
                 sha256: BTreeMap::new(),
+                kernel: Some(kernel),
             },
             epochs: Vec::new(),
         }

@@ -31,7 +31,7 @@ pub const EPOCH_COLUMNS: [&str; 15] = [
 
 /// Metric columns of `runs.csv` after the parameters. Columns added after
 /// sweep 0.2.0 come after its own.
-pub const RUN_COLUMNS: [&str; 29] = [
+pub const RUN_COLUMNS: [&str; 30] = [
     "train_samples",
     "epochs_done",
     "diverged_epoch",
@@ -61,6 +61,7 @@ pub const RUN_COLUMNS: [&str; 29] = [
     "best_val_acc",
     "final_train_acc_clean",
     "final_noisy_fit",
+    "kernel",
 ];
 
 /// Longest text a cell gets: Excel holds at most 32 767 characters in a
@@ -213,6 +214,7 @@ pub fn write_run_row<W: std::io::Write>(
     row.push(maybe(best, |e| e.val_acc));
     row.push(maybe(last, |e| e.train_acc_clean));
     row.push(maybe(last, |e| e.noisy_fit));
+    row.push(csv_text(run.done.kernel_label()));
     csv.write_record(&row)?;
     Ok(())
 }

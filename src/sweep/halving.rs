@@ -10,10 +10,9 @@
 
 use anyhow::Result;
 
-use super::{RunOptions, Tally, train_pending};
+use super::{Job, Tally, train_pending};
 use crate::config::search::Halving;
 use crate::config::{Experiment, Key, RunParams, RunSpec, StopMetric};
-use crate::data::Dataset;
 use crate::progress::Progress;
 use crate::report::stats::Stat;
 use crate::results::tables::num;
@@ -159,14 +158,10 @@ const COLUMNS: [&str; 11] = [
 ];
 
 /// Runs the rungs of `halving` and writes `rungs.csv`.
-pub(super) fn run_rungs(
-    exp: &Experiment,
-    opts: &RunOptions,
-    data: &Dataset,
-    results: &ResultsDir,
-    halving: &Halving,
-    progress: &Progress,
-) -> Result<Tally> {
+pub(super) fn run_rungs(job: &Job, halving: &Halving, progress: &Progress) -> Result<Tally> {
+    let Job {
+        exp, opts, results, ..
+    } = *job;
     let configs = configurations(exp);
     let rungs = halving.rungs();
     let mut alive: Vec<&Configuration> = configs.iter().collect();
@@ -185,15 +180,7 @@ pub(super) fn run_rungs(
         let pending = pending_runs(results, &alive, epochs, opts.retry_failed);
         let runs_in_rung: usize = alive.iter().map(|c| c.runs.len()).sum();
         let rung_progress = Progress::new(runs_in_rung, runs_in_rung - pending.len(), opts.quiet);
-        let done = train_pending(
-            exp,
-            opts,
-            data,
-            results,
-            &pending,
-            &rung_progress,
-            Some(epochs),
-        )?;
+        let done = train_pending(job, &pending, &rung_progress, Some(epochs))?;
         rung_progress.finish_all();
         tally.trained += done.trained;
         tally.diverged += done.diverged;
@@ -384,14 +371,14 @@ pub fn first_unfinished_rung(exp: &Experiment, results: &ResultsDir) -> Option<u
 /// (the configurations the earlier rungs' decisions leave, recomputed from
 /// disk) up to the rung's epochs, and decides nothing: the job after the
 /// last rung, a plain `sweep run`, makes and records every decision.
-pub(super) fn run_rung_task(
-    exp: &Experiment,
-    opts: &RunOptions,
-    data: &Dataset,
-    results: &ResultsDir,
-    halving: &Halving,
-    rung: usize,
-) -> Result<(usize, Tally)> {
+pub(super) fn run_rung_task(job: &Job, halving: &Halving, rung: usize) -> Result<(usize, Tally)> {
+    let Job {
+        exp,
+        opts,
+        data,
+        results,
+        ..
+    } = *job;
     let configs = configurations(exp);
     let epochs = halving.rungs()[rung - 1];
     let alive = replay(results, &configs, halving, rung - 1).map_err(|u| {
@@ -426,7 +413,7 @@ pub(super) fn run_rung_task(
         runs.len(),
         pending.len()
     ));
-    let tally = train_pending(exp, opts, data, results, &pending, &progress, Some(epochs))?;
+    let tally = train_pending(job, &pending, &progress, Some(epochs))?;
     progress.finish_all();
     Ok((mine.len(), tally))
 }

@@ -5,6 +5,7 @@
 //! (aggregates in grid order, manifest, report).
 
 mod halving;
+mod kernel;
 mod memory;
 mod plan;
 mod prepare;
@@ -20,12 +21,14 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 
 pub use halving::first_unfinished_rung;
+pub use kernel::{Settled, check_request as check_kernel_request, costliest_network};
 pub use memory::memory_estimate;
 pub use plan::{PlannedRun, plan};
 
 use crate::bad_input;
 use crate::config::{Experiment, RunSpec};
 use crate::data::Dataset;
+use crate::nn::{Kernel, KernelRequest};
 use crate::progress::Progress;
 use crate::report::{self, ReportOutcome, SweepResults};
 use crate::results::{
@@ -58,6 +61,23 @@ pub struct RunOptions {
     /// For a halving search, train only this rung (1-based) and decide
     /// nothing (`--rung R`).
     pub rung: Option<usize>,
+    /// The GEMM kernel asked for with `--kernel` (`None`: the experiment
+    /// file's `kernel`, by default `auto`). A results folder keeps the
+    /// kernel it was started with.
+    pub kernel: Option<KernelRequest>,
+    /// Train the remaining runs of a folder with the kernel asked for even
+    /// though the folder was started with another (`--switch-kernel`).
+    pub switch_kernel: bool,
+}
+
+/// What every run of one invocation shares: the experiment, the options,
+/// the dataset, the results folder, and the kernel settled for it.
+pub(crate) struct Job<'a> {
+    exp: &'a Experiment,
+    opts: &'a RunOptions,
+    data: &'a Dataset,
+    results: &'a ResultsDir,
+    kernel: Kernel,
 }
 
 impl RunOptions {
@@ -189,17 +209,28 @@ struct Found {
 pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
     let started = Instant::now();
     let started_at = now();
+    kernel::check_asked(exp, opts)?;
     let data = load_data(exp)?;
     memory::check(exp, &data, opts)?;
 
     // Take the folder; select this invocation's runs; see what is on disk.
     let results = ResultsDir::new(results_dir(exp, &opts.out), &exp.dataset_label);
     let mut lock = prepare::take_folder(exp, &data, &results, opts)?;
+    let settled = kernel::settle(exp, opts, &data, &results, || {
+        new_manifest(exp, &data, opts, started_at.clone(), 0)
+    })?;
+    let job = Job {
+        exp,
+        opts,
+        data: &data,
+        results: &results,
+        kernel: settled.kernel,
+    };
     if let (Some(halving), Some(rung)) = (&exp.search.halving, opts.rung) {
         if results.read_grid().is_none() {
             results.write_grid(&GridFile::of(exp))?;
         }
-        let (mine, tally) = halving::run_rung_task(exp, opts, &data, &results, halving, rung)?;
+        let (mine, tally) = halving::run_rung_task(&job, halving, rung)?;
         lock.release_shard();
         return Ok(SweepSummary {
             dir: results.root().to_path_buf(),
@@ -222,22 +253,26 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
     };
     let mut found = scan_records(exp, opts, &results, &mine)?;
     found.renamed += renamed;
-    let mut manifest = new_manifest(exp, &data, opts, started_at, found.reused.len());
+    let mut manifest = Manifest {
+        kernel: Some(settled.label),
+        kernel_choice: settled.choice,
+        ..new_manifest(exp, &data, opts, started_at, found.reused.len())
+    };
     results.write_manifest(&manifest)?;
     results.write_grid(&GridFile::of(exp))?;
 
     // Train what is left.
     let progress = Progress::new(mine.len(), found.reused.len(), opts.quiet);
-    announce(exp, opts, &results, &progress, &found, mine.len());
+    announce(&job, &progress, &found, mine.len());
     let tally = match &exp.search.halving {
-        Some(h) => halving::run_rungs(exp, opts, &data, &results, h, &progress)?,
+        Some(h) => halving::run_rungs(&job, h, &progress)?,
         None => {
             let pending: Vec<&RunSpec> = mine
                 .iter()
                 .copied()
                 .filter(|s| !found.reused.contains_key(&s.id))
                 .collect();
-            train_pending(exp, opts, &data, &results, &pending, &progress, None)?
+            train_pending(&job, &pending, &progress, None)?
         }
     };
     progress.finish_all();
@@ -280,6 +315,8 @@ fn new_manifest(
         started_at,
         finished_at: String::new(),
         baseline: exp.baseline.clone(),
+        kernel: None,
+        kernel_choice: String::new(),
     }
 }
 
@@ -396,14 +433,10 @@ fn scan_records(
 }
 
 /// Tells the user what was found before training starts.
-fn announce(
-    exp: &Experiment,
-    opts: &RunOptions,
-    results: &ResultsDir,
-    progress: &Progress,
-    found: &Found,
-    mine: usize,
-) {
+fn announce(job: &Job, progress: &Progress, found: &Found, mine: usize) {
+    let Job {
+        exp, opts, results, ..
+    } = *job;
     if let Some(shard) = &opts.shard {
         progress.note(&format!(
             "shard {shard}: {mine} of the grid's {} runs",
@@ -483,14 +516,18 @@ struct Tally {
 /// (a halving rung), runs continue from their checkpoint and pause after
 /// that epoch, saving a new checkpoint, unless they end first.
 fn train_pending(
-    exp: &Experiment,
-    opts: &RunOptions,
-    data: &Dataset,
-    results: &ResultsDir,
+    job: &Job,
     pending: &[&RunSpec],
     progress: &Progress,
     until: Option<usize>,
 ) -> Result<Tally> {
+    let Job {
+        exp,
+        opts,
+        data,
+        results,
+        kernel,
+    } = *job;
     let workers = opts.jobs.min(pending.len()).max(1);
     // Threads beyond the training workers (up to the cores) take chunks of
     // the runs' evaluations when fewer runs are left than cores.
@@ -503,6 +540,10 @@ fn train_pending(
         .context("cannot start worker threads")?;
     let tally = Mutex::new(Tally::default());
     let next = AtomicUsize::new(0);
+    // Runs in training now: while there are as many as threads, each run
+    // evaluates on its own thread; once fewer, idle threads take chunks.
+    let training = AtomicUsize::new(0);
+    let idle_threads = || training.load(Ordering::Relaxed) < threads;
     let stop = || interrupt::stop_requested();
     pool.install(|| {
         (0..workers)
@@ -516,18 +557,25 @@ fn train_pending(
                     let run_started = Instant::now();
                     let from =
                         until.and_then(|_| halving::usable_checkpoint(results, spec, progress));
+                    training.fetch_add(1, Ordering::Relaxed);
                     let attempt = catch_unwind(AssertUnwindSafe(|| {
                         faults::maybe_fail(&spec.id);
+                        let options = train::TrainOptions {
+                            kernel,
+                            from: from.as_ref(),
+                            until,
+                            keep_predictions: exp.save_predictions,
+                            idle_threads: Some(&idle_threads),
+                        };
                         train::train_until(
                             &spec.params,
                             data,
-                            from.as_ref(),
-                            until.unwrap_or(spec.params.epochs),
-                            exp.save_predictions,
+                            &options,
                             &mut |m| progress.epoch(&line, m),
                             &stop,
                         )
                     }));
+                    training.fetch_sub(1, Ordering::Relaxed);
                     let seconds = run_started.elapsed().as_secs_f64();
                     let run = match attempt {
                         Ok(Ok(train::Span {
@@ -553,7 +601,12 @@ fn train_pending(
                             progress.abandon(line);
                             break;
                         }
-                        Err(payload) => FinishedRun::failed(spec, panic_message(&payload), seconds),
+                        Err(payload) => FinishedRun::failed(
+                            spec,
+                            panic_message(&payload),
+                            seconds,
+                            kernel.label(),
+                        ),
                     };
                     results.save_run(&run)?;
                     if run.done.status != Status::Failed {

@@ -58,6 +58,10 @@ struct Header {
     tensor_lengths: Vec<usize>,
     moment_lengths: Vec<(usize, usize)>,
     order_length: usize,
+    /// The kernel label it trained with so far (empty in checkpoints of
+    /// sweep 0.3, which has one kernel).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    kernel: String,
 }
 
 impl Checkpoint {
@@ -75,6 +79,7 @@ impl Checkpoint {
             epochs: self.outcome.epochs.clone(),
             train_seconds: self.outcome.train_seconds,
             eval_seconds: self.outcome.eval_seconds,
+            kernel: self.outcome.kernel.clone(),
             tensor_lengths: self.tensors.iter().map(Vec::len).collect(),
             moment_lengths: self
                 .moments
@@ -173,6 +178,7 @@ impl Checkpoint {
                 train_seconds: h.train_seconds,
                 eval_seconds: h.eval_seconds,
                 test_predictions: None,
+                kernel: h.kernel,
             },
         })
     }

@@ -16,7 +16,7 @@ use crate::config::{EarlyStopping, RunParams, Sampling, StopMetric};
 use crate::data::{Dataset, NUM_CLASSES, Split};
 use crate::nn::dropout::Dropout;
 use crate::nn::optim::Optimizer;
-use crate::nn::{Activations, Gradients, Mlp};
+use crate::nn::{Activations, Gradients, Kernel, Mlp};
 
 mod checkpoint;
 mod corruption;
@@ -126,6 +126,10 @@ pub struct RunOutcome {
     /// bits; the top bit set when it is right), when asked for
     /// (`save_predictions`) and the run did not diverge.
     pub test_predictions: Option<Vec<u8>>,
+    /// The GEMM kernel and instruction set it trained with
+    /// ([`Kernel::label`]); both, joined by `+`, when it was paused on one
+    /// machine and continued on another whose instruction set differs.
+    pub kernel: String,
 }
 
 /// The images of the training split a run trains on and validates on.
@@ -200,13 +204,26 @@ pub fn evaluated_epochs(
     (1..=last).filter(move |&e| is_evaluated(params, e))
 }
 
+/// Some images of a split and the map that makes them inputs: what one
+/// evaluation reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Images<'a> {
+    /// The split they come from.
+    pub split: &'a Split,
+    /// Pixels per image.
+    pub pixels: usize,
+    /// Their indices in the split.
+    pub indices: &'a [u32],
+    /// Pixel bytes → inputs.
+    pub map: &'a InputMap,
+}
+
 /// Mean loss and accuracy of `model` over the images `indices` of `split`.
 ///
-/// Chunks of [`EVAL_CHUNK`] images are scored as rayon tasks: when the
-/// sweep has idle workers (fewer runs left than `--jobs`) they take some,
-/// otherwise the calling worker does them all. Each chunk's sums are
-/// computed alone and added in chunk order, so the result has the same
-/// bits however many threads took part.
+/// Chunks of [`EVAL_CHUNK`] images are scored as rayon tasks, so that idle
+/// threads of the pool can take some. Each chunk's sums are computed alone
+/// and added in chunk order, so the result has the same bits however many
+/// threads took part.
 pub fn evaluate(
     model: &Mlp,
     split: &Split,
@@ -214,26 +231,23 @@ pub fn evaluate(
     indices: &[u32],
     map: &InputMap,
 ) -> (f64, f64) {
-    let e = evaluate_against(model, split, pixels, indices, map, &split.labels, None);
-    (e.loss, e.accuracy)
-}
-
-/// The class `model` predicts for each image `indices` of `split`, in
-/// their order.
-pub fn predict(
-    model: &Mlp,
-    split: &Split,
-    pixels: usize,
-    indices: &[u32],
-    map: &InputMap,
-) -> Vec<u8> {
-    over_chunks(
-        model,
+    let images = Images {
         split,
         pixels,
         indices,
         map,
-        &split.labels,
+    };
+    let e = evaluate_against(model, images, &split.labels, None, true);
+    (e.loss, e.accuracy)
+}
+
+/// The class `model` predicts for each of `images`, in their order.
+pub fn predict(model: &Mlp, images: Images, spread: bool) -> Vec<u8> {
+    over_chunks(
+        model,
+        images,
+        &images.split.labels,
+        spread,
         |acts, _, labels| {
             let mut classes = vec![0u8; labels.len()];
             model.predictions(acts, &mut classes);
@@ -243,41 +257,42 @@ pub fn predict(
     .concat()
 }
 
-/// Runs `model` forward over the images `indices` of `split` in chunks of
-/// [`EVAL_CHUNK`] on the thread pool, and `per_chunk` on each chunk's
-/// outputs with its image indices and labels (read from `source`); the
-/// results in order.
+/// Runs `model` forward over `images` in chunks of [`EVAL_CHUNK`] and
+/// `per_chunk` on each chunk's outputs with its image indices and labels
+/// (read from `source`); the results in order. With `spread`, the chunks
+/// are tasks of the thread pool that idle threads may take; without, this
+/// thread does them all (while every thread of a sweep trains a run of
+/// its own, a chunk taken by another would only stall both runs).
 fn over_chunks<T: Send>(
     model: &Mlp,
-    split: &Split,
-    pixels: usize,
-    indices: &[u32],
-    map: &InputMap,
+    images: Images,
     source: &[u8],
+    spread: bool,
     per_chunk: impl Fn(&mut Activations, &[u32], &mut [u8]) -> T + Sync,
 ) -> Vec<T> {
     let sizes = model.sizes();
-    let chunk = EVAL_CHUNK.min(indices.len().max(1));
-    indices
-        .par_chunks(chunk)
-        .map_init(
-            || (Activations::new(&sizes, chunk), vec![0u8; chunk]),
-            |(acts, labels), part| {
-                let rows = part.len();
-                gather(
-                    split,
-                    pixels,
-                    part,
-                    map,
-                    source,
-                    acts.input_mut(),
-                    &mut labels[..rows],
-                );
-                model.forward(acts, rows);
-                per_chunk(acts, part, &mut labels[..rows])
-            },
-        )
-        .collect()
+    let chunk = EVAL_CHUNK.min(images.indices.len().max(1));
+    let one = |part: &[u32]| {
+        with_scratch(&sizes, chunk, |acts, labels| {
+            let rows = part.len();
+            gather(
+                images.split,
+                images.pixels,
+                part,
+                images.map,
+                source,
+                acts.input_mut(),
+                &mut labels[..rows],
+            );
+            model.forward(acts, rows);
+            per_chunk(acts, part, &mut labels[..rows])
+        })
+    };
+    if spread {
+        images.indices.par_chunks(chunk).map(one).collect()
+    } else {
+        images.indices.chunks(chunk).map(one).collect()
+    }
 }
 
 /// Mean loss and accuracy over some images, and the accuracy against a
@@ -292,26 +307,19 @@ pub struct Evaluation {
     pub accuracy_other: Option<f64>,
 }
 
-/// [`evaluate`] against the labels `source` (one per image of `split`),
-/// and also counting correct predictions against `other` when given: one
-/// forward pass, scored twice.
+/// [`evaluate`] of `images` against the labels `source` (one per image of
+/// their split), and also counting correct predictions against `other`
+/// when given: one forward pass, scored twice. `spread` as for
+/// [`over_chunks`]; the bits are the same either way.
 pub fn evaluate_against(
     model: &Mlp,
-    split: &Split,
-    pixels: usize,
-    indices: &[u32],
-    map: &InputMap,
+    images: Images,
     source: &[u8],
     other: Option<&[u8]>,
+    spread: bool,
 ) -> Evaluation {
-    let scores: Vec<(f64, usize, usize)> = over_chunks(
-        model,
-        split,
-        pixels,
-        indices,
-        map,
-        source,
-        |acts, part, labels| {
+    let scores: Vec<(f64, usize, usize)> =
+        over_chunks(model, images, source, spread, |acts, part, labels| {
             let score = model.score(acts, labels);
             let other_correct = other.map_or(0, |other| {
                 for (label, &i) in labels.iter_mut().zip(part) {
@@ -320,15 +328,14 @@ pub fn evaluate_against(
                 model.score(acts, labels).correct
             });
             (score.loss_sum, score.correct, other_correct)
-        },
-    );
+        });
     let (mut loss_sum, mut correct, mut other_correct) = (0.0, 0, 0);
     for (l, c, o) in scores {
         loss_sum += l;
         correct += c;
         other_correct += o;
     }
-    let n = indices.len() as f64;
+    let n = images.indices.len() as f64;
     Evaluation {
         loss: loss_sum / n,
         accuracy: correct as f64 / n,
@@ -336,19 +343,94 @@ pub fn evaluate_against(
     }
 }
 
-/// Trains one network as `params` says and evaluates it every `eval_every`
-/// epochs (and after the last). `on_epoch` sees each evaluated epoch as it
-/// completes, for progress display; `stop` is asked before every step and
-/// ends the run with [`Interrupted`] when it says so. The result depends
-/// only on `params` and `data`: the same seed gives the same bits in any
-/// thread.
+/// Arrays for one evaluation chunk: activations and labels.
+struct Scratch {
+    sizes: Vec<usize>,
+    acts: Activations,
+    labels: Vec<u8>,
+}
+
+thread_local! {
+    /// This thread's evaluation arrays, kept between chunks, evaluations
+    /// and runs: a sweep's workers evaluate every few seconds, and fresh
+    /// megabytes each time cost page faults and cache misses — in every
+    /// thread of the one process at once.
+    static SCRATCH: std::cell::RefCell<Option<Scratch>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Calls `f` with this thread's evaluation arrays for a network of widths
+/// `sizes` and chunks of `chunk` rows (made when it has none of that
+/// shape). What they held before never matters: every chunk overwrites the
+/// rows it uses.
+fn with_scratch<T>(
+    sizes: &[usize],
+    chunk: usize,
+    f: impl FnOnce(&mut Activations, &mut [u8]) -> T,
+) -> T {
+    let kept = SCRATCH.with(|s| s.borrow_mut().take());
+    let mut scratch = match kept {
+        Some(s) if s.sizes == sizes && s.acts.batch() == chunk => s,
+        _ => Scratch {
+            sizes: sizes.to_vec(),
+            acts: Activations::new(sizes, chunk),
+            labels: vec![0u8; chunk],
+        },
+    };
+    let result = f(&mut scratch.acts, &mut scratch.labels);
+    SCRATCH.with(|s| *s.borrow_mut() = Some(scratch));
+    result
+}
+
+/// Trains one network as `params` says, multiplying with `kernel`, and
+/// evaluates it every `eval_every` epochs (and after the last). `on_epoch`
+/// sees each evaluated epoch as it completes, for progress display; `stop`
+/// is asked before every step and ends the run with [`Interrupted`] when it
+/// says so. The result depends only on `params`, `data` and `kernel` (and,
+/// for the `gemm` kernel, the instruction set it runs): the same seed gives
+/// the same bits in any thread.
 pub fn train(
     params: &RunParams,
     data: &Dataset,
+    kernel: Kernel,
     on_epoch: &mut dyn FnMut(&EpochMetrics),
     stop: &dyn Fn() -> bool,
 ) -> Result<RunOutcome, Interrupted> {
-    train_until(params, data, None, params.epochs, false, on_epoch, stop).map(|span| span.outcome)
+    let options = TrainOptions::new(kernel);
+    train_until(params, data, &options, on_epoch, stop).map(|span| span.outcome)
+}
+
+/// How a run is carried out, beyond its settings: nothing here changes its
+/// id.
+#[derive(Clone, Copy)]
+pub struct TrainOptions<'a> {
+    /// The GEMM kernel every product goes through (the results folder's).
+    pub kernel: Kernel,
+    /// A checkpoint to continue from, when it fits the run (otherwise the
+    /// run starts from the beginning).
+    pub from: Option<&'a Checkpoint>,
+    /// Pause after this epoch (a halving rung) instead of training to the
+    /// last.
+    pub until: Option<usize>,
+    /// Keep the class predicted for each test image when the run ends.
+    pub keep_predictions: bool,
+    /// Asked at each evaluation: whether some thread of the pool has no run
+    /// of its own, so that spreading the evaluation's chunks over the pool
+    /// helps (`None`: always spread). The bits are the same either way.
+    pub idle_threads: Option<&'a dyn Fn() -> bool>,
+}
+
+impl TrainOptions<'_> {
+    /// From the start to the last epoch with `kernel`, keeping no
+    /// predictions.
+    pub fn new(kernel: Kernel) -> TrainOptions<'static> {
+        TrainOptions {
+            kernel,
+            from: None,
+            until: None,
+            keep_predictions: false,
+            idle_threads: None,
+        }
+    }
 }
 
 /// What [`train_until`] ends with: the run's outcome so far, and the
@@ -362,22 +444,27 @@ pub struct Span {
     pub paused: Option<Box<Checkpoint>>,
 }
 
-/// [`train`], continuing from `from` (when given and it fits the run;
-/// otherwise from the start) and pausing after epoch `until`; with
-/// `keep_predictions`, the outcome of a run that ends holds the class it
-/// predicts for each test image. A run paused
-/// and continued any number of times ends with the same bits as one
-/// trained straight through: the learning-rate schedule always spans
-/// `params.epochs`.
+/// [`train`] as `options` say: continuing from their checkpoint (when it
+/// fits the run; otherwise from the start) and pausing after their `until`
+/// epoch; with `keep_predictions`, the outcome of a run that ends holds the
+/// class it predicts for each test image. A run paused and continued any
+/// number of times ends with the same bits as one trained straight
+/// through: the learning-rate schedule always spans `params.epochs`.
 pub fn train_until(
     params: &RunParams,
     data: &Dataset,
-    from: Option<&Checkpoint>,
-    until: usize,
-    keep_predictions: bool,
+    options: &TrainOptions,
     on_epoch: &mut dyn FnMut(&EpochMetrics),
     stop: &dyn Fn() -> bool,
 ) -> Result<Span, Interrupted> {
+    let TrainOptions {
+        kernel,
+        from,
+        until,
+        keep_predictions,
+        ..
+    } = *options;
+    let until = until.unwrap_or(params.epochs);
     let until = until.min(params.epochs);
     let pixels = data.pixels();
     let sizes = params.layer_sizes(pixels, NUM_CLASSES);
@@ -393,7 +480,9 @@ pub fn train_until(
     let mut init_rng = ChaCha8Rng::seed_from_u64(params.seed);
     let mut batch_rng = ChaCha8Rng::seed_from_u64(params.seed);
     batch_rng.set_stream(1);
-    let mut model = Mlp::new(&sizes, params.init_scheme(), &mut init_rng).with_loss(params.loss);
+    let mut model = Mlp::new(&sizes, params.init_scheme(), &mut init_rng)
+        .with_loss(params.loss)
+        .with_kernel(kernel);
 
     // Every buffer of the run, allocated once before the first step.
     let corruption = PixelCorruption::new(params, &data.train, pixels, &train_idx);
@@ -426,6 +515,7 @@ pub fn train_until(
         train_seconds: 0.0,
         eval_seconds: 0.0,
         test_predictions: None,
+        kernel: kernel.label(),
     };
     let mut first_epoch = 1;
     if let Some(ck) = from {
@@ -437,7 +527,11 @@ pub fn train_until(
             && model.set_tensors(&ck.tensors);
         if !fits {
             // Some part may already be restored: start over cleanly.
-            return train_until(params, data, None, until, keep_predictions, on_epoch, stop);
+            let afresh = TrainOptions {
+                from: None,
+                ..*options
+            };
+            return train_until(params, data, &afresh, on_epoch, stop);
         }
         order.copy_from_slice(&ck.order);
         batch_rng.set_word_pos(ck.batch_stream);
@@ -448,7 +542,9 @@ pub fn train_until(
             w.best = best;
             w.without_improvement = without;
         }
+        let here = std::mem::take(&mut outcome.kernel);
         outcome = ck.outcome.clone();
+        outcome.kernel = continued_kernel(&outcome.kernel, here);
         first_epoch = ck.epoch + 1;
     }
     let until = until.max(first_epoch - 1);
@@ -507,38 +603,37 @@ pub fn train_until(
             continue;
         }
         let started = Instant::now();
+        let spread = options.idle_threads.is_none_or(|idle| idle());
+        let images = |split, indices, map| Images {
+            split,
+            pixels,
+            indices,
+            map,
+        };
         let noisy = !trained_on.corrupted.is_empty();
         let train = evaluate_against(
             &model,
-            &data.train,
-            pixels,
-            &train_idx,
-            &map,
+            images(&data.train, &train_idx, &map),
             &trained_on.labels,
             noisy.then_some(&data.train.labels[..]),
+            spread,
         );
         let (train_loss, train_acc) = (train.loss, train.accuracy);
         let noisy_fit = noisy.then(|| {
-            let corrupted = &trained_on.corrupted;
-            evaluate_against(
-                &model,
-                &data.train,
-                pixels,
-                corrupted,
-                &map,
-                &trained_on.labels,
-                None,
-            )
-            .accuracy
+            let corrupted = images(&data.train, &trained_on.corrupted, &map);
+            evaluate_against(&model, corrupted, &trained_on.labels, None, spread).accuracy
         });
         let (val_loss, val_acc) = match val_idx.is_empty() {
             true => (None, None),
             false => {
-                let (l, a) = evaluate(&model, &data.train, pixels, &val_idx, &clean_map);
-                (Some(l), Some(a))
+                let validation = images(&data.train, &val_idx, &clean_map);
+                let e = evaluate_against(&model, validation, &data.train.labels, None, spread);
+                (Some(e.loss), Some(e.accuracy))
             }
         };
-        let (test_loss, test_acc) = evaluate(&model, &data.test, pixels, &test_idx, &clean_map);
+        let test_images = images(&data.test, &test_idx, &clean_map);
+        let test = evaluate_against(&model, test_images, &data.test.labels, None, spread);
+        let (test_loss, test_acc) = (test.loss, test.accuracy);
         let metrics = EpochMetrics {
             epoch,
             train_loss,
@@ -571,7 +666,7 @@ pub fn train_until(
         }
         let stop_now = watch.as_mut().is_some_and(|w| w.should_stop(&metrics));
         if keep_predictions && (stop_now || epoch == params.epochs) {
-            let classes = predict(&model, &data.test, pixels, &test_idx, &clean_map);
+            let classes = predict(&model, test_images, spread);
             // The class, and the top bit when it is the image's label.
             let marked = classes
                 .iter()
@@ -607,6 +702,20 @@ pub fn train_until(
         outcome,
         paused: Some(Box::new(checkpoint)),
     })
+}
+
+/// The kernel label of a run trained so far with `before` (empty when its
+/// checkpoint did not say) and continued with `here`.
+fn continued_kernel(before: &str, here: String) -> String {
+    if before.is_empty() || before.split('+').any(|k| k == here) {
+        if before.is_empty() {
+            here
+        } else {
+            before.to_string()
+        }
+    } else {
+        format!("{before}+{here}")
+    }
 }
 
 impl Span {

@@ -1,7 +1,8 @@
 //! Gradient checks: the analytic gradients of the MLP (every layer's weights
 //! and biases) against central finite differences of the total loss, on real
-//! MNIST images. `backward` gives the data gradient only; the checks compose
-//! it with the decay λW, as the update does.
+//! MNIST images, with every GEMM kernel this CPU can run. `backward` gives
+//! the data gradient only; the checks compose it with the decay λW, as the
+//! update does.
 
 use ndarray::{Array, Dimension, Zip};
 use rand::SeedableRng;
@@ -9,9 +10,14 @@ use rand_chacha::ChaCha8Rng;
 use sweep::nn::dropout::Dropout;
 use sweep::nn::loss::Loss;
 use sweep::nn::optim::{Optimizer, OptimizerSettings};
-use sweep::nn::{Activations, Gradients, Init, Mlp};
+use sweep::nn::{Activations, Gradients, Init, Kernel, Mlp};
 
 const BATCH: usize = 16;
+
+/// The kernels this CPU can run: every check runs with each.
+fn kernels() -> impl Iterator<Item = Kernel> {
+    Kernel::ALL.into_iter().filter(|k| k.available())
+}
 
 /// A small batch of real MNIST images scaled to [0, 1], with labels.
 fn mnist_batch() -> (Vec<f32>, Vec<u8>, usize) {
@@ -82,12 +88,20 @@ fn numeric(
     (nudged(eps) - nudged(-eps)) / (2.0 * f64::from(eps))
 }
 
-/// Checks a spread of weights and biases of every layer.
+/// Checks a spread of weights and biases of every layer, with each kernel.
 fn check_all_layers(lambda: f32, loss: Loss) {
+    for kernel in kernels() {
+        check_all_layers_with(lambda, loss, kernel);
+    }
+}
+
+fn check_all_layers_with(lambda: f32, loss: Loss, kernel: Kernel) {
     let (inputs, labels, pixels) = mnist_batch();
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     // Wide initial weights make the gradients (and λW) large against f32 noise.
-    let model = Mlp::new(&[pixels, 24, 16, 10], Init::Normal(0.3), &mut rng).with_loss(loss);
+    let model = Mlp::new(&[pixels, 24, 16, 10], Init::Normal(0.3), &mut rng)
+        .with_loss(loss)
+        .with_kernel(kernel);
     let grads = with_decay(&model, analytic(&model, &inputs, &labels), lambda);
     let mut checked = 0;
     for (l, layer) in model.layers().iter().enumerate() {
@@ -104,7 +118,7 @@ fn check_all_layers(lambda: f32, loss: Loss) {
             let tolerance = 2e-3 + 2e-2 * want.abs();
             assert!(
                 (got - want).abs() <= tolerance,
-                "layer {l} {param:?}: analytic {got:.6} vs numeric {want:.6} (λ = {lambda}, {loss})"
+                "layer {l} {param:?}: analytic {got:.6} vs numeric {want:.6} (λ = {lambda}, {loss}, {kernel})"
             );
             checked += 1;
         }
@@ -152,20 +166,48 @@ fn the_update_decays_weights_by_exactly_lambda_w_and_leaves_biases_alone() {
 #[test]
 fn an_sgd_step_lowers_the_loss_on_its_batch() {
     let (inputs, labels, pixels) = mnist_batch();
-    let mut rng = ChaCha8Rng::seed_from_u64(9);
-    let mut model = Mlp::new(&[pixels, 32, 10], Init::He, &mut rng);
-    let before = total_loss(&model, &inputs, &labels, 0.01);
-    let grads = analytic(&model, &inputs, &labels);
-    sgd_step(&mut model, &grads, 0.05, 0.01);
-    let after = total_loss(&model, &inputs, &labels, 0.01);
-    assert!(after < before, "loss went from {before} to {after}");
+    for kernel in kernels() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let mut model = Mlp::new(&[pixels, 32, 10], Init::He, &mut rng).with_kernel(kernel);
+        let before = total_loss(&model, &inputs, &labels, 0.01);
+        let grads = analytic(&model, &inputs, &labels);
+        sgd_step(&mut model, &grads, 0.05, 0.01);
+        let after = total_loss(&model, &inputs, &labels, 0.01);
+        assert!(
+            after < before,
+            "{kernel}: loss went from {before} to {after}"
+        );
+    }
+}
+
+#[test]
+fn the_kernels_give_the_same_gradients_up_to_rounding() {
+    let (inputs, labels, pixels) = mnist_batch();
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let model = Mlp::new(&[pixels, 32, 16, 10], Init::He, &mut rng);
+    let reference = analytic(&model, &inputs, &labels);
+    for kernel in kernels() {
+        let other = analytic(&model.clone().with_kernel(kernel), &inputs, &labels);
+        for (a, b) in reference.weights.iter().zip(&other.weights) {
+            let scale = a.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+            for (x, y) in a.iter().zip(b) {
+                assert!((x - y).abs() <= 1e-5 * scale, "{kernel}: {x} vs {y}");
+            }
+        }
+    }
 }
 
 #[test]
 fn decay_in_the_update_gives_the_same_bits_as_decay_in_the_gradient() {
+    for kernel in kernels() {
+        decay_in_the_update_with(kernel);
+    }
+}
+
+fn decay_in_the_update_with(kernel: Kernel) {
     let (inputs, labels, pixels) = mnist_batch();
     let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let start = Mlp::new(&[pixels, 32, 16, 10], Init::He, &mut rng);
+    let start = Mlp::new(&[pixels, 32, 16, 10], Init::He, &mut rng).with_kernel(kernel);
     let lambda = 0.01f32;
     let data = analytic(&start, &inputs, &labels);
     let mut in_gradient = start.clone();
@@ -196,10 +238,16 @@ fn bits<D: Dimension>(values: &Array<f32, D>) -> Vec<u32> {
 
 #[test]
 fn gradients_through_fixed_dropout_masks_match_finite_differences() {
+    for kernel in kernels() {
+        dropout_gradients_with(kernel);
+    }
+}
+
+fn dropout_gradients_with(kernel: Kernel) {
     let (inputs, labels, pixels) = mnist_batch();
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let sizes = [pixels, 24, 16, 10];
-    let model = Mlp::new(&sizes, Init::Normal(0.3), &mut rng);
+    let model = Mlp::new(&sizes, Init::Normal(0.3), &mut rng).with_kernel(kernel);
     let mut dropout = Dropout::new(&sizes, labels.len(), 0.2, 0.5, 4).unwrap();
     dropout.draw(labels.len());
     let loss = |m: &Mlp| {
@@ -228,7 +276,7 @@ fn gradients_through_fixed_dropout_masks_match_finite_differences() {
             let got = f64::from(grads.weights[l][[r, c]]);
             assert!(
                 (got - want).abs() <= 2e-3 + 2e-2 * want.abs(),
-                "layer {l} weight ({r}, {c}): analytic {got:.6} vs numeric {want:.6}"
+                "{kernel}: layer {l} weight ({r}, {c}): analytic {got:.6} vs numeric {want:.6}"
             );
             checked += 1;
         }

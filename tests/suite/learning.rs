@@ -3,7 +3,8 @@
 
 use sweep::config::{RunParams, Sampling};
 use sweep::data::Dataset;
-use sweep::train::{EpochMetrics, RunOutcome, Status, train};
+use sweep::nn::Kernel;
+use sweep::train::{EpochMetrics, RunOutcome, Status, TrainOptions, train};
 
 /// 5 000 training images, 3 epochs, He init, lr 0.1, batch 100, 2 × 200 hidden.
 fn five_thousand_images() -> RunParams {
@@ -35,8 +36,12 @@ fn small() -> RunParams {
 }
 
 fn run(params: &RunParams, data: &Dataset) -> RunOutcome {
+    run_with(params, data, Kernel::MatrixMultiply)
+}
+
+fn run_with(params: &RunParams, data: &Dataset, kernel: Kernel) -> RunOutcome {
     let mut seen = Vec::new();
-    let outcome = train(params, data, &mut |m| seen.push(m.epoch), &|| false).unwrap();
+    let outcome = train(params, data, kernel, &mut |m| seen.push(m.epoch), &|| false).unwrap();
     let reported: Vec<usize> = outcome.epochs.iter().map(|e| e.epoch).collect();
     assert_eq!(seen, reported, "on_epoch must see every recorded epoch");
     outcome
@@ -247,17 +252,24 @@ fn a_run_paused_saved_and_continued_ends_bit_identical_to_one_trained_straight_t
         input_dropout: 0.1,
         ..momentum.clone()
     };
-    for params in [momentum, adam] {
-        let straight = run(&params, data);
+    let kernels = Kernel::ALL.into_iter().filter(|k| k.available());
+    for (params, kernel) in [momentum, adam]
+        .into_iter()
+        .flat_map(|p| kernels.clone().map(move |k| (p.clone(), k)))
+    {
+        let straight = run_with(&params, data, kernel);
         let mut from: Option<Checkpoint> = None;
         let mut seen = Vec::new();
         for until in [1, 3, 6, 7] {
+            let options = TrainOptions {
+                from: from.as_ref(),
+                until: Some(until),
+                ..TrainOptions::new(kernel)
+            };
             let span = train_until(
                 &params,
                 data,
-                from.as_ref(),
-                until,
-                false,
+                &options,
                 &mut |m| seen.push(m.epoch),
                 &|| false,
             )
@@ -285,7 +297,8 @@ fn a_run_paused_saved_and_continued_ends_bit_identical_to_one_trained_straight_t
                     assert_eq!(until, 7);
                     let paused: Vec<_> = span.outcome.epochs.iter().map(without_timing).collect();
                     let whole: Vec<_> = straight.epochs.iter().map(without_timing).collect();
-                    assert_eq!(paused, whole, "{:?}", params.optimizer);
+                    assert_eq!(paused, whole, "{:?} with {kernel}", params.optimizer);
+                    assert_eq!(span.outcome.kernel, kernel.label());
                     let val = |o: &RunOutcome| -> Vec<Option<u64>> {
                         o.epochs
                             .iter()
@@ -308,12 +321,14 @@ fn a_damaged_checkpoint_is_refused() {
         epochs: 3,
         ..small()
     };
+    let options = TrainOptions {
+        until: Some(1),
+        ..TrainOptions::new(Kernel::MatrixMultiply)
+    };
     let span = train_until(
         &params,
         crate::util::mnist(),
-        None,
-        1,
-        false,
+        &options,
         &mut |_| {},
         &|| false,
     )

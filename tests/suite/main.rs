@@ -13,6 +13,7 @@ mod data;
 mod fashion;
 mod gradients;
 mod inputs;
+mod kernels;
 mod learning;
 mod properties;
 mod records;

@@ -8,7 +8,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::util::{Sandbox, Table, metrics, repo, sweep, text};
+use crate::util::{Sandbox, Table, copy_tree, metrics, repo, sweep, text};
 
 /// 2 runs, 6 epochs each evaluated: `epochs.csv` of a run has 6 rows.
 const SIX_EPOCHS: &str = "name = \"rec\"\n[data]\ntrain_subset = 300\n[model]\nhidden_size = 16\n\
@@ -163,19 +163,6 @@ fn legacy_sandbox() -> (Sandbox, PathBuf) {
     copy_tree(&fixture.join("legacy"), &sb.out().join("legacy"));
     let results = sb.out().join("legacy");
     (sb, results)
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// A cell with numbers compared at the 15 significant digits the aggregate

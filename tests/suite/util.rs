@@ -31,17 +31,28 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_sweep"))
 }
 
-/// The `sweep` binary (assert_cmd), told where the repository's data is.
+/// The kernel of every results folder the tests make, unless a test asks
+/// for another: the reference kernel gives the same bits on every x86-64
+/// with AVX2 and FMA, so numbers compared across folders (or with the
+/// committed examples) never depend on which kernel `auto` would measure
+/// faster on the machine the tests run on.
+pub const TEST_KERNEL: &str = "matrixmultiply";
+
+/// The `sweep` binary (assert_cmd), told where the repository's data is
+/// and which kernel new results folders use ([`TEST_KERNEL`]).
 pub fn sweep() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::cargo_bin("sweep").unwrap();
-    cmd.env("SWEEP_DATA_DIR", repo().join("data"));
+    cmd.env("SWEEP_DATA_DIR", repo().join("data"))
+        .env("SWEEP_KERNEL", TEST_KERNEL);
     cmd
 }
 
-/// The `sweep` binary (std), told where the repository's data is, run in `dir`.
+/// The `sweep` binary (std), told where the repository's data is and which
+/// kernel new results folders use, run in `dir`.
 pub fn sweep_in(dir: &Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(binary());
     cmd.env("SWEEP_DATA_DIR", repo().join("data"))
+        .env("SWEEP_KERNEL", TEST_KERNEL)
         .current_dir(dir);
     cmd
 }
@@ -171,6 +182,20 @@ impl Sandbox {
             fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
         }
         dir
+    }
+}
+
+/// Copies the folder `from`, with everything in it, to `to`.
+pub fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
     }
 }
 
