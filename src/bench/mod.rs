@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use crate::config::RunParams;
 use crate::data::{Dataset, NUM_CLASSES};
@@ -163,7 +163,13 @@ pub fn report(
     let kernel = match opts.kernel {
         KernelRequest::Auto => calibration.chosen,
         KernelRequest::Use(kernel) if kernel.available() => kernel,
-        KernelRequest::Use(kernel) => bail!("--kernel {kernel}: it cannot run on this CPU"),
+        KernelRequest::Use(kernel) => {
+            return Err(crate::bad_input!(
+                "--kernel {kernel}: the {kernel} kernel cannot run on this CPU ({}); use \
+                 matrixmultiply or auto",
+                crate::results::cpu_model()
+            ));
+        }
     };
     let step_rate = step_rates
         .iter()

@@ -62,12 +62,18 @@ pub fn request(exp: &Experiment, opts: &RunOptions) -> Result<Request> {
 }
 
 /// Refuses, before anything is written, a request that cannot be read
-/// (a bad [`KERNEL_ENV`]) or names a kernel this CPU cannot run.
+/// (a bad [`KERNEL_ENV`]) or that insists on a kernel this CPU cannot run
+/// (a default from the environment only matters for a new folder, and is
+/// checked there).
 pub(super) fn check_asked(exp: &Experiment, opts: &RunOptions) -> Result<()> {
-    let Request { asked, source, .. } = request(exp, opts)?;
+    let Request {
+        asked,
+        source,
+        binding,
+    } = request(exp, opts)?;
     match asked {
-        KernelRequest::Use(kernel) => usable(kernel, &source),
-        KernelRequest::Auto => Ok(()),
+        KernelRequest::Use(kernel) if binding => usable(kernel, &source),
+        _ => Ok(()),
     }
 }
 
