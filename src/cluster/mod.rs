@@ -430,14 +430,7 @@ pub fn status(root: &Path) -> Result<SweepStatus> {
         whole_running,
         failures,
         paused,
-        kernel: results.read_manifest().map(|m| {
-            m.kernel.unwrap_or_else(|| {
-                format!(
-                    "{} (before kernels were recorded)",
-                    crate::results::LEGACY_KERNEL
-                )
-            })
-        }),
+        kernel: results.read_manifest().map(|m| m.kernel_shown()),
         kernels,
     })
 }

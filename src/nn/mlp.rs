@@ -115,11 +115,6 @@ impl Mlp {
         self
     }
 
-    /// The GEMM kernel every product of this network goes through.
-    pub fn kernel(&self) -> Kernel {
-        self.kernel
-    }
-
     /// The layers, input side first.
     pub fn layers(&self) -> &[Dense] {
         &self.layers

@@ -685,13 +685,9 @@ fn manifest_section(h: &mut String, results: &SweepResults) {
         ("CPU", m.cpu.clone()),
         (
             "GEMM kernel",
-            match &m.kernel {
-                Some(k) if m.kernel_choice.is_empty() => k.clone(),
-                Some(k) => format!("{k} ({})", m.kernel_choice),
-                None => format!(
-                    "{} (before kernels were recorded)",
-                    crate::results::LEGACY_KERNEL
-                ),
+            match m.kernel_choice.as_str() {
+                "" => m.kernel_shown(),
+                choice => format!("{} ({choice})", m.kernel_shown()),
             },
         ),
         ("worker threads", m.jobs.to_string()),

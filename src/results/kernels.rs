@@ -26,23 +26,17 @@ pub fn kernel_counts<'a>(runs: impl IntoIterator<Item = &'a RunDone>) -> Vec<(St
 /// instruction set (records of sweep 0.3 and earlier say only
 /// `matrixmultiply`) matches any of its kernel's.
 pub fn kernel_note(counts: &[(String, usize)]) -> Option<String> {
-    let family = |label: &str| label.split(['/', '+']).next().unwrap_or(label).to_string();
-    let mut families: Vec<String> = counts.iter().map(|(l, _)| family(l)).collect();
-    families.dedup();
-    let mut known: Vec<&str> = counts
+    let mut families: Vec<&str> = counts
         .iter()
-        .map(|(l, _)| l.as_str())
-        .filter(|l| l.contains('/'))
+        .map(|(l, _)| l.split(['/', '+']).next().unwrap_or(l))
         .collect();
-    known.sort_unstable();
-    known.dedup();
-    let mixed_kernels = {
-        let mut f = families.clone();
-        f.sort();
-        f.dedup();
-        f.len() > 1
-    };
-    if !mixed_kernels && known.len() <= 1 {
+    families.sort_unstable();
+    families.dedup();
+    // The labels are distinct: more than one that names its instruction
+    // set means more than one instruction set (or kernel).
+    let with_isa = counts.iter().filter(|(l, _)| l.contains('/')).count();
+    let mixed_kernels = families.len() > 1;
+    if !mixed_kernels && with_isa <= 1 {
         return None;
     }
     let list: Vec<String> = counts

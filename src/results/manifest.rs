@@ -66,6 +66,18 @@ pub struct Manifest {
     pub kernel_choice: String,
 }
 
+impl Manifest {
+    /// The folder's kernel as `sweep status` and the report show it: its
+    /// label, or matrixmultiply for a folder from before kernels were
+    /// recorded.
+    pub fn kernel_shown(&self) -> String {
+        match &self.kernel {
+            Some(label) => label.clone(),
+            None => format!("{} (before kernels were recorded)", super::LEGACY_KERNEL),
+        }
+    }
+}
+
 fn format_one() -> u32 {
     1
 }

@@ -19,7 +19,7 @@ use crate::results::{LEGACY_KERNEL, Manifest, ResultsDir, cpu_model};
 
 /// The kernel an invocation trains with, and what the manifest says of it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Settled {
+pub(super) struct Settled {
     /// The kernel.
     pub kernel: Kernel,
     /// The manifest's `kernel`: the label where the folder was created.
@@ -32,7 +32,7 @@ pub struct Settled {
 /// folder: `--kernel`, else the experiment file's `kernel` (both binding:
 /// a folder started with another kernel is refused), else
 /// [`KERNEL_ENV`] (a default for new folders only), else `auto`.
-pub fn request(exp: &Experiment, opts: &RunOptions) -> Result<Request> {
+fn request(exp: &Experiment, opts: &RunOptions) -> Result<Request> {
     if let Some(asked) = opts.kernel {
         return Ok(Request {
             asked,
@@ -79,7 +79,7 @@ pub(super) fn check_asked(exp: &Experiment, opts: &RunOptions) -> Result<()> {
 
 /// A kernel request and where it came from.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Request {
+struct Request {
     /// What was asked.
     pub asked: KernelRequest,
     /// Where, for messages: `--kernel gemm`, `kernel = "gemm" in x.toml`, …
@@ -104,30 +104,23 @@ pub(super) fn settle(
 ) -> Result<Settled> {
     let _lock = results.lock_aggregates()?;
     let manifest = results.read_manifest();
-    let Request {
-        asked,
-        source: from,
-        binding,
-    } = request(exp, opts)?;
-    let settled = match (recorded(manifest.as_ref(), results)?, asked) {
-        (Some(kept), KernelRequest::Use(other)) if other != kept.kernel && binding => {
-            if !opts.switch_kernel {
-                return Err(refuse_switch(exp, opts, results, &kept, other, &from));
+    let asked = request(exp, opts)?;
+    let settled = match recorded(manifest.as_ref(), results)? {
+        Some(kept) => match switch(exp, opts, results, &kept, &asked)? {
+            Some(other) => {
+                usable(other, &asked.source)?;
+                Settled {
+                    kernel: other,
+                    label: other.label(),
+                    choice: format!(
+                        "switched from {} by --switch-kernel on {}; runs trained before keep \
+                         theirs (runs.csv, column kernel)",
+                        kept.label,
+                        super::now()
+                    ),
+                }
             }
-            usable(other, &from)?;
-            Settled {
-                kernel: other,
-                label: other.label(),
-                choice: format!(
-                    "switched from {} by --switch-kernel on {}; runs trained before keep theirs \
-                     (runs.csv, column kernel)",
-                    kept.label,
-                    super::now()
-                ),
-            }
-        }
-        (Some(kept), _) => {
-            if !kept.kernel.available() {
+            None if !kept.kernel.available() => {
                 return Err(bad_input!(
                     "{} trains with the {} kernel ({}), which cannot run on this CPU ({}); \
                      continue with the other one: `{}`",
@@ -138,25 +131,27 @@ pub(super) fn settle(
                     opts.command(&exp.path, "--kernel matrixmultiply --switch-kernel")
                 ));
             }
-            kept
-        }
-        (None, KernelRequest::Use(kernel)) => {
-            usable(kernel, &from)?;
-            Settled {
-                kernel,
-                label: kernel.label(),
-                choice: format!("asked for ({from})"),
+            None => kept,
+        },
+        None => match asked.asked {
+            KernelRequest::Use(kernel) => {
+                usable(kernel, &asked.source)?;
+                Settled {
+                    kernel,
+                    label: kernel.label(),
+                    choice: format!("asked for ({})", asked.source),
+                }
             }
-        }
-        (None, KernelRequest::Auto) => {
-            let (sizes, batch) = costliest_network(exp, data);
-            let found = calibrate(&sizes, batch);
-            Settled {
-                kernel: found.chosen,
-                label: found.chosen.label(),
-                choice: found.describe(&sizes, batch),
+            KernelRequest::Auto => {
+                let (sizes, batch) = costliest_network(exp, data);
+                let found = calibrate(&sizes, batch);
+                Settled {
+                    kernel: found.chosen,
+                    label: found.chosen.label(),
+                    choice: found.describe(&sizes, batch),
+                }
             }
-        }
+        },
     };
     let mut written = manifest.unwrap_or_else(fresh_manifest);
     if written.kernel.as_deref() != Some(settled.label.as_str())
@@ -187,20 +182,39 @@ fn recorded(manifest: Option<&Manifest>, results: &ResultsDir) -> Result<Option<
 /// another kernel than the one `results` keeps (what `sweep run` would
 /// refuse in every task); `--switch-kernel` lets it through.
 pub fn check_request(exp: &Experiment, opts: &RunOptions, results: &ResultsDir) -> Result<()> {
-    let Request {
-        asked,
-        source,
-        binding,
-    } = request(exp, opts)?;
-    if let (Some(kept), KernelRequest::Use(other)) =
-        (recorded(results.read_manifest().as_ref(), results)?, asked)
-        && other != kept.kernel
-        && binding
-        && !opts.switch_kernel
-    {
-        return Err(refuse_switch(exp, opts, results, &kept, other, &source));
+    if let Some(kept) = recorded(results.read_manifest().as_ref(), results)? {
+        switch(exp, opts, results, &kept, &request(exp, opts)?)?;
     }
     Ok(())
+}
+
+/// The kernel `asked` switches a folder that keeps `kept` to: `None` when
+/// it names none or the same, or only a default (the environment, `auto`);
+/// another, with `--switch-kernel`; else the refusal.
+fn switch(
+    exp: &Experiment,
+    opts: &RunOptions,
+    results: &ResultsDir,
+    kept: &Settled,
+    asked: &Request,
+) -> Result<Option<Kernel>> {
+    match asked.asked {
+        KernelRequest::Use(other) if other != kept.kernel && asked.binding => {
+            if opts.switch_kernel {
+                Ok(Some(other))
+            } else {
+                Err(refuse_switch(
+                    exp,
+                    opts,
+                    results,
+                    kept,
+                    other,
+                    &asked.source,
+                ))
+            }
+        }
+        _ => Ok(None),
+    }
 }
 
 /// The kernel a manifest's `kernel` label names.
@@ -291,7 +305,7 @@ fn refuse_switch(
 
 /// The layer widths and batch of the run that costs the most training
 /// work: the network whose step `auto` measures.
-pub fn costliest_network(exp: &Experiment, data: &Dataset) -> (Vec<usize>, usize) {
+fn costliest_network(exp: &Experiment, data: &Dataset) -> (Vec<usize>, usize) {
     let pixels = data.pixels();
     exp.runs
         .iter()

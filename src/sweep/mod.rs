@@ -21,7 +21,7 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 
 pub use halving::first_unfinished_rung;
-pub use kernel::{Settled, check_request as check_kernel_request, costliest_network};
+pub use kernel::check_request as check_kernel_request;
 pub use memory::memory_estimate;
 pub use plan::{PlannedRun, plan};
 
