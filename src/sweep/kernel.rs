@@ -94,14 +94,16 @@ struct Request {
 /// aggregate lock so that shards starting together choose once: the
 /// recorded one (refusing another unless `--switch-kernel`), or for a new
 /// folder the one asked for or measured, written to the manifest at once
-/// (`fresh_manifest` makes it when there is none).
+/// (`fresh_manifest` makes it when there is none). The flag says whether
+/// the manifest learnt it just now (a new folder, a switch, a folder of an
+/// older version), which `sweep run` tells the user.
 pub(super) fn settle(
     exp: &Experiment,
     opts: &RunOptions,
     data: &Dataset,
     results: &ResultsDir,
     fresh_manifest: impl FnOnce() -> Manifest,
-) -> Result<Settled> {
+) -> Result<(Settled, bool)> {
     let _lock = results.lock_aggregates()?;
     let manifest = results.read_manifest();
     let asked = request(exp, opts)?;
@@ -154,14 +156,14 @@ pub(super) fn settle(
         },
     };
     let mut written = manifest.unwrap_or_else(fresh_manifest);
-    if written.kernel.as_deref() != Some(settled.label.as_str())
-        || written.kernel_choice != settled.choice
-    {
+    let news = written.kernel.as_deref() != Some(settled.label.as_str())
+        || written.kernel_choice != settled.choice;
+    if news {
         written.kernel = Some(settled.label.clone());
         written.kernel_choice = settled.choice.clone();
         results.write_manifest(&written)?;
     }
-    Ok(settled)
+    Ok((settled, news))
 }
 
 /// The kernel `results` keeps, from its `manifest` (`None`: a new folder).

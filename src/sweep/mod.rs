@@ -216,7 +216,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
     // Take the folder; select this invocation's runs; see what is on disk.
     let results = ResultsDir::new(results_dir(exp, &opts.out), &exp.dataset_label);
     let mut lock = prepare::take_folder(exp, &data, &results, opts)?;
-    let settled = kernel::settle(exp, opts, &data, &results, || {
+    let (settled, kernel_news) = kernel::settle(exp, opts, &data, &results, || {
         new_manifest(exp, &data, opts, started_at.clone(), 0)
     })?;
     let job = Job {
@@ -253,6 +253,10 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
     };
     let mut found = scan_records(exp, opts, &results, &mine)?;
     found.renamed += renamed;
+    let kernel_note = match settled.choice.contains(&settled.label) {
+        true => format!("GEMM kernel: {}", settled.choice),
+        false => format!("GEMM kernel {}: {}", settled.label, settled.choice),
+    };
     let mut manifest = Manifest {
         kernel: Some(settled.label),
         kernel_choice: settled.choice,
@@ -263,6 +267,9 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
 
     // Train what is left.
     let progress = Progress::new(mine.len(), found.reused.len(), opts.quiet);
+    if kernel_news {
+        progress.note(&kernel_note);
+    }
     announce(&job, &progress, &found, mine.len());
     let tally = match &exp.search.halving {
         Some(h) => halving::run_rungs(&job, h, &progress)?,
