@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The README's speed targets, measured side by side in one session on one
-# machine (run it on an otherwise idle machine; it prints the load before
-# and after):
+# The speed targets of docs/guide.md ("Speed"), measured side by side in
+# one session on one machine (run it on an otherwise idle machine; it prints
+# the load before and after):
 #   1. the machine: lscpu's model and the flags that matter;
 #   2. `sweep bench --jobs N` (true FMA peak, both kernels' GEMM rates,
 #      auto's choice, one run, N runs as threads against N processes);

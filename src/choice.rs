@@ -3,8 +3,8 @@
 //! parsing, printing and serde all follow from the one list.
 
 /// Declares an enum whose variants are written as the given words, with
-/// `Display`, `FromStr`, serde (as the words) and `WORDS` (every word in
-/// declaration order).
+/// `Display`, `FromStr`, serde (as the words), `WORDS` (every word in
+/// declaration order) and `ALL` (every value).
 macro_rules! choice_enum {
     (
         $(#[$meta:meta])*
@@ -21,6 +21,9 @@ macro_rules! choice_enum {
         impl $name {
             /// Every word, in declaration order.
             pub const WORDS: &'static [&'static str] = &[$($word),+];
+
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
             /// The word this value is written as.
             pub fn word(self) -> &'static str {

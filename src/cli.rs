@@ -1,5 +1,5 @@
-//! The command line: `sweep run`, `sweep plan`, `sweep report` and their
-//! flags (clap derive).
+//! The command line (clap derive): `sweep run`, `plan`, `report`,
+//! `compare`, `bench`, `slurm` and `status` with their flags.
 
 use std::path::PathBuf;
 

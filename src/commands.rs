@@ -33,8 +33,9 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         rung: args.rung.map(usize::from),
         kernel: args.kernel,
         switch_kernel: args.switch_kernel,
+        stop: interrupt::StopToken::new(),
     };
-    interrupt::install();
+    interrupt::install(opts.stop.clone());
     let summary = sweep::run(&exp, &opts)?;
     let mut out = std::io::stdout().lock();
     let diverged = match summary.diverged {
@@ -60,7 +61,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             summary.reused,
             summary.seconds,
             summary.dir.display(),
-            crate::slurm::command_line("run", &args.file, &opts.out)
+            crate::shell::command_line("run", &args.file, &opts.out)
         )?;
     } else {
         writeln!(
@@ -195,7 +196,10 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
              (compare.csv: binomial_se).",
             100.0
                 * crate::report::difference::binomial_se(
-                    baseline.metric("test_acc").mean.unwrap_or(0.0),
+                    baseline
+                        .metric(summary::Metric::TestAcc)
+                        .mean
+                        .unwrap_or(0.0),
                     n
                 )
         )?;
@@ -524,7 +528,8 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
 /// submits them.
 pub fn slurm(args: &SlurmArgs) -> Result<()> {
     use crate::cluster;
-    use crate::slurm::{GivenOptions, SlurmOptions, SubmitOptions, command_line, current_binary};
+    use crate::shell::command_line;
+    use crate::slurm::{GivenOptions, SlurmOptions, SubmitOptions, current_binary};
 
     let exp = Experiment::load(&args.file)?;
     let base = SlurmOptions {
@@ -550,6 +555,7 @@ pub fn slurm(args: &SlurmArgs) -> Result<()> {
         rung: None,
         kernel: args.kernel,
         switch_kernel: false,
+        stop: crate::interrupt::StopToken::new(),
     };
     let folder = crate::results::ResultsDir::new(base.results_dir(), &exp.dataset_label);
     sweep::check_kernel_request(&exp, &run_options, &folder)?;
@@ -665,7 +671,7 @@ fn print_halving_submission(
     results: &std::path::Path,
     outcome: &crate::cluster::halving::HalvingOutcome,
 ) -> Result<()> {
-    let again = crate::slurm::command_line("slurm", &args.file, &args.out);
+    let again = crate::shell::command_line("slurm", &args.file, &args.out);
     let mut out = std::io::stdout().lock();
     writeln!(
         out,

@@ -34,6 +34,7 @@ pub mod progress;
 pub mod report;
 pub mod results;
 pub mod shard;
+pub mod shell;
 pub mod slurm;
 pub mod sweep;
 pub mod train;

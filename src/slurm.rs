@@ -13,6 +13,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use crate::bad_input;
+use crate::shell::shell_word;
 
 /// File name of the array job's script, in `<results>/slurm/`.
 pub const ARRAY_SCRIPT: &str = "sweep.sbatch";
@@ -569,30 +570,6 @@ fn utf8(path: &Path) -> Result<&str> {
 /// else in single quotes.
 fn shell_quote(path: &Path) -> Result<String> {
     Ok(shell_word(utf8(path)?))
-}
-
-/// `sweep SUBCOMMAND FILE`, with `--out OUT` unless `out` is the default:
-/// the start of a command to tell a user to type.
-pub fn command_line(subcommand: &str, file: &Path, out: &Path) -> String {
-    let mut cmd = format!("sweep {subcommand} {}", shell_word(&file.to_string_lossy()));
-    if out != Path::new(crate::results::DEFAULT_OUT) {
-        cmd += &format!(" --out {}", shell_word(&out.to_string_lossy()));
-    }
-    cmd
-}
-
-/// `text` as one shell word, for commands printed or written into scripts:
-/// as it is when it holds only safe characters, else in single quotes.
-pub fn shell_word(text: &str) -> String {
-    let safe = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+:,=@".contains(c));
-    if safe {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
 }
 
 #[cfg(test)]

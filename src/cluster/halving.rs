@@ -17,9 +17,8 @@ use crate::config::Experiment;
 use crate::config::search::Halving;
 use crate::files::{limits, read_bounded};
 use crate::results::{GridFile, ResultsDir, write_atomic};
-use crate::slurm::{
-    DECIDE_SCRIPT, GivenOptions, SlurmOptions, SubmitOptions, rung_script_name, shell_word,
-};
+use crate::shell::shell_word;
+use crate::slurm::{DECIDE_SCRIPT, GivenOptions, SlurmOptions, SubmitOptions, rung_script_name};
 use crate::sweep;
 
 /// `slurm/halving.json`: the options of the first submission and every job

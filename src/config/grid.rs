@@ -2,6 +2,7 @@
 //! `count`) for each swept setting, and their expansion into a cartesian
 //! product in a stable order.
 
+use super::MAX_WHOLE;
 use super::locate::Part;
 use super::params::{Key, Kind, RunParams, Value};
 
@@ -236,10 +237,6 @@ pub fn spaced(lo: f64, hi: f64, num: usize, log: bool) -> Vec<f64> {
         })
         .collect()
 }
-
-/// The largest whole number a setting may take: every one up to it is
-/// exactly a float, so TOML's `3.0` and `3` always mean the same run.
-pub const MAX_WHOLE: u64 = 1 << 53;
 
 fn whole(table: &toml::Table, field: &str, name: &str, min: i64) -> Result<u64, String> {
     match table.get(field) {

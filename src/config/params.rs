@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::choice::choice_enum;
 use crate::nn::Init;
-use crate::nn::loss::Loss;
+use crate::nn::loss::{Loss, LossSettings};
 use crate::nn::optim::{Decay, Method, OptimizerSettings};
 use crate::nn::schedule::{LrSchedule, Schedule};
 
@@ -270,13 +270,16 @@ impl<T: SettingType> SettingType for Option<T> {
     }
 }
 
-/// `init`, kept as its canonical text (`normal:0.01`).
-impl SettingType for String {
-    fn from_value(value: Value) -> String {
-        value.to_string()
+/// `init`, written as its canonical text (`normal:0.01`).
+impl SettingType for Init {
+    fn from_value(value: Value) -> Init {
+        match &value {
+            Value::Text(text) => text.parse().unwrap_or_else(|e| unreachable!("{e}")),
+            other => unreachable!("`init` given {other:?}"),
+        }
     }
     fn text(&self) -> String {
-        self.clone()
+        self.to_string()
     }
 }
 
@@ -343,6 +346,13 @@ fn widths_text(widths: &[usize]) -> String {
 
 /// Declares every setting: the [`Key`] enum, its [`Spec`] table, the
 /// [`RunParams`] struct with its defaults, and the generic accessors.
+///
+/// **Append rows, never insert or reorder.** A setting's position is part
+/// of stored results: it is its dimension in every Sobol sequence (moving a
+/// row moves every Sobol experiment's points), the order grids expand in
+/// and the order of the settings' columns in `runs.csv`, `epochs.csv` and
+/// `summary.csv`. A test pins the order. A new setting's default must
+/// reproduce what sweep did before it existed: run ids leave defaults out.
 macro_rules! settings {
     ($(
         $(#[doc = $doc:literal])+
@@ -483,13 +493,13 @@ settings! {
     /// Seed of the label and input corruption, when it should differ from
     /// `data_seed`.
     CorruptionSeed corruption_seed: Option<u64> = None, {
-        section: "data", kind: Kind::Int { min: 0, max: super::grid::MAX_WHOLE }, sweepable: true,
+        section: "data", kind: Kind::Int { min: 0, max: super::MAX_WHOLE }, sweepable: true,
         label: "corruption seed", short: "corruption seed", tag: "corruption_seed",
         plot: PlotAxis::Categorical, applies: CORRUPTED_ONLY,
     }
     /// Seed choosing the training subset and the validation images.
     DataSeed data_seed: u64 = 0, {
-        section: "data", kind: Kind::Int { min: 0, max: super::grid::MAX_WHOLE }, sweepable: true,
+        section: "data", kind: Kind::Int { min: 0, max: super::MAX_WHOLE }, sweepable: true,
         label: "data seed", short: "data seed", tag: "data_seed", plot: PlotAxis::Categorical, applies: None,
     }
     /// Width of every hidden layer, input side first (`[500, 300]`);
@@ -510,7 +520,7 @@ settings! {
         applies: SHORTHAND_ONLY,
     }
     /// Weight initialisation scheme (`he`, `xavier`, `normal:σ`).
-    Init init: String = "he".into(), {
+    Init init: Init = Init::He, {
         section: "model", kind: Kind::Init, sweepable: true,
         label: "initialisation", short: "init", tag: "init", plot: PlotAxis::Categorical, applies: None,
     }
@@ -633,7 +643,7 @@ settings! {
     }
     /// Seed of initialisation and batch order.
     Seed seed: u64 = 0, {
-        section: "train", kind: Kind::Int { min: 0, max: super::grid::MAX_WHOLE },
+        section: "train", kind: Kind::Int { min: 0, max: super::MAX_WHOLE },
         sweepable: true, label: "seed", short: "seed", tag: "seed", plot: PlotAxis::Categorical,
         applies: None,
     }
@@ -981,11 +991,6 @@ impl RunParams {
         None
     }
 
-    /// The initialisation scheme (the text was checked when it was set).
-    pub fn init_scheme(&self) -> Init {
-        self.init.parse().unwrap_or(Init::He)
-    }
-
     /// Widths of the hidden layers, input side first.
     pub fn hidden_widths(&self) -> Vec<usize> {
         match &self.hidden {
@@ -1006,6 +1011,11 @@ impl RunParams {
         sizes.extend(self.hidden_widths());
         sizes.push(classes);
         sizes
+    }
+
+    /// The loss as the network needs it.
+    pub fn loss_settings(&self) -> LossSettings {
+        LossSettings { loss: self.loss }
     }
 
     /// The optimizer these settings describe.
@@ -1076,6 +1086,50 @@ impl RunParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_settings_keep_their_order_as_sobol_dimensions_and_columns_depend_on_it() {
+        // Append new settings at the end of this list and of the table;
+        // never insert, remove or reorder (see `settings!`).
+        let pinned = [
+            "train_subset",
+            "validation",
+            "inputs",
+            "label_noise",
+            "label_noise_mode",
+            "input_corruption",
+            "corruption_seed",
+            "data_seed",
+            "hidden",
+            "hidden_layers",
+            "hidden_size",
+            "init",
+            "epochs",
+            "batch_size",
+            "loss",
+            "optimizer",
+            "learning_rate",
+            "lr_schedule",
+            "lr_step_epochs",
+            "lr_step_factor",
+            "warmup_epochs",
+            "momentum",
+            "beta1",
+            "beta2",
+            "eps",
+            "lambda",
+            "weight_decay",
+            "dropout",
+            "input_dropout",
+            "max_norm",
+            "sampling",
+            "early_stopping",
+            "eval_every",
+            "seed",
+        ];
+        let names: Vec<&str> = Key::ALL.iter().map(|k| k.name()).collect();
+        assert_eq!(names[..pinned.len()], pinned);
+    }
 
     #[test]
     fn integers_are_accepted_where_floats_are_expected() {

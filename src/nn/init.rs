@@ -63,6 +63,20 @@ impl FromStr for Init {
     }
 }
 
+/// Written as its text, `"he"` or `"normal:0.01"`, as `params.json` keeps it.
+impl serde::Serialize for Init {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Init {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Init, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// Fills `out` with draws from N(0, std_dev²) by the Box–Muller transform,
 /// so the stream depends only on the RNG (not on a library's sampler).
 pub fn fill_normal(out: &mut [f32], std_dev: f64, rng: &mut impl Rng) {

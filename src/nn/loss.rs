@@ -20,6 +20,37 @@ choice_enum! {
     }
 }
 
+/// Everything the loss needs, as the run's settings give it (the optimizer
+/// has [`super::optim::OptimizerSettings`] likewise). A loss with a setting
+/// of its own — label smoothing, say — adds a field here, a row to the
+/// settings table and a line to `RunParams::loss_settings`; the network
+/// and the training loop pass it on unchanged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LossSettings {
+    /// Which loss.
+    pub loss: Loss,
+}
+
+impl LossSettings {
+    /// Scores each row of `outputs` against its label; with `grad_scale`,
+    /// overwrites each row with the gradient of `grad_scale ·` the row's
+    /// loss.
+    pub fn score(
+        self,
+        outputs: ArrayViewMut2<f32>,
+        labels: &[u8],
+        grad_scale: Option<f32>,
+    ) -> BatchScore {
+        self.loss.score(outputs, labels, grad_scale)
+    }
+}
+
+impl From<Loss> for LossSettings {
+    fn from(loss: Loss) -> LossSettings {
+        LossSettings { loss }
+    }
+}
+
 impl Loss {
     /// Scores each row of `outputs` against its label with this loss; with
     /// `grad_scale`, overwrites each row with the gradient of

@@ -1,6 +1,7 @@
 //! The multi-layer perceptron: dense layers with ReLU between them, the
-//! forward pass, the backward pass of the data loss, and the SGD update
-//! (which adds weight decay). Every array is an ndarray `Array2`/`Array1` in
+//! forward pass and the backward pass of the data loss (the gradient of the
+//! loss alone: weight decay joins it in the optimizer's update,
+//! [`super::optim`]). Every array is an ndarray `Array2`/`Array1` in
 //! standard (row-major) layout; [`Activations`] and [`Gradients`] are
 //! allocated once per run, and a partial batch is a view of their leading
 //! rows.
@@ -11,7 +12,7 @@ use rand::Rng;
 use super::dropout::Dropout;
 use super::gemm::Kernel;
 use super::init::{Init, fill_normal};
-use super::loss::{BatchScore, Loss};
+use super::loss::{BatchScore, LossSettings};
 
 /// Why `.expect` on a slice of the network's arrays cannot fail: they are
 /// all created here, in standard layout, and views of their leading rows
@@ -37,7 +38,7 @@ pub struct Dense {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mlp {
     layers: Vec<Dense>,
-    loss: Loss,
+    loss: LossSettings,
     kernel: Kernel,
 }
 
@@ -96,15 +97,15 @@ impl Mlp {
             .collect();
         Mlp {
             layers,
-            loss: Loss::CrossEntropy,
+            loss: super::loss::Loss::CrossEntropy.into(),
             kernel: Kernel::default(),
         }
     }
 
     /// The same network scored and trained with `loss` (cross-entropy
     /// unless set).
-    pub fn with_loss(mut self, loss: Loss) -> Mlp {
-        self.loss = loss;
+    pub fn with_loss(mut self, loss: impl Into<LossSettings>) -> Mlp {
+        self.loss = loss.into();
         self
     }
 

@@ -10,11 +10,11 @@ use crate::bad_input;
 use crate::config::{Key, RunParams};
 use crate::report::difference::{Difference, binomial_se, difference, holm};
 use crate::report::stats::Stat;
-use crate::report::summary::Config;
+use crate::report::summary::{Config, Metric};
 use crate::results::csv_text;
 
-/// The metrics compared, as named in `summary.csv`.
-pub const COMPARED: [&str; 2] = ["gap_acc", "test_acc"];
+/// The metrics compared.
+pub const COMPARED: [Metric; 2] = [Metric::GapAcc, Metric::TestAcc];
 
 /// The columns of `compare.csv`, in order.
 pub const COLUMNS: [&str; 18] = [
@@ -47,7 +47,7 @@ pub struct Comparison {
     /// name and configuration.
     pub against: String,
     /// The metric, one of [`COMPARED`].
-    pub metric: &'static str,
+    pub metric: Metric,
     /// Its values over seeds.
     pub stat: Stat,
     /// The baseline's values over seeds.
@@ -216,7 +216,7 @@ fn compare_pairs(
             // Each seed is scored on the same test images: the error of one
             // run's accuracy.
             let binomial = match (metric, test_images, stat.mean, base_stat.mean) {
-                ("test_acc", (Some(n), Some(m)), Some(x), Some(y)) => {
+                (Metric::TestAcc, (Some(n), Some(m)), Some(x), Some(y)) => {
                     Some((binomial_se(x, n), binomial_se(y, m)))
                 }
                 _ => None,
@@ -260,7 +260,7 @@ pub struct Indistinguishable {
 /// Compares every configuration with finished runs against `best` in
 /// `metric` (paired where the seeds pair, Holm over these comparisons) and
 /// returns those not significantly different at α = 0.05.
-pub fn indistinguishable(configs: &[Config], best: usize, metric: &str) -> Indistinguishable {
+pub fn indistinguishable(configs: &[Config], best: usize, metric: Metric) -> Indistinguishable {
     let b = configs[best].values(metric);
     let mut tested: Vec<(usize, f64)> = Vec::new();
     let mut out = Indistinguishable::default();
@@ -315,7 +315,7 @@ pub fn compare_csv(comparisons: &[Comparison]) -> Result<Vec<u8>> {
         csv.write_record([
             csv_text(&c.config),
             csv_text(&c.against),
-            c.metric.to_string(),
+            c.metric.name().to_string(),
             d.test.as_str().to_string(),
             c.stat.n.to_string(),
             c.baseline.n.to_string(),

@@ -13,7 +13,7 @@ use crate::report::interpolation::Crossing;
 use crate::report::plots::Figure;
 use crate::report::rungs::Rung;
 use crate::report::stats::Stat;
-use crate::report::summary::{Config, config_keys, selection_metric};
+use crate::report::summary::{Config, Metric, config_keys, selection_metric};
 
 const STYLE: &str = r#"
 body { font-family: "DejaVu Sans", "Helvetica Neue", Arial, sans-serif; color: #1d1d1f;
@@ -328,7 +328,7 @@ fn interpolation_section(h: &mut String, crossings: &[Crossing]) {
 
 /// The best configuration by test accuracy and by smallest gap.
 fn best_cards(h: &mut String, configs: &[Config]) {
-    let by = |name: &str, highest: bool| {
+    let by = |name: Metric, highest: bool| {
         configs
             .iter()
             .filter_map(|c| Some((c, c.metric(name).mean?)))
@@ -342,13 +342,13 @@ fn best_cards(h: &mut String, configs: &[Config]) {
             .map(|(c, _)| c)
     };
     let best_metric = selection_metric(configs);
-    let validated = best_metric == "val_acc";
+    let validated = best_metric == Metric::ValAcc;
     let best_title = if validated {
         "Best validation accuracy"
     } else {
         "Best test accuracy"
     };
-    let (Some(best), Some(best_gap)) = (by(best_metric, true), by("gap_acc", false)) else {
+    let (Some(best), Some(best_gap)) = (by(best_metric, true), by(Metric::GapAcc, false)) else {
         return;
     };
     if validated {
@@ -362,7 +362,7 @@ fn best_cards(h: &mut String, configs: &[Config]) {
     let _ = writeln!(h, "<div class=\"cards\">");
     for (title, c, metric) in [
         (best_title, best, best_metric),
-        ("Smallest train − test gap", best_gap, "gap_acc"),
+        ("Smallest train − test gap", best_gap, Metric::GapAcc),
     ] {
         let _ = writeln!(
             h,
@@ -370,9 +370,9 @@ fn best_cards(h: &mut String, configs: &[Config]) {
              <div>test accuracy {} %, gap {} points, training accuracy {} % \
              (mean ± 95 % CI over {} seed{})</div><div class=\"ties\">{}</div></div>",
             esc(&c.label),
-            pct(&c.metric("test_acc")),
-            pct(&c.metric("gap_acc")),
-            pct(&c.metric("train_acc")),
+            pct(&c.metric(Metric::TestAcc)),
+            pct(&c.metric(Metric::GapAcc)),
+            pct(&c.metric(Metric::TrainAcc)),
             c.finished.len(),
             if c.finished.len() == 1 { "" } else { "s" },
             ties_sentence(configs, c, metric),
@@ -383,7 +383,7 @@ fn best_cards(h: &mut String, configs: &[Config]) {
 
 /// Which configurations a t-test cannot tell apart from the card's
 /// configuration `c` in `metric` (Holm-adjusted over the sweep, α = 0.05).
-fn ties_sentence(configs: &[Config], c: &Config, metric: &str) -> String {
+fn ties_sentence(configs: &[Config], c: &Config, metric: Metric) -> String {
     let Some(index) = configs.iter().position(|x| std::ptr::eq(x, c)) else {
         return String::new();
     };
@@ -500,7 +500,7 @@ fn headline_table(h: &mut String, configs: &[Config], keys: &[Key]) {
         head.push_str("<th class=\"text\">configuration</th>");
     }
     let chosen_on = selection_metric(configs);
-    let validated = chosen_on == "val_acc";
+    let validated = chosen_on == Metric::ValAcc;
     let (val_head, best_head) = if validated {
         (
             "<th>validation accuracy</th>",
@@ -554,14 +554,14 @@ fn headline_table(h: &mut String, configs: &[Config], keys: &[Key]) {
             },
             c.planned,
             if validated {
-                format!("<td>{}</td>", pct(&c.metric("val_acc")))
+                format!("<td>{}</td>", pct(&c.metric(Metric::ValAcc)))
             } else {
                 String::new()
             },
-            pct(&c.metric("test_acc")),
-            pct(&c.metric("gap_acc")),
-            pct(&c.metric("train_acc")),
-            pct(&c.metric("best_test_acc")),
+            pct(&c.metric(Metric::TestAcc)),
+            pct(&c.metric(Metric::GapAcc)),
+            pct(&c.metric(Metric::TrainAcc)),
+            pct(&c.metric(Metric::BestTestAcc)),
             esc(&note),
         );
     }
@@ -579,7 +579,7 @@ fn resume_command(results: &SweepResults, extra: &str) -> String {
         _ => Path::new("."),
     };
     let mut cmd =
-        crate::slurm::command_line("run", Path::new(&results.manifest.experiment_file), out);
+        crate::shell::command_line("run", Path::new(&results.manifest.experiment_file), out);
     if !extra.is_empty() {
         cmd += " ";
         cmd += extra;

@@ -6,7 +6,7 @@
 
 use crate::config::Key;
 use crate::data::NUM_CLASSES;
-use crate::report::summary::{Config, config_keys, label};
+use crate::report::summary::{Config, Metric, config_keys, label};
 
 /// Training accuracy (on the labels trained on) from which a network counts
 /// as interpolating: at most 0.5 % training error.
@@ -82,9 +82,9 @@ pub fn crossings(swept: &[Key], configs: &[Config]) -> Vec<Crossing> {
     for config in configs {
         let (Some(parameters), Some(loss), Some(acc), Some(train)) = (
             config.parameters(),
-            config.metric("test_loss").mean,
-            config.metric("test_acc").mean,
-            config.metric("train_acc").mean,
+            config.metric(Metric::TestLoss).mean,
+            config.metric(Metric::TestAcc).mean,
+            config.metric(Metric::TrainAcc).mean,
         ) else {
             continue;
         };

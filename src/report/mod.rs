@@ -7,6 +7,7 @@ pub mod difference;
 pub mod html;
 pub mod interpolation;
 pub mod mcnemar;
+pub mod metric;
 pub mod plots;
 pub mod rungs;
 pub mod stats;
@@ -150,9 +151,13 @@ pub fn write(root: &Path) -> Result<ReportOutcome> {
     }
     // Loaded under the aggregate lock, so the tables rebuilt below hold
     // exactly the records on disk (see results::aggregate).
-    let lock = ResultsDir::new(root.to_path_buf(), "")
-        .lock_aggregates()
-        .ok();
+    // A folder without a manifest is no results folder: loading it says
+    // why, and no lock file is left behind in it.
+    let dir = ResultsDir::new(root.to_path_buf(), "");
+    let lock = match dir.manifest_path().is_file() {
+        true => dir.lock_aggregates().ok(),
+        false => None,
+    };
     let results = SweepResults::load(root)?;
     let mut outcome_note = None;
     match &lock {

@@ -6,38 +6,10 @@ use std::collections::HashMap;
 use anyhow::Result;
 
 use crate::config::{Key, RunParams, RunSpec};
+pub use crate::report::metric::Metric;
 use crate::report::stats::{Stat, ci_note};
 use crate::results::{FinishedRun, csv_text};
 use crate::train::Status;
-
-/// How to read one metric off a finished run.
-pub type Getter = fn(&FinishedRun) -> Option<f64>;
-
-/// The metrics summarised over seeds, in column order: name and how to get
-/// it from one run that finished.
-///
-/// "Best" is the evaluated epoch [`FinishedRun::best_epoch`] picks: on the
-/// validation split when the run has one, else on test accuracy (as sweep
-/// always did). Columns added after sweep 0.2.0 come last.
-pub const METRICS: [(&str, Getter); 13] = [
-    ("train_acc", |r| r.final_epoch().map(|e| e.train_acc)),
-    ("test_acc", |r| r.final_epoch().map(|e| e.test_acc)),
-    ("gap_acc", |r| r.final_epoch().map(|e| e.gap_acc)),
-    ("train_loss", |r| r.final_epoch().map(|e| e.train_loss)),
-    ("test_loss", |r| r.final_epoch().map(|e| e.test_loss)),
-    ("best_test_acc", |r| r.best_epoch().map(|e| e.test_acc)),
-    ("best_test_epoch", |r| {
-        r.best_epoch().map(|e| e.epoch as f64)
-    }),
-    ("val_acc", |r| r.final_epoch().and_then(|e| e.val_acc)),
-    ("val_loss", |r| r.final_epoch().and_then(|e| e.val_loss)),
-    ("best_val_acc", |r| r.best_epoch().and_then(|e| e.val_acc)),
-    ("stopped_epoch", |r| r.done.stopped_epoch.map(|e| e as f64)),
-    ("train_acc_clean", |r| {
-        r.final_epoch().and_then(|e| e.train_acc_clean)
-    }),
-    ("noisy_fit", |r| r.final_epoch().and_then(|e| e.noisy_fit)),
-];
 
 /// One configuration of the grid: all runs that differ only in `seed`.
 #[derive(Debug, Clone)]
@@ -59,20 +31,9 @@ pub struct Config<'a> {
 }
 
 impl Config<'_> {
-    /// The statistics of metric `index` of [`METRICS`] over finished seeds.
-    pub fn stat(&self, index: usize) -> Stat {
-        let get = METRICS[index].1;
-        let values: Vec<f64> = self.finished.iter().filter_map(|r| get(r)).collect();
-        Stat::of(&values)
-    }
-
-    /// The statistics of the metric called `name` (one of [`METRICS`]).
-    pub fn metric(&self, name: &str) -> Stat {
-        let index = METRICS
-            .iter()
-            .position(|(n, _)| *n == name)
-            .unwrap_or_else(|| panic!("no metric called {name}"));
-        self.stat(index)
+    /// The statistics of `metric` over finished seeds.
+    pub fn metric(&self, metric: Metric) -> Stat {
+        Stat::of(&self.values(metric))
     }
 
     /// Its runs that ended (finished, diverged or failed).
@@ -101,27 +62,20 @@ impl Config<'_> {
         self.params.validation > 0
     }
 
-    /// The per-seed values of the metric called `name`.
-    pub fn values(&self, name: &str) -> Vec<f64> {
-        let get = METRICS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, f)| *f)
-            .unwrap_or_else(|| panic!("no metric called {name}"));
-        self.finished.iter().filter_map(|r| get(r)).collect()
+    /// The per-seed values of `metric`.
+    pub fn values(&self, metric: Metric) -> Vec<f64> {
+        self.finished.iter().filter_map(|r| metric.of(r)).collect()
     }
 }
 
 /// The metric the best configuration is chosen on: mean validation
 /// accuracy when the runs hold out validation images, else mean test
 /// accuracy (as sweep always did).
-pub fn selection_metric<'a, 'b: 'a>(
-    configs: impl IntoIterator<Item = &'a Config<'b>>,
-) -> &'static str {
+pub fn selection_metric<'a, 'b: 'a>(configs: impl IntoIterator<Item = &'a Config<'b>>) -> Metric {
     if configs.into_iter().any(Config::has_validation) {
-        "val_acc"
+        Metric::ValAcc
     } else {
-        "test_acc"
+        Metric::TestAcc
     }
 }
 
@@ -204,7 +158,7 @@ pub fn summary_csv(configs: &[Config], swept: &[Key]) -> Result<Vec<u8>> {
         ]
         .map(String::from),
     );
-    for (name, _) in METRICS {
+    for name in Metric::ALL.iter().map(|m| m.name()) {
         for part in ["mean", "sd", "ci95_low", "ci95_high"] {
             header.push(format!("{name}_{part}"));
         }
@@ -228,8 +182,8 @@ pub fn summary_csv(configs: &[Config], swept: &[Key]) -> Result<Vec<u8>> {
         let seeds: Vec<u64> = config.finished.iter().map(|r| r.spec.params.seed).collect();
         row.push(seeds_text(&seeds));
         row.push(ci_note(n).to_string());
-        for index in 0..METRICS.len() {
-            let s = config.stat(index);
+        for &metric in Metric::ALL {
+            let s = config.metric(metric);
             let cell = |x: Option<f64>| x.map_or(String::new(), num);
             row.push(cell(s.mean));
             row.push(cell(s.sd));
@@ -377,7 +331,7 @@ mod tests {
             (3, 1, 0, 2)
         );
         // The diverged run's NaN never reaches a mean.
-        assert!((a.metric("test_acc").mean.unwrap() - 0.91).abs() < 1e-12);
+        assert!((a.metric(Metric::TestAcc).mean.unwrap() - 0.91).abs() < 1e-12);
     }
 
     #[test]
@@ -386,13 +340,13 @@ mod tests {
         // (sd 0.014142) and test (sd 0.014142) spreads would give 0.02.
         let (grid, runs) = sweep();
         let configs = configs(&grid, &[Key::Lambda, Key::Seed], &runs);
-        let gap = configs[0].metric("gap_acc");
+        let gap = configs[0].metric(Metric::GapAcc);
         assert!((gap.mean.unwrap() - 0.08).abs() < 1e-12);
         assert!((gap.sd.unwrap() - 0.028_284_27).abs() < 1e-8);
         let (lo, hi) = gap.ci95.unwrap();
         // 12.706 · 0.028284 / √2 = 0.254124
         assert!((hi - 0.08 - 0.254_124).abs() < 1e-5 && (0.08 - lo - 0.254_124).abs() < 1e-5);
-        let best = configs[0].metric("best_test_epoch");
+        let best = configs[0].metric(Metric::BestTestEpoch);
         assert_eq!(best.mean, Some(1.0));
     }
 

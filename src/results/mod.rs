@@ -17,6 +17,7 @@
 
 pub mod aggregate;
 pub mod checkpoints;
+pub mod columns;
 pub mod kernels;
 pub mod lock;
 pub mod manifest;

@@ -261,7 +261,7 @@ fn epochs_file(epochs: &[EpochMetrics]) -> Result<Vec<u8>> {
         csv.serialize(e)?;
     }
     if epochs.is_empty() {
-        csv.write_record(super::tables::EPOCH_COLUMNS)?;
+        csv.write_record(crate::train::EPOCH_COLUMNS.iter().map(|(name, _)| *name))?;
     }
     Ok(csv.into_inner()?)
 }

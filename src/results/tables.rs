@@ -5,64 +5,10 @@
 
 use anyhow::Result;
 
+use super::columns::{RUN_COLUMNS, RunView};
 use super::record::FinishedRun;
 use crate::config::Key;
-use crate::train::EpochMetrics;
-
-/// Columns of a per-run `epochs.csv`, as [`EpochMetrics`] serialises them
-/// (records written before `lr`, `val_loss` and `val_acc` existed lack them).
-pub const EPOCH_COLUMNS: [&str; 15] = [
-    "epoch",
-    "train_loss",
-    "train_acc",
-    "test_loss",
-    "test_acc",
-    "gap_acc",
-    "gap_loss",
-    "penalty",
-    "train_seconds",
-    "eval_seconds",
-    "lr",
-    "val_loss",
-    "val_acc",
-    "train_acc_clean",
-    "noisy_fit",
-];
-
-/// Metric columns of `runs.csv` after the parameters. Columns added after
-/// sweep 0.2.0 come after its own.
-pub const RUN_COLUMNS: [&str; 30] = [
-    "train_samples",
-    "epochs_done",
-    "diverged_epoch",
-    "final_train_loss",
-    "final_train_acc",
-    "final_test_loss",
-    "final_test_acc",
-    "final_gap_acc",
-    "final_gap_loss",
-    "final_penalty",
-    "best_epoch",
-    "best_test_acc",
-    "best_train_acc",
-    "best_gap_acc",
-    "seconds",
-    "train_seconds",
-    "eval_seconds",
-    "finished_at_utc",
-    "error",
-    "parameters",
-    "stopped_epoch",
-    "final_lr",
-    "final_val_loss",
-    "final_val_acc",
-    "best_chosen_on",
-    "best_val_loss",
-    "best_val_acc",
-    "final_train_acc_clean",
-    "final_noisy_fit",
-    "kernel",
-];
+use crate::train::EPOCH_COLUMNS;
 
 /// Longest text a cell gets: Excel holds at most 32 767 characters in a
 /// cell and splits longer ones over the next rows.
@@ -143,7 +89,7 @@ fn param_cells(dataset: &str, run: &FinishedRun) -> Vec<String> {
 /// The header line of `runs.csv`.
 pub fn runs_header() -> Vec<&'static str> {
     let mut header = param_header();
-    header.extend(RUN_COLUMNS);
+    header.extend(RUN_COLUMNS.iter().map(|(name, _)| *name));
     header
 }
 
@@ -151,7 +97,7 @@ pub fn runs_header() -> Vec<&'static str> {
 pub fn epochs_header() -> Vec<&'static str> {
     let mut header = param_header();
     header.push("train_samples");
-    header.extend(EPOCH_COLUMNS);
+    header.extend(EPOCH_COLUMNS.iter().map(|(name, _)| *name));
     header
 }
 
@@ -162,59 +108,16 @@ pub fn header_line(header: &[&str]) -> Result<Vec<u8>> {
     Ok(csv.into_inner()?)
 }
 
-/// The `runs.csv` row of `run`: its parameters and final and best metrics.
+/// The `runs.csv` row of `run`: its parameters, then a cell per
+/// [`RUN_COLUMNS`] entry.
 pub fn write_run_row<W: std::io::Write>(
     csv: &mut csv::Writer<W>,
     dataset: &str,
     run: &FinishedRun,
 ) -> Result<()> {
     let mut row = param_cells(dataset, run);
-    let (last, best) = (run.final_epoch(), run.best_epoch());
-    let (train_seconds, eval_seconds) = (run.done.train_seconds, run.done.eval_seconds);
-    let opt = |e: Option<&EpochMetrics>, f: fn(&EpochMetrics) -> f64| {
-        e.map_or(String::new(), |e| num(f(e)))
-    };
-    let maybe = |e: Option<&EpochMetrics>, f: fn(&EpochMetrics) -> Option<f64>| {
-        e.and_then(f).map_or(String::new(), num)
-    };
-    let count = |n: Option<usize>| n.map_or(String::new(), |n| n.to_string());
-    row.push(run.done.train_samples.to_string());
-    row.push(last.map_or(0, |e| e.epoch).to_string());
-    row.push(
-        run.done
-            .diverged_epoch
-            .map_or(String::new(), |e| e.to_string()),
-    );
-    row.push(opt(last, |e| e.train_loss));
-    row.push(opt(last, |e| e.train_acc));
-    row.push(opt(last, |e| e.test_loss));
-    row.push(opt(last, |e| e.test_acc));
-    row.push(opt(last, |e| e.gap_acc));
-    row.push(opt(last, |e| e.gap_loss));
-    row.push(opt(last, |e| e.penalty));
-    row.push(best.map_or(String::new(), |e| e.epoch.to_string()));
-    row.push(opt(best, |e| e.test_acc));
-    row.push(opt(best, |e| e.train_acc));
-    row.push(opt(best, |e| e.gap_acc));
-    row.push(num(train_seconds + eval_seconds));
-    row.push(num(train_seconds));
-    row.push(num(eval_seconds));
-    row.push(spreadsheet_time(&run.done.finished_at));
-    row.push(csv_text(run.done.error.as_deref().unwrap_or("")));
-    row.push(count(run.parameters()));
-    row.push(count(run.done.stopped_epoch));
-    row.push(maybe(last, |e| e.lr));
-    row.push(maybe(last, |e| e.val_loss));
-    row.push(maybe(last, |e| e.val_acc));
-    row.push(match best {
-        Some(_) => run.selected_on().as_str().to_string(),
-        None => String::new(),
-    });
-    row.push(maybe(best, |e| e.val_loss));
-    row.push(maybe(best, |e| e.val_acc));
-    row.push(maybe(last, |e| e.train_acc_clean));
-    row.push(maybe(last, |e| e.noisy_fit));
-    row.push(csv_text(run.done.kernel_label()));
+    let view = RunView::of(run);
+    row.extend(RUN_COLUMNS.iter().map(|(_, cell)| cell(&view)));
     csv.write_record(&row)?;
     Ok(())
 }
@@ -230,23 +133,11 @@ pub fn write_epoch_rows<W: std::io::Write>(
     for e in &run.epochs {
         let mut row = params.clone();
         row.push(run.done.train_samples.to_string());
-        row.push(e.epoch.to_string());
-        for x in [
-            e.train_loss,
-            e.train_acc,
-            e.test_loss,
-            e.test_acc,
-            e.gap_acc,
-            e.gap_loss,
-            e.penalty,
-            e.train_seconds,
-            e.eval_seconds,
-        ] {
-            row.push(num(x));
-        }
-        for x in [e.lr, e.val_loss, e.val_acc, e.train_acc_clean, e.noisy_fit] {
-            row.push(x.map_or(String::new(), num));
-        }
+        row.extend(
+            EPOCH_COLUMNS
+                .iter()
+                .map(|(_, value)| value(e).map_or(String::new(), num)),
+        );
         csv.write_record(&row)?;
     }
     Ok(())

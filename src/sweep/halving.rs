@@ -185,7 +185,7 @@ pub(super) fn run_rungs(job: &Job, halving: &Halving, progress: &Progress) -> Re
         tally.trained += done.trained;
         tally.diverged += done.diverged;
         tally.failed.extend(done.failed);
-        if crate::interrupt::stop_requested() {
+        if opts.stop.requested() {
             return Ok(tally);
         }
 

@@ -9,7 +9,8 @@ use crate::data::Dataset;
 use crate::train;
 
 /// Bytes a sweep needs at most: the dataset once, plus each worker's
-/// network, gradients and activation buffers for the largest run.
+/// network, gradients, optimizer state (Adam's two moments, a momentum
+/// buffer) and activation buffers for the largest run.
 pub fn memory_estimate(exp: &Experiment, data: &Dataset, jobs: usize) -> u64 {
     let dataset = (data.train.images.len() + data.test.images.len()) as u64;
     let per_run = exp
@@ -24,9 +25,13 @@ pub fn memory_estimate(exp: &Experiment, data: &Dataset, jobs: usize) -> u64 {
                 .sum();
             let units: u64 = sizes.iter().map(|&s| s as u64).sum();
             let batch = p.batch_size as u64;
-            // weights + gradients, activations and deltas of a batch, the
-            // evaluation chunk, index lists; 4 bytes each.
-            4 * (2 * weights + 2 * batch * units + train::EVAL_CHUNK as u64 * units)
+            let optimizer_state = p.optimizer.state_arrays() as u64;
+            // weights, gradients and optimizer state, activations and
+            // deltas of a batch, the evaluation chunk, index lists; 4 bytes
+            // each.
+            4 * ((2 + optimizer_state) * weights
+                + 2 * batch * units
+                + train::EVAL_CHUNK as u64 * units)
                 + 8 * data.train.len() as u64
         })
         .max()

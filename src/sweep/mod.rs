@@ -28,6 +28,8 @@ pub use plan::{PlannedRun, plan};
 use crate::bad_input;
 use crate::config::{Experiment, RunSpec};
 use crate::data::Dataset;
+use crate::faults;
+use crate::interrupt::StopToken;
 use crate::nn::{Kernel, KernelRequest};
 use crate::progress::Progress;
 use crate::report::{self, ReportOutcome, SweepResults};
@@ -35,9 +37,8 @@ use crate::results::{
     FORMAT, FinishedRun, FolderLock, GridFile, Manifest, Record, ResultsDir, cpu_model,
 };
 use crate::shard::{self, DataSize, Shard};
-use crate::slurm::command_line;
+use crate::shell::command_line;
 use crate::train::{self, Interrupted, Status};
-use crate::{faults, interrupt};
 
 /// How `sweep run` was asked to behave.
 #[derive(Debug, Clone)]
@@ -68,6 +69,9 @@ pub struct RunOptions {
     /// Train the remaining runs of a folder with the kernel asked for even
     /// though the folder was started with another (`--switch-kernel`).
     pub switch_kernel: bool,
+    /// Set to stop the sweep (Ctrl-C, `--fail-fast`): no new runs start,
+    /// runs in flight stop at their next step.
+    pub stop: StopToken,
 }
 
 /// What every run of one invocation shares: the experiment, the options,
@@ -240,7 +244,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
             diverged: tally.diverged,
             failed: tally.failed,
             missing: 0,
-            stopped: interrupt::stop_requested(),
+            stopped: opts.stop.requested(),
             seconds: started.elapsed().as_secs_f64(),
             report: None,
         });
@@ -292,6 +296,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
         tally,
         started.elapsed().as_secs_f64(),
         report,
+        opts.stop.requested(),
     ))
 }
 
@@ -335,6 +340,7 @@ fn summarise(
     tally: Tally,
     seconds: f64,
     report: Option<ReportOutcome>,
+    stopped: bool,
 ) -> SweepSummary {
     let reused_diverged = found
         .reused
@@ -351,7 +357,7 @@ fn summarise(
         diverged: reused_diverged + tally.diverged,
         failed,
         missing: total - found.reused.len() - tally.trained,
-        stopped: interrupt::stop_requested(),
+        stopped,
         seconds,
         report,
     }
@@ -551,7 +557,7 @@ fn train_pending(
     // evaluates on its own thread; once fewer, idle threads take chunks.
     let training = AtomicUsize::new(0);
     let idle_threads = || training.load(Ordering::Relaxed) < threads;
-    let stop = || interrupt::stop_requested();
+    let stop = || opts.stop.requested();
     pool.install(|| {
         (0..workers)
             .into_par_iter()
@@ -621,7 +627,7 @@ fn train_pending(
                         results.remove_checkpoint(&spec.id);
                     }
                     if run.done.status == Status::Failed && opts.fail_fast {
-                        interrupt::request_stop();
+                        opts.stop.request();
                     }
                     {
                         let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());

@@ -3,29 +3,33 @@
 //! configured optimizer and learning-rate schedule, periodic evaluation on
 //! training, validation and test images, early stopping. It prints nothing
 //! and writes no file; the caller does.
+//!
+//! [`train_until`] reads as the run's phases; [`run`] holds a run in
+//! progress (`Run::new`, `resume`, `train_epoch`, `evaluate`,
+//! `checkpoint`), [`evaluate`] the scoring of a network on some images,
+//! [`watch`] early stopping, [`checkpoint`] a paused run on disk.
 
-use std::time::Instant;
-
+use rand::SeedableRng;
 use rand::seq::SliceRandom;
-use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{EarlyStopping, RunParams, Sampling, StopMetric};
-use crate::data::{Dataset, NUM_CLASSES, Split};
-use crate::nn::dropout::Dropout;
-use crate::nn::optim::Optimizer;
-use crate::nn::{Activations, Gradients, Kernel, Mlp};
+use crate::config::RunParams;
+use crate::data::Dataset;
+use crate::nn::Kernel;
 
 mod checkpoint;
 mod corruption;
+mod evaluate;
 mod inputs;
+mod run;
+mod watch;
 
 pub use checkpoint::Checkpoint;
 pub use corruption::{PixelCorruption, TrainingLabels, corruption_seed, training_labels};
-use inputs::gather;
+pub use evaluate::{Evaluation, Images, evaluate, evaluate_against, predict};
 pub use inputs::{InputMap, pixel_table};
+use run::Run;
 
 /// Rows per forward pass when evaluating (large chunks keep the GEMMs efficient).
 pub const EVAL_CHUNK: usize = 1000;
@@ -74,6 +78,32 @@ pub struct EpochMetrics {
     #[serde(default)]
     pub noisy_fit: Option<f64>,
 }
+
+/// How one column of `epochs.csv` reads its value off an epoch (`None`:
+/// an empty cell).
+pub type EpochValue = fn(&EpochMetrics) -> Option<f64>;
+
+/// The columns of `epochs.csv` (the run's own and the aggregate one), in
+/// the order of [`EpochMetrics`]'s fields, which a run's own file is
+/// serialised from: a test checks that the two agree. A new metric is a
+/// field at the end of the struct and a row at the end here.
+pub const EPOCH_COLUMNS: [(&str, EpochValue); 15] = [
+    ("epoch", |e| Some(e.epoch as f64)),
+    ("train_loss", |e| Some(e.train_loss)),
+    ("train_acc", |e| Some(e.train_acc)),
+    ("test_loss", |e| Some(e.test_loss)),
+    ("test_acc", |e| Some(e.test_acc)),
+    ("gap_acc", |e| Some(e.gap_acc)),
+    ("gap_loss", |e| Some(e.gap_loss)),
+    ("penalty", |e| Some(e.penalty)),
+    ("train_seconds", |e| Some(e.train_seconds)),
+    ("eval_seconds", |e| Some(e.eval_seconds)),
+    ("lr", |e| e.lr),
+    ("val_loss", |e| e.val_loss),
+    ("val_acc", |e| e.val_acc),
+    ("train_acc_clean", |e| e.train_acc_clean),
+    ("noisy_fit", |e| e.noisy_fit),
+];
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,183 +234,6 @@ pub fn evaluated_epochs(
     (1..=last).filter(move |&e| is_evaluated(params, e))
 }
 
-/// Some images of a split and the map that makes them inputs: what one
-/// evaluation reads.
-#[derive(Debug, Clone, Copy)]
-pub struct Images<'a> {
-    /// The split they come from.
-    pub split: &'a Split,
-    /// Pixels per image.
-    pub pixels: usize,
-    /// Their indices in the split.
-    pub indices: &'a [u32],
-    /// Pixel bytes → inputs.
-    pub map: &'a InputMap,
-}
-
-/// Mean loss and accuracy of `model` over the images `indices` of `split`.
-///
-/// Chunks of [`EVAL_CHUNK`] images are scored as rayon tasks, so that idle
-/// threads of the pool can take some. Each chunk's sums are computed alone
-/// and added in chunk order, so the result has the same bits however many
-/// threads took part.
-pub fn evaluate(
-    model: &Mlp,
-    split: &Split,
-    pixels: usize,
-    indices: &[u32],
-    map: &InputMap,
-) -> (f64, f64) {
-    let images = Images {
-        split,
-        pixels,
-        indices,
-        map,
-    };
-    let e = evaluate_against(model, images, &split.labels, None, true);
-    (e.loss, e.accuracy)
-}
-
-/// The class `model` predicts for each of `images`, in their order.
-pub fn predict(model: &Mlp, images: Images, spread: bool) -> Vec<u8> {
-    over_chunks(
-        model,
-        images,
-        &images.split.labels,
-        spread,
-        |acts, _, labels| {
-            let mut classes = vec![0u8; labels.len()];
-            model.predictions(acts, &mut classes);
-            classes
-        },
-    )
-    .concat()
-}
-
-/// Runs `model` forward over `images` in chunks of [`EVAL_CHUNK`] and
-/// `per_chunk` on each chunk's outputs with its image indices and labels
-/// (read from `source`); the results in order. With `spread`, the chunks
-/// are tasks of the thread pool that idle threads may take; without, this
-/// thread does them all (while every thread of a sweep trains a run of
-/// its own, a chunk taken by another would only stall both runs).
-fn over_chunks<T: Send>(
-    model: &Mlp,
-    images: Images,
-    source: &[u8],
-    spread: bool,
-    per_chunk: impl Fn(&mut Activations, &[u32], &mut [u8]) -> T + Sync,
-) -> Vec<T> {
-    let sizes = model.sizes();
-    let chunk = EVAL_CHUNK.min(images.indices.len().max(1));
-    let one = |part: &[u32]| {
-        with_scratch(&sizes, chunk, |acts, labels| {
-            let rows = part.len();
-            gather(
-                images.split,
-                images.pixels,
-                part,
-                images.map,
-                source,
-                acts.input_mut(),
-                &mut labels[..rows],
-            );
-            model.forward(acts, rows);
-            per_chunk(acts, part, &mut labels[..rows])
-        })
-    };
-    if spread {
-        images.indices.par_chunks(chunk).map(one).collect()
-    } else {
-        images.indices.chunks(chunk).map(one).collect()
-    }
-}
-
-/// Mean loss and accuracy over some images, and the accuracy against a
-/// second labelling of them.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Evaluation {
-    /// Mean loss against the labels given.
-    pub loss: f64,
-    /// Accuracy against the labels given.
-    pub accuracy: f64,
-    /// Accuracy against the second labelling, if one was given.
-    pub accuracy_other: Option<f64>,
-}
-
-/// [`evaluate`] of `images` against the labels `source` (one per image of
-/// their split), and also counting correct predictions against `other`
-/// when given: one forward pass, scored twice. `spread` as for
-/// [`over_chunks`]; the bits are the same either way.
-pub fn evaluate_against(
-    model: &Mlp,
-    images: Images,
-    source: &[u8],
-    other: Option<&[u8]>,
-    spread: bool,
-) -> Evaluation {
-    let scores: Vec<(f64, usize, usize)> =
-        over_chunks(model, images, source, spread, |acts, part, labels| {
-            let score = model.score(acts, labels);
-            let other_correct = other.map_or(0, |other| {
-                for (label, &i) in labels.iter_mut().zip(part) {
-                    *label = other[i as usize];
-                }
-                model.score(acts, labels).correct
-            });
-            (score.loss_sum, score.correct, other_correct)
-        });
-    let (mut loss_sum, mut correct, mut other_correct) = (0.0, 0, 0);
-    for (l, c, o) in scores {
-        loss_sum += l;
-        correct += c;
-        other_correct += o;
-    }
-    let n = images.indices.len() as f64;
-    Evaluation {
-        loss: loss_sum / n,
-        accuracy: correct as f64 / n,
-        accuracy_other: other.map(|_| other_correct as f64 / n),
-    }
-}
-
-/// Arrays for one evaluation chunk: activations and labels.
-struct Scratch {
-    sizes: Vec<usize>,
-    acts: Activations,
-    labels: Vec<u8>,
-}
-
-thread_local! {
-    /// This thread's evaluation arrays, kept between chunks, evaluations
-    /// and runs: a sweep's workers evaluate every few seconds, and fresh
-    /// megabytes each time cost page faults and cache misses — in every
-    /// thread of the one process at once.
-    static SCRATCH: std::cell::RefCell<Option<Scratch>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Calls `f` with this thread's evaluation arrays for a network of widths
-/// `sizes` and chunks of `chunk` rows (made when it has none of that
-/// shape). What they held before never matters: every chunk overwrites the
-/// rows it uses.
-fn with_scratch<T>(
-    sizes: &[usize],
-    chunk: usize,
-    f: impl FnOnce(&mut Activations, &mut [u8]) -> T,
-) -> T {
-    let kept = SCRATCH.with(|s| s.borrow_mut().take());
-    let mut scratch = match kept {
-        Some(s) if s.sizes == sizes && s.acts.batch() == chunk => s,
-        _ => Scratch {
-            sizes: sizes.to_vec(),
-            acts: Activations::new(sizes, chunk),
-            labels: vec![0u8; chunk],
-        },
-    };
-    let result = f(&mut scratch.acts, &mut scratch.labels);
-    SCRATCH.with(|s| *s.borrow_mut() = Some(scratch));
-    result
-}
-
 /// Trains one network as `params` says, multiplying with `kernel`, and
 /// evaluates it every `eval_every` epochs (and after the last). `on_epoch`
 /// sees each evaluated epoch as it completes, for progress display; `stop`
@@ -457,265 +310,48 @@ pub fn train_until(
     on_epoch: &mut dyn FnMut(&EpochMetrics),
     stop: &dyn Fn() -> bool,
 ) -> Result<Span, Interrupted> {
-    let TrainOptions {
-        kernel,
-        from,
-        until,
-        keep_predictions,
-        ..
-    } = *options;
-    let until = until.unwrap_or(params.epochs);
-    let until = until.min(params.epochs);
-    let pixels = data.pixels();
-    let sizes = params.layer_sizes(pixels, NUM_CLASSES);
-    let DataSplit {
-        train: train_idx,
-        validation: val_idx,
-    } = data_split(params, data.train.len());
-    let test_idx: Vec<u32> = (0..data.test.len() as u32).collect();
-    let n = train_idx.len();
-    let batch = params.batch_size.min(n);
-    let steps = (n / batch).max(1);
-
-    let mut init_rng = ChaCha8Rng::seed_from_u64(params.seed);
-    let mut batch_rng = ChaCha8Rng::seed_from_u64(params.seed);
-    batch_rng.set_stream(1);
-    let mut model = Mlp::new(&sizes, params.init_scheme(), &mut init_rng)
-        .with_loss(params.loss)
-        .with_kernel(kernel);
-
-    // Every buffer of the run, allocated once before the first step.
-    let corruption = PixelCorruption::new(params, &data.train, pixels, &train_idx);
-    let map = InputMap::new(params.inputs, corruption, &data.train, pixels, &train_idx);
-    let clean_map = map.clean();
-    let trained_on = training_labels(params, &data.train.labels, &train_idx);
-    let mut acts = Activations::new(&sizes, batch);
-    let mut dropout = Dropout::new(
-        &sizes,
-        batch,
-        params.input_dropout as f32,
-        params.dropout as f32,
-        params.seed,
-    );
-    let mut grads = Gradients::new(&model, batch);
-    let mut labels = vec![0u8; batch];
-    let mut order = train_idx.clone();
-    let mut drawn = vec![0u32; batch];
-
-    let schedule = params.lr_schedule();
-    let mut optimizer = Optimizer::for_model(params.optimizer_settings(), &model);
-    let mut watch = params.early_stopping.map(Watch::new);
-    let mut outcome = RunOutcome {
-        status: Status::Finished,
-        diverged_epoch: None,
-        stopped_epoch: None,
-        train_samples: n,
-        parameters: model.parameter_count(),
-        epochs: Vec::new(),
-        train_seconds: 0.0,
-        eval_seconds: 0.0,
-        test_predictions: None,
-        kernel: kernel.label(),
-    };
-    let mut first_epoch = 1;
-    if let Some(ck) = from {
-        let fits = ck.order.len() == order.len()
-            && ck.dropout_stream.is_some() == dropout.is_some()
-            && ck.watch.is_some() == watch.is_some()
-            && ck.epoch < params.epochs
-            && optimizer.restore(&ck.moments, ck.steps)
-            && model.set_tensors(&ck.tensors);
-        if !fits {
-            // Some part may already be restored: start over cleanly.
-            let afresh = TrainOptions {
-                from: None,
-                ..*options
-            };
-            return train_until(params, data, &afresh, on_epoch, stop);
-        }
-        order.copy_from_slice(&ck.order);
-        batch_rng.set_word_pos(ck.batch_stream);
-        if let (Some(d), Some(position)) = (dropout.as_mut(), ck.dropout_stream) {
-            d.set_position(position);
-        }
-        if let (Some(w), Some((best, without))) = (watch.as_mut(), ck.watch) {
-            w.best = best;
-            w.without_improvement = without;
-        }
-        let here = std::mem::take(&mut outcome.kernel);
-        outcome = ck.outcome.clone();
-        outcome.kernel = continued_kernel(&outcome.kernel, here);
-        first_epoch = ck.epoch + 1;
-    }
-    let until = until.max(first_epoch - 1);
-    for epoch in first_epoch..=until {
-        let rate = schedule.rate(epoch);
-        let lr = rate as f32;
-        let started = Instant::now();
-        if params.sampling == Sampling::Shuffle {
-            order.shuffle(&mut batch_rng);
-        }
-        let mut diverged = false;
-        for step in 0..steps {
-            if stop() {
-                return Err(Interrupted);
-            }
-            let indices: &[u32] = match params.sampling {
-                Sampling::Shuffle => &order[step * batch..(step + 1) * batch],
-                Sampling::Replacement => {
-                    for slot in drawn.iter_mut() {
-                        *slot = train_idx[batch_rng.random_range(0..n)];
-                    }
-                    &drawn
-                }
-            };
-            gather(
-                &data.train,
-                pixels,
-                indices,
-                &map,
-                &trained_on.labels,
-                acts.input_mut(),
-                &mut labels[..batch],
-            );
-            if let Some(d) = dropout.as_mut() {
-                d.draw(batch);
-            }
-            model.forward_with(&mut acts, batch, dropout.as_ref());
-            // backward gives the data gradient; the decay λW joins it in the update.
-            let score =
-                model.backward_with(&mut acts, &labels[..batch], &mut grads, dropout.as_ref());
-            if !score.loss_sum.is_finite() {
-                diverged = true;
-                break;
-            }
-            optimizer.step(&mut model, &grads, lr);
-            if let Some(limit) = params.max_norm {
-                model.clamp_incoming_norms(limit as f32);
-            }
-        }
-        let train_seconds = started.elapsed().as_secs_f64();
-        outcome.train_seconds += train_seconds;
-        if diverged {
-            return Ok(Span::ended(outcome.diverged(epoch)));
+    let kernel = options.kernel;
+    let mut run = options
+        .from
+        .and_then(|checkpoint| Run::resume(params, data, kernel, checkpoint))
+        .unwrap_or_else(|| Run::new(params, data, kernel));
+    let last = params.epochs;
+    let until = options
+        .until
+        .unwrap_or(last)
+        .min(last)
+        .max(run.epochs_done());
+    while run.epochs_done() < until {
+        let trained = run.train_epoch(stop)?;
+        let epoch = trained.epoch;
+        if trained.diverged {
+            return Ok(Span::ended(run.diverged(epoch)));
         }
         if !is_evaluated(params, epoch) {
             continue;
         }
-        let started = Instant::now();
         let spread = options.idle_threads.is_none_or(|idle| idle());
-        let images = |split, indices, map| Images {
-            split,
-            pixels,
-            indices,
-            map,
+        let Some(metrics) = run.evaluate(&trained, spread) else {
+            return Ok(Span::ended(run.diverged(epoch)));
         };
-        let noisy = !trained_on.corrupted.is_empty();
-        let train = evaluate_against(
-            &model,
-            images(&data.train, &train_idx, &map),
-            &trained_on.labels,
-            noisy.then_some(&data.train.labels[..]),
-            spread,
-        );
-        let (train_loss, train_acc) = (train.loss, train.accuracy);
-        let noisy_fit = noisy.then(|| {
-            let corrupted = images(&data.train, &trained_on.corrupted, &map);
-            evaluate_against(&model, corrupted, &trained_on.labels, None, spread).accuracy
-        });
-        let (val_loss, val_acc) = match val_idx.is_empty() {
-            true => (None, None),
-            false => {
-                let validation = images(&data.train, &val_idx, &clean_map);
-                let e = evaluate_against(&model, validation, &data.train.labels, None, spread);
-                (Some(e.loss), Some(e.accuracy))
-            }
-        };
-        let test_images = images(&data.test, &test_idx, &clean_map);
-        let test = evaluate_against(&model, test_images, &data.test.labels, None, spread);
-        let (test_loss, test_acc) = (test.loss, test.accuracy);
-        let metrics = EpochMetrics {
-            epoch,
-            train_loss,
-            train_acc,
-            test_loss,
-            test_acc,
-            gap_acc: train_acc - test_acc,
-            gap_loss: test_loss - train_loss,
-            penalty: model.penalty(params.lambda),
-            train_seconds,
-            eval_seconds: started.elapsed().as_secs_f64(),
-            lr: Some(rate),
-            val_loss,
-            val_acc,
-            train_acc_clean: train.accuracy_other,
-            noisy_fit,
-        };
-        outcome.eval_seconds += metrics.eval_seconds;
-        let finite = [
-            Some(train_loss),
-            Some(test_loss),
-            Some(metrics.penalty),
-            val_loss,
-        ]
-        .iter()
-        .flatten()
-        .all(|x| x.is_finite());
-        if !finite {
-            return Ok(Span::ended(outcome.diverged(epoch)));
-        }
-        let stop_now = watch.as_mut().is_some_and(|w| w.should_stop(&metrics));
-        if keep_predictions && (stop_now || epoch == params.epochs) {
-            let classes = predict(&model, test_images, spread);
-            // The class, and the top bit when it is the image's label.
-            let marked = classes
-                .iter()
-                .zip(&data.test.labels)
-                .map(|(&c, &label)| c | (u8::from(c == label) << 7))
-                .collect();
-            outcome.test_predictions = Some(marked);
+        let stop_now = run.should_stop_early(&metrics);
+        if options.keep_predictions && (stop_now || epoch == last) {
+            run.keep_test_predictions(spread);
         }
         on_epoch(&metrics);
-        outcome.epochs.push(metrics);
-        if stop_now && epoch < params.epochs {
-            outcome.stopped_epoch = Some(epoch);
-            return Ok(Span::ended(outcome));
+        run.record(metrics);
+        if stop_now && epoch < last {
+            return Ok(Span::ended(run.stopped_early(epoch)));
         }
     }
-    if until == params.epochs {
-        return Ok(Span::ended(outcome));
+    if until == last {
+        return Ok(Span::ended(run.finished()));
     }
-    let (moments, steps) = optimizer.state();
-    let checkpoint = Checkpoint {
-        run_id: String::new(),
-        epoch: until,
-        tensors: model.tensors(),
-        moments,
-        steps,
-        batch_stream: batch_rng.get_word_pos(),
-        dropout_stream: dropout.as_ref().map(Dropout::position),
-        order,
-        watch: watch.map(|w| (w.best, w.without_improvement)),
-        outcome: outcome.clone(),
-    };
+    let (outcome, checkpoint) = run.checkpoint();
     Ok(Span {
         outcome,
         paused: Some(Box::new(checkpoint)),
     })
-}
-
-/// The kernel label of a run trained so far with `before` (empty when its
-/// checkpoint did not say) and continued with `here`.
-fn continued_kernel(before: &str, here: String) -> String {
-    if before.is_empty() || before.split('+').any(|k| k == here) {
-        if before.is_empty() {
-            here
-        } else {
-            before.to_string()
-        }
-    } else {
-        format!("{before}+{here}")
-    }
 }
 
 impl Span {
@@ -724,56 +360,6 @@ impl Span {
             outcome,
             paused: None,
         }
-    }
-}
-
-/// Early stopping's bookkeeping: the best value of the watched metric so
-/// far and how many evaluations in a row have not improved on it.
-#[derive(Debug, Clone)]
-struct Watch {
-    rule: EarlyStopping,
-    best: Option<f64>,
-    without_improvement: usize,
-}
-
-impl Watch {
-    fn new(rule: EarlyStopping) -> Watch {
-        Watch {
-            rule,
-            best: None,
-            without_improvement: 0,
-        }
-    }
-
-    /// Records one evaluated epoch; true when the run should stop. An
-    /// improvement is a validation loss below `best − min_delta` (or an
-    /// accuracy above `best + min_delta`), as in Keras and Lightning.
-    fn should_stop(&mut self, metrics: &EpochMetrics) -> bool {
-        // Higher is better for both, after turning the loss around.
-        let value = match self.rule.metric {
-            StopMetric::ValLoss => metrics.val_loss.map(|l| -l),
-            StopMetric::ValAcc => metrics.val_acc,
-        };
-        let Some(value) = value else {
-            return false;
-        };
-        match self.best {
-            Some(best) if value <= best + self.rule.min_delta => self.without_improvement += 1,
-            _ => {
-                self.best = Some(value);
-                self.without_improvement = 0;
-            }
-        }
-        self.without_improvement >= self.rule.patience
-    }
-}
-
-impl RunOutcome {
-    /// Marks the run as diverged in `epoch`.
-    fn diverged(mut self, epoch: usize) -> RunOutcome {
-        self.status = Status::Diverged;
-        self.diverged_epoch = Some(epoch);
-        self
     }
 }
 
@@ -814,40 +400,39 @@ mod tests {
         assert_eq!((split.train.len(), split.validation.len()), (950, 50));
     }
 
-    fn epoch(val_loss: f64) -> EpochMetrics {
-        EpochMetrics {
-            epoch: 1,
-            train_loss: 0.0,
-            train_acc: 0.0,
-            test_loss: 0.0,
-            test_acc: 0.0,
-            gap_acc: 0.0,
-            gap_loss: 0.0,
-            penalty: 0.0,
-            train_seconds: 0.0,
-            eval_seconds: 0.0,
-            lr: None,
-            val_loss: Some(val_loss),
-            val_acc: None,
-            train_acc_clean: None,
-            noisy_fit: None,
-        }
-    }
-
     #[test]
-    fn early_stopping_waits_patience_evaluations_without_a_large_enough_improvement() {
-        let mut watch = Watch::new(EarlyStopping {
-            metric: StopMetric::ValLoss,
-            patience: 2,
-            min_delta: 0.01,
-        });
-        // 1.0 best; 0.995 is not 0.01 better (1 without); 0.98 is (reset);
-        // then two without improvement stop the run.
-        let stops: Vec<bool> = [1.0, 0.995, 0.98, 0.985, 0.979]
-            .iter()
-            .map(|&l| watch.should_stop(&epoch(l)))
+    fn epoch_columns_follow_the_fields_a_record_is_written_from() {
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        let e = EpochMetrics {
+            epoch: 7,
+            train_loss: 0.25,
+            train_acc: 0.5,
+            test_loss: 0.75,
+            test_acc: 0.125,
+            gap_acc: 0.375,
+            gap_loss: 0.5,
+            penalty: 2.0,
+            train_seconds: 3.0,
+            eval_seconds: 4.0,
+            lr: Some(0.1),
+            val_loss: Some(1.5),
+            val_acc: Some(0.0625),
+            train_acc_clean: Some(0.875),
+            noisy_fit: Some(0.03125),
+        };
+        csv.serialize(&e).unwrap();
+        let text = String::from_utf8(csv.into_inner().unwrap()).unwrap();
+        let mut lines = text.lines();
+        let names: Vec<&str> = EPOCH_COLUMNS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(lines.next().unwrap(), names.join(","));
+        let values: Vec<f64> = lines
+            .next()
+            .unwrap()
+            .split(',')
+            .map(|v| v.parse().unwrap())
             .collect();
-        assert_eq!(stops, [false, false, false, false, true]);
+        let read: Vec<f64> = EPOCH_COLUMNS.iter().map(|(_, v)| v(&e).unwrap()).collect();
+        assert_eq!(values, read);
     }
 
     #[test]

@@ -822,12 +822,12 @@ fn an_out_path_that_is_a_file_is_bad_input() {
 }
 
 #[test]
-fn the_readme_documents_every_setting_with_its_default() {
-    let readme = fs::read_to_string(repo().join("README.md")).unwrap();
-    let table = readme
-        .split("### Every setting")
+fn the_settings_page_documents_every_setting_with_its_default() {
+    let page = fs::read_to_string(repo().join("docs/settings.md")).unwrap();
+    let table = page
+        .split("# Every setting")
         .nth(1)
-        .expect("a section called Every setting");
+        .expect("docs/settings.md has a section called Every setting");
     let defaults = sweep::config::RunParams::default();
     for &key in sweep::config::Key::ALL {
         let row = table
@@ -836,7 +836,12 @@ fn the_readme_documents_every_setting_with_its_default() {
                 l.starts_with(&format!("| `{}`", key.name()))
                     || l.contains(&format!(", `{}` |", key.name()))
             })
-            .unwrap_or_else(|| panic!("README's settings table has no row for `{}`", key.name()));
+            .unwrap_or_else(|| {
+                panic!(
+                    "docs/settings.md's settings table has no row for `{}`",
+                    key.name()
+                )
+            });
         let cells: Vec<&str> = row.split(" | ").collect();
         assert_eq!(cells[1], key.section(), "{row}");
         let shown = defaults.text(key);
@@ -845,7 +850,7 @@ fn the_readme_documents_every_setting_with_its_default() {
             assert!(
                 default == shown
                     || matches!((default.parse::<f64>(), shown.parse::<f64>()), (Ok(a), Ok(b)) if a == b),
-                "README gives `{}` the default {default}, sweep has {shown}",
+                "docs/settings.md gives `{}` the default {default}, sweep has {shown}",
                 key.name()
             );
         }

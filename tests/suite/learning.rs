@@ -12,7 +12,7 @@ fn five_thousand_images() -> RunParams {
         train_subset: Some(5000),
         hidden_layers: 2,
         hidden_size: 200,
-        init: "he".into(),
+        init: sweep::nn::Init::He,
         epochs: 3,
         batch_size: 100,
         learning_rate: 0.1,

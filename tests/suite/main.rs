@@ -3,8 +3,9 @@
 //!
 //! Most tests run the real binary on small slices of the real MNIST in
 //! `data/mnist/`; those that need Debian's Fashion-MNIST, Chromium, a local
-//! Slurm or LibreOffice say they were skipped when it is missing, unless
-//! `.ci/run` requires it (`SWEEP_REQUIRE_*`).
+//! Slurm, LibreOffice or root are marked ignored with what they need, so
+//! `cargo test` counts them as ignored; `cargo test -- --ignored` runs them
+//! (as `.ci/run` does) and they fail when it is missing.
 
 mod browser;
 mod cli;

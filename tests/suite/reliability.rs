@@ -418,6 +418,7 @@ fn an_output_folder_that_cannot_be_created_is_a_clear_input_error() {
 }
 
 #[test]
+#[ignore = "needs root to mount a tmpfs; cargo test -- --ignored runs it"]
 fn a_full_disk_is_reported_as_such_and_the_sweep_resumes_once_there_is_room() {
     let sweep = Sweep::new(&experiment(GRID, 2));
     let mount = sweep.dir.path().join("out");
@@ -427,10 +428,7 @@ fn a_full_disk_is_reported_as_such_and_the_sweep_resumes_once_there_is_room() {
         .arg(&mount)
         .status()
         .is_ok_and(|s| s.success());
-    if !mounted {
-        eprintln!("skipped: cannot mount a small tmpfs here (needs root)");
-        return;
-    }
+    crate::util::require(mounted, "root, to mount a small tmpfs");
     let out = sweep.run(&["--quiet"]);
     let unmount = || {
         Command::new("umount").arg(&mount).status().unwrap();

@@ -317,6 +317,8 @@ fn a_folder_that_is_not_a_sweep_is_refused_with_exit_code_2() {
         stderr.contains("is not the results folder of a sweep: cannot read manifest.json"),
         "{stderr}"
     );
+    // Refused, it is left as it was: no lock file behind.
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
     let output = report(&tmp.path().join("nope"));
     assert_eq!(output.status.code(), Some(2));
     assert!(text(&output.stderr).contains("is not a folder"));

@@ -296,3 +296,10 @@ pub fn metrics(path: &Path) -> String {
     let head: Vec<&str> = keep.iter().map(|&i| &header[i]).collect();
     format!("{}\n{}", head.join(","), rows.join("\n"))
 }
+
+/// Checks, in a test marked `#[ignore = "needs …"]`, that the component it
+/// needs is there: such tests run with `cargo test -- --ignored` (as
+/// `.ci/run` does) and fail, saying how to install it, when it is missing.
+pub fn require(present: bool, how: &str) {
+    assert!(present, "this test needs {how}");
+}

@@ -6,44 +6,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::axis::Ticked;
-use super::{Chart, DrawResult, GREY, font};
+use super::{Chart, DrawResult, GREY, Shown, font};
 use crate::config::{Key, PlotAxis};
 use crate::report::summary::Config;
-
-/// What a heatmap shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Metric {
-    /// Mean final train − test accuracy, in percentage points.
-    Gap,
-    /// Mean final test accuracy, in percent.
-    TestAcc,
-}
-
-impl Metric {
-    /// Part of the file name.
-    pub fn stem(self) -> &'static str {
-        match self {
-            Metric::Gap => "gap",
-            Metric::TestAcc => "test_acc",
-        }
-    }
-
-    /// Words for titles.
-    pub fn title(self) -> &'static str {
-        match self {
-            Metric::Gap => "train − test accuracy gap (percentage points)",
-            Metric::TestAcc => "test accuracy (%)",
-        }
-    }
-
-    fn value(self, config: &Config) -> Option<f64> {
-        let name = match self {
-            Metric::Gap => "gap_acc",
-            Metric::TestAcc => "test_acc",
-        };
-        config.metric(name).mean.map(|m| 100.0 * m)
-    }
-}
 
 /// Most values a facet setting may take (one heatmap each).
 const MAX_FACETS: usize = 4;
@@ -114,7 +79,7 @@ impl HeatmapChart {
     pub fn new(
         sweep: &str,
         (x, y, facet): (Key, Key, Option<Key>),
-        metric: Metric,
+        metric: Shown,
         configs: &[Config],
     ) -> Self {
         let x_levels = levels(x, configs);
@@ -130,13 +95,13 @@ impl HeatmapChart {
                     .filter_map(|c| {
                         let i = x_levels.iter().position(|v| *v == c.params.text(x))?;
                         let j = y_levels.iter().position(|v| *v == c.params.text(y))?;
-                        Some((i, j, metric.value(c)))
+                        Some((i, j, c.metric(metric.metric()).mean.map(|m| 100.0 * m)))
                     })
                     .collect(),
             })
             .collect();
         HeatmapChart {
-            title: format!("{sweep}: mean {}", metric.title()),
+            title: format!("{sweep}: mean {}", metric.unit_words()),
             x_key: x,
             y_key: y,
             x_levels,

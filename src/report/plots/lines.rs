@@ -13,7 +13,7 @@ use super::{
     Axis, Chart, DrawResult, GREY, TEST_COLOR, TRAIN_COLOR, VALIDATION_COLOR, color, font, percent,
 };
 use crate::config::Key;
-use crate::report::summary::{Config, label, selection_metric};
+use crate::report::summary::{Config, Metric, label, selection_metric};
 
 /// Configurations that share the values of the non-plotted settings: one
 /// line on a chart.
@@ -161,12 +161,12 @@ impl<'a> GapChart<'a> {
 type MeanPoint = (f64, f64, Option<(f64, f64)>);
 
 /// The means of `metric` of a series, in percent, at dodged positions.
-fn means(axis: &Axis, s: &Series, metric: &str, shift: f64) -> Vec<MeanPoint> {
+fn means(axis: &Axis, s: &Series, metric: Metric, shift: f64) -> Vec<MeanPoint> {
     scaled_means(axis, s, metric, shift, 100.0)
 }
 
 /// The means of `metric` of a series times `scale`, at dodged positions.
-fn scaled_means(axis: &Axis, s: &Series, metric: &str, shift: f64, scale: f64) -> Vec<MeanPoint> {
+fn scaled_means(axis: &Axis, s: &Series, metric: Metric, shift: f64, scale: f64) -> Vec<MeanPoint> {
     s.configs
         .iter()
         .filter_map(|c| {
@@ -268,7 +268,7 @@ impl Chart for GapChart<'_> {
             .series
             .iter()
             .enumerate()
-            .map(|(i, s)| means(self.axis, s, "gap_acc", dodge(self.axis, i, n)))
+            .map(|(i, s)| means(self.axis, s, Metric::GapAcc, dodge(self.axis, i, n)))
             .collect();
         let seeds: Vec<Vec<(f64, f64)>> = self
             .series
@@ -278,7 +278,11 @@ impl Chart for GapChart<'_> {
                 s.configs
                     .iter()
                     .filter_map(|c| Some((self.axis.pos_of(c)? + dodge(self.axis, i, n), c)))
-                    .flat_map(|(x, c)| c.values("gap_acc").into_iter().map(move |v| (x, 100.0 * v)))
+                    .flat_map(|(x, c)| {
+                        c.values(Metric::GapAcc)
+                            .into_iter()
+                            .map(move |v| (x, 100.0 * v))
+                    })
                     .collect()
             })
             .collect();
@@ -358,13 +362,13 @@ impl Chart for AccuracyChart<'_> {
             .series
             .iter()
             .enumerate()
-            .map(|(i, s)| means(self.axis, s, "test_acc", dodge(self.axis, i, n)))
+            .map(|(i, s)| means(self.axis, s, Metric::TestAcc, dodge(self.axis, i, n)))
             .collect();
         let trains: Vec<Vec<MeanPoint>> = self
             .series
             .iter()
             .enumerate()
-            .map(|(i, s)| means(self.axis, s, "train_acc", dodge(self.axis, i, n)))
+            .map(|(i, s)| means(self.axis, s, Metric::TrainAcc, dodge(self.axis, i, n)))
             .collect();
         let y = y_range(
             tests
@@ -381,9 +385,9 @@ impl Chart for AccuracyChart<'_> {
         // The best configuration is chosen on validation when there is one.
         let chosen_on =
             selection_metric(self.series.iter().flat_map(|s| s.configs.iter().copied()));
-        let validated = chosen_on == "val_acc";
+        let validated = chosen_on == Metric::ValAcc;
         if validated && n == 1 {
-            let validation = means(self.axis, &self.series[0], "val_acc", 0.0);
+            let validation = means(self.axis, &self.series[0], Metric::ValAcc, 0.0);
             chart
                 .draw_series(DashedLineSeries::new(
                     validation.iter().map(|&(x, m, _)| (x, m)),
@@ -408,7 +412,12 @@ impl Chart for AccuracyChart<'_> {
             .flat_map(|(i, s)| s.configs.iter().map(move |c| (i, c)))
             .filter_map(|(i, c)| {
                 let x = self.axis.pos_of(c)? + dodge(self.axis, i, n);
-                Some((c, x, c.metric(chosen_on).mean?, c.metric("test_acc").mean?))
+                Some((
+                    c,
+                    x,
+                    c.metric(chosen_on).mean?,
+                    c.metric(Metric::TestAcc).mean?,
+                ))
             })
             .max_by(|a, b| a.2.total_cmp(&b.2));
         if let Some((config, x, _, test)) = best {
@@ -461,14 +470,14 @@ impl Chart for LossChart<'_> {
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         let n = self.series.len();
-        let mean_lines = |metric: &str| -> Vec<Vec<MeanPoint>> {
+        let mean_lines = |metric: Metric| -> Vec<Vec<MeanPoint>> {
             self.series
                 .iter()
                 .enumerate()
                 .map(|(i, s)| scaled_means(self.axis, s, metric, dodge(self.axis, i, n), 1.0))
                 .collect()
         };
-        let (tests, trains) = (mean_lines("test_loss"), mean_lines("train_loss"));
+        let (tests, trains) = (mean_lines(Metric::TestLoss), mean_lines(Metric::TrainLoss));
         let (lo, hi) = y_range_padded(
             tests
                 .iter()

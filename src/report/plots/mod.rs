@@ -20,7 +20,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use crate::config::{Key, SearchRecord};
-use crate::report::summary::{Config, config_keys};
+use crate::report::summary::{Config, Metric, config_keys};
 use axis::Quantity;
 
 pub use axis::Axis;
@@ -172,7 +172,7 @@ fn sampled_figures(
         let by = colouring.map_or(String::new(), |c| {
             format!(", coloured by {}", c.key.spec().label)
         });
-        for metric in [scatter::Metric::Gap, scatter::Metric::TestAcc] {
+        for metric in Shown::BOTH {
             let chart = scatter::ScatterChart::new(sweep, &axis, metric, colouring, configs);
             figures.push(render(
                 format!("{}_vs_{}", metric.stem(), along.key.name()),
@@ -181,10 +181,7 @@ fn sampled_figures(
                      (mean over seeds), faint dots for single seeds{by}; the black line joins \
                      the means of the configurations in equal-width bins of the axis, with \
                      95 % intervals across configurations.",
-                    match metric {
-                        scatter::Metric::Gap => "Train − test accuracy gap",
-                        scatter::Metric::TestAcc => "Test accuracy",
-                    },
+                    metric.heading(),
                     axis.title(),
                     search.method
                 ),
@@ -265,7 +262,7 @@ fn grid_figures(sweep: &str, keys: &[Key], configs: &[Config]) -> Result<Vec<Fig
     }
     figures.extend(learning_curves(sweep, &keys, configs)?);
     if let Some(axes @ (x, y, facet)) = heatmap::axes(&keys, configs) {
-        for metric in [heatmap::Metric::Gap, heatmap::Metric::TestAcc] {
+        for metric in Shown::BOTH {
             let chart = heatmap::HeatmapChart::new(sweep, axes, metric, configs);
             let (by, split) = match facet {
                 Some(f) => (
@@ -278,7 +275,7 @@ fn grid_figures(sweep: &str, keys: &[Key], configs: &[Config]) -> Result<Vec<Fig
                 format!("heatmap_{}_{}_{}{by}", metric.stem(), x.name(), y.name()),
                 format!(
                     "Mean {} over seeds for every {} × {} pair{split}.",
-                    metric.title(),
+                    metric.unit_words(),
                     x.name(),
                     y.name()
                 ),
@@ -287,6 +284,68 @@ fn grid_figures(sweep: &str, keys: &[Key], configs: &[Config]) -> Result<Vec<Fig
         }
     }
     Ok(figures)
+}
+
+/// What a scatter plot or heatmap shows of each configuration, in percent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    /// Train − test accuracy, in percentage points.
+    Gap,
+    /// Test accuracy, in percent.
+    TestAcc,
+}
+
+impl Shown {
+    /// Both, in the order the report shows them.
+    pub const BOTH: [Shown; 2] = [Shown::Gap, Shown::TestAcc];
+
+    /// The summarised metric it shows.
+    pub fn metric(self) -> Metric {
+        match self {
+            Shown::Gap => Metric::GapAcc,
+            Shown::TestAcc => Metric::TestAcc,
+        }
+    }
+
+    /// File-name stem: `gap`, `test_acc`.
+    pub fn stem(self) -> &'static str {
+        match self {
+            Shown::Gap => "gap",
+            Shown::TestAcc => "test_acc",
+        }
+    }
+
+    /// Words for a title.
+    fn words(self) -> &'static str {
+        match self {
+            Shown::Gap => "train − test accuracy gap",
+            Shown::TestAcc => "test accuracy",
+        }
+    }
+
+    /// Words for a title, with the unit.
+    fn unit_words(self) -> &'static str {
+        match self {
+            Shown::Gap => "train − test accuracy gap (percentage points)",
+            Shown::TestAcc => "test accuracy (%)",
+        }
+    }
+
+    /// Words for a caption's start.
+    fn heading(self) -> &'static str {
+        match self {
+            Shown::Gap => "Train − test accuracy gap",
+            Shown::TestAcc => "Test accuracy",
+        }
+    }
+
+    /// The y axis's description.
+    fn axis_label(self) -> &'static str {
+        match self {
+            Shown::Gap => "gap = train − test accuracy (percentage points)",
+            Shown::TestAcc => "test accuracy (%)",
+        }
+    }
 }
 
 /// Draws `chart` as SVG and as PNG.

@@ -8,52 +8,11 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::lines::{Plane, frame, legend, y_range};
-use super::{Axis, Chart, DrawResult, GREY, color};
+use super::{Axis, Chart, DrawResult, GREY, Shown, color};
 use crate::config::Key;
 use crate::config::search::Distribution;
 use crate::report::stats::Stat;
 use crate::report::summary::Config;
-
-/// What a scatter plot shows on its y axis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Metric {
-    /// Train − test accuracy, in percentage points.
-    Gap,
-    /// Test accuracy, in percent.
-    TestAcc,
-}
-
-impl Metric {
-    /// The metric's column in the summaries.
-    pub fn column(self) -> &'static str {
-        match self {
-            Metric::Gap => "gap_acc",
-            Metric::TestAcc => "test_acc",
-        }
-    }
-
-    /// File-name stem: `gap`, `test_acc`.
-    pub fn stem(self) -> &'static str {
-        match self {
-            Metric::Gap => "gap",
-            Metric::TestAcc => "test_acc",
-        }
-    }
-
-    fn title(self) -> &'static str {
-        match self {
-            Metric::Gap => "train − test accuracy gap",
-            Metric::TestAcc => "test accuracy",
-        }
-    }
-
-    fn y_desc(self) -> &'static str {
-        match self {
-            Metric::Gap => "gap = train − test accuracy (percentage points)",
-            Metric::TestAcc => "test accuracy (%)",
-        }
-    }
-}
 
 /// How points are coloured: by the values of a listed setting, or by equal
 /// bins (on its own scale) of a drawn one.
@@ -190,7 +149,7 @@ fn emptiest_corner<'p>(
 pub struct ScatterChart<'a> {
     title: String,
     axis: &'a Axis,
-    metric: Metric,
+    metric: Shown,
     groups: Vec<Group<'a>>,
 }
 
@@ -200,12 +159,12 @@ impl<'a> ScatterChart<'a> {
     pub fn new(
         sweep: &str,
         axis: &'a Axis,
-        metric: Metric,
+        metric: Shown,
         colouring: Option<&Colouring>,
         configs: &'a [Config<'a>],
     ) -> Self {
         ScatterChart {
-            title: format!("{sweep}: {} vs {}", metric.title(), axis.symbol()),
+            title: format!("{sweep}: {} vs {}", metric.words(), axis.symbol()),
             axis,
             metric,
             groups: groups(colouring, configs),
@@ -219,7 +178,7 @@ impl Chart for ScatterChart<'_> {
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
-        let column = self.metric.column();
+        let column = self.metric.metric();
         let means: Vec<Vec<(f64, f64)>> = self
             .groups
             .iter()
@@ -247,11 +206,11 @@ impl Chart for ScatterChart<'_> {
         // points in a bin) is cut at its edge.
         let y = y_range(
             seeds.iter().flatten().map(|p| p.1),
-            self.metric == Metric::Gap,
+            self.metric == Shown::Gap,
         );
         let mut chart: ChartContext<'_, DB, Plane> =
-            frame(area, &self.title, self.axis, y, self.metric.y_desc(), 1)?;
-        if self.metric == Metric::Gap {
+            frame(area, &self.title, self.axis, y, self.metric.axis_label(), 1)?;
+        if self.metric == Shown::Gap {
             chart.draw_series(LineSeries::new(
                 [(self.axis.range.0, 0.0), (self.axis.range.1, 0.0)],
                 GREY.stroke_width(1),

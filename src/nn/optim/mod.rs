@@ -3,6 +3,10 @@
 //! gradient, [`Optimizer::step`] turns it into an update, one fused pass per
 //! tensor, with state buffers allocated once from the model's shapes.
 //!
+//! This file holds the optimizer and its state; each update rule's loop
+//! and its hand-computed test values live in a file of their own
+//! (`sgd.rs`, `momentum.rs`, `adam.rs`).
+//!
 //! The update rules are PyTorch's (`torch.optim.SGD` with dampening 0,
 //! `Adam`, `AdamW`), which differ from textbooks in two places:
 //! - momentum accumulates the raw gradient, `b ← μ b + g`, and the step is
@@ -15,6 +19,10 @@
 
 use super::mlp::{Gradients, Mlp};
 use crate::choice::choice_enum;
+
+mod adam;
+mod momentum;
+mod sgd;
 
 choice_enum! {
     /// The update rule.
@@ -55,6 +63,16 @@ impl Method {
     /// Whether the update is Adam's (`adam`, `adamw`).
     pub fn is_adam(self) -> bool {
         matches!(self, Method::Adam | Method::AdamW)
+    }
+
+    /// Arrays of state the rule keeps, each as large as the parameters:
+    /// none for SGD, the momentum buffer, or Adam's two moments.
+    pub fn state_arrays(self) -> usize {
+        match self {
+            Method::Sgd => 0,
+            Method::Momentum | Method::Nesterov => 1,
+            Method::Adam | Method::AdamW => 2,
+        }
     }
 }
 
@@ -128,12 +146,12 @@ pub struct Optimizer {
 impl Optimizer {
     /// An optimizer for tensors of the given lengths, buffers zeroed.
     pub fn new(settings: OptimizerSettings, tensor_lengths: &[usize]) -> Optimizer {
-        let method = settings.method;
+        let arrays = settings.method.state_arrays();
         let state = tensor_lengths
             .iter()
             .map(|&n| TensorState {
-                first: vec![0.0; if method == Method::Sgd { 0 } else { n }],
-                second: vec![0.0; if method.is_adam() { n } else { 0 }],
+                first: vec![0.0; if arrays >= 1 { n } else { 0 }],
+                second: vec![0.0; if arrays >= 2 { n } else { 0 }],
             })
             .collect();
         Optimizer {
@@ -269,64 +287,45 @@ impl StepContext<'_> {
             Decay::L2 => (lambda, 1.0),
             Decay::Decoupled => (0.0, 1.0 - lr * lambda),
         };
+        let decay = DecayTerms { l2, shrink };
         match s.method {
-            Method::Sgd if l2 != 0.0 => {
-                for (w, &g) in w.iter_mut().zip(g) {
-                    let g = g + l2 * *w;
-                    *w -= lr * g;
-                }
-            }
-            Method::Sgd if shrink != 1.0 => {
-                for (w, &g) in w.iter_mut().zip(g) {
-                    *w *= shrink;
-                    *w -= lr * g;
-                }
-            }
-            Method::Sgd => {
-                for (w, &g) in w.iter_mut().zip(g) {
-                    *w -= lr * g;
-                }
-            }
+            Method::Sgd => sgd::update(w, g, lr, decay),
             Method::Momentum | Method::Nesterov => {
-                assert_eq!(state.first.len(), w.len(), "optimizer: tensor {index}");
-                let mu = s.momentum;
                 let nesterov = s.method == Method::Nesterov;
-                for ((w, &g), b) in w.iter_mut().zip(g).zip(&mut state.first) {
-                    let g = g + l2 * *w;
-                    *b = mu * *b + g;
-                    let direction = if nesterov { g + mu * *b } else { *b };
-                    *w *= shrink;
-                    *w -= lr * direction;
-                }
+                momentum::update(w, g, &mut state.first, lr, s.momentum, nesterov, decay);
             }
             Method::Adam | Method::AdamW => {
-                assert_eq!(state.first.len(), w.len(), "optimizer: tensor {index}");
-                let (b1, b2, eps) = (s.beta1, s.beta2, s.eps);
-                let step_size = self.adam_step_size;
-                let sqrt_c2 = self.adam_sqrt_correction2;
-                for (((w, &g), m), v) in w
-                    .iter_mut()
-                    .zip(g)
-                    .zip(&mut state.first)
-                    .zip(&mut state.second)
-                {
-                    let g = g + l2 * *w;
-                    *m += (g - *m) * (1.0 - b1);
-                    *v = b2 * *v + (1.0 - b2) * g * g;
-                    let denom = v.sqrt() / sqrt_c2 + eps;
-                    *w *= shrink;
-                    *w -= step_size * (*m / denom);
-                }
+                let step = adam::Step {
+                    beta1: s.beta1,
+                    beta2: s.beta2,
+                    eps: s.eps,
+                    step_size: self.adam_step_size,
+                    sqrt_correction2: self.adam_sqrt_correction2,
+                };
+                adam::update(w, g, (&mut state.first, &mut state.second), step, decay);
             }
         }
     }
 }
 
+/// How weight decay enters one tensor's update: `l2` joins the gradient as
+/// `l2 · w`, and the weights are multiplied by `shrink` before the step
+/// (decoupled decay). `(0, 1)` for a tensor without decay.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DecayTerms {
+    /// λ when it joins the gradient, else 0.
+    pub l2: f32,
+    /// `1 − lr · λ` under decoupled decay, else 1.
+    pub shrink: f32,
+}
+
+/// What the rules' tests share: settings, two steps on one tensor, and a
+/// comparison with hand-computed values.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
 
-    fn settings(method: Method, decay: Decay, lambda: f32) -> OptimizerSettings {
+    pub fn settings(method: Method, decay: Decay, lambda: f32) -> OptimizerSettings {
         OptimizerSettings {
             method,
             lambda,
@@ -337,7 +336,7 @@ mod tests {
 
     /// Two steps on one decayed tensor `w = [1, −2]` with gradients
     /// `[0.5, 0.25]` then `[−1, 0.5]`, at lr 0.1.
-    fn two_steps(s: OptimizerSettings) -> Vec<f32> {
+    pub fn two_steps(s: OptimizerSettings) -> Vec<f32> {
         let mut w = vec![1.0f32, -2.0];
         let mut opt = Optimizer::new(s, &[2]);
         for g in [[0.5f32, 0.25], [-1.0, 0.5]] {
@@ -346,88 +345,17 @@ mod tests {
         w
     }
 
-    fn close(got: &[f32], want: &[f64]) {
+    pub fn close(got: &[f32], want: &[f64]) {
         for (g, w) in got.iter().zip(want) {
             assert!((f64::from(*g) - w).abs() < 1e-6, "{got:?} vs {want:?}");
         }
     }
+}
 
-    #[test]
-    fn sgd_with_l2_adds_lambda_w_to_the_gradient() {
-        // λ = 0.1: g₁ = [0.5 + 0.1, 0.25 − 0.2] → w = [0.94, −2.005];
-        // g₂ = [−1 + 0.094, 0.5 − 0.2005] → w = [1.0306, −2.03495].
-        close(
-            &two_steps(settings(Method::Sgd, Decay::L2, 0.1)),
-            &[1.0306, -2.03495],
-        );
-    }
-
-    #[test]
-    fn sgd_with_decoupled_decay_shrinks_by_lr_lambda() {
-        // Shrink 1 − 0.1·0.1 = 0.99 each step, then the plain step:
-        // w₁ = [0.99 − 0.05, −1.98 − 0.025] = [0.94, −2.005];
-        // w₂ = [0.9306 + 0.1, −1.98495 − 0.05] = [1.0306, −2.03495].
-        // (Equal to L2 for plain SGD, as Loshchilov & Hutter note.)
-        close(
-            &two_steps(settings(Method::Sgd, Decay::Decoupled, 0.1)),
-            &[1.0306, -2.03495],
-        );
-    }
-
-    #[test]
-    fn momentum_accumulates_the_raw_gradient() {
-        // μ = 0.9: b₁ = g₁ → w₁ = [0.95, −2.025];
-        // b₂ = 0.9·[0.5, 0.25] + [−1, 0.5] = [−0.55, 0.725] → w₂ = [1.005, −2.0975].
-        close(
-            &two_steps(settings(Method::Momentum, Decay::L2, 0.0)),
-            &[1.005, -2.0975],
-        );
-    }
-
-    #[test]
-    fn nesterov_steps_along_gradient_plus_mu_buffer() {
-        // Step 1: b = g₁, direction g₁ + 0.9 g₁ = [0.95, 0.475] → w = [0.905, −2.0475].
-        // Step 2: b = [−0.55, 0.725], direction [−1 − 0.495, 0.5 + 0.6525]
-        //         = [−1.495, 1.1525] → w = [1.0545, −2.16275].
-        close(
-            &two_steps(settings(Method::Nesterov, Decay::L2, 0.0)),
-            &[1.0545, -2.16275],
-        );
-    }
-
-    #[test]
-    fn adam_first_steps_move_by_lr_times_the_sign() {
-        // Step 1: m̂ = g, v̂ = g², so the step is lr · g / (|g| + ε) ≈ lr · sign(g):
-        // w₁ = [0.9, −2.1].
-        // Step 2: m = 0.9·[0.05, 0.025] + 0.1·[−1, 0.5] = [−0.055, 0.0725],
-        //   v = 0.999·[0.00025, 0.0000625] + 0.001·[1, 0.25]
-        //     = [0.00124975, 0.0003124375],
-        //   m̂ = m / (1 − 0.9²) = m / 0.19, v̂ = v / (1 − 0.999²) = v / 0.001999,
-        //   w₂ = w₁ − 0.1 · m̂ / √v̂.
-        let m = [-0.055f64 / 0.19, 0.0725 / 0.19];
-        let v = [0.00124975f64 / 0.001999, 0.0003124375 / 0.001999];
-        let want = [
-            0.9 - 0.1 * m[0] / v[0].sqrt(),
-            -2.1 - 0.1 * m[1] / v[1].sqrt(),
-        ];
-        close(&two_steps(settings(Method::Adam, Decay::L2, 0.0)), &want);
-    }
-
-    #[test]
-    fn adamw_shrinks_before_the_adam_step_and_adam_l2_decays_through_the_moments() {
-        // AdamW, λ = 0.5: step 1 shrinks by 1 − 0.05 = 0.95, then −lr·sign(g):
-        // w₁ = [0.95 − 0.1, −1.9 − 0.1] = [0.85, −2.0].
-        let mut w = vec![1.0f32, -2.0];
-        let mut opt = Optimizer::new(settings(Method::AdamW, Decay::L2, 0.5), &[2]);
-        opt.begin_step(0.1).update(0, &mut w, &[0.5, 0.25], true);
-        close(&w, &[0.85, -2.0]);
-        // Adam with L2, λ = 0.5: g = [0.5 + 0.5, 0.25 − 1] = [1, −0.75], so
-        // the first step is −lr·sign(g) = [0.9, −1.9].
-        let mut w = vec![1.0f32, -2.0];
-        let mut opt = Optimizer::new(settings(Method::Adam, Decay::L2, 0.5), &[2]);
-        opt.begin_step(0.1).update(0, &mut w, &[0.5, 0.25], true);
-        close(&w, &[0.9, -1.9]);
-    }
+#[cfg(test)]
+mod tests {
+    use super::testing::settings;
+    use super::*;
 
     #[test]
     fn biases_are_never_decayed() {
@@ -442,6 +370,19 @@ mod tests {
                 assert_eq!(bias, [1.0], "{method} {decay}");
                 assert!(decayed[0] < 1.0, "{method} {decay}");
             }
+        }
+    }
+
+    #[test]
+    fn each_rule_keeps_the_state_arrays_it_declares_for_memory_estimates() {
+        for &method in Method::ALL {
+            let opt = Optimizer::new(settings(method, Decay::L2, 0.0), &[10, 3]);
+            let floats: usize = opt
+                .state
+                .iter()
+                .map(|t| t.first.len() + t.second.len())
+                .sum();
+            assert_eq!(floats, 13 * method.state_arrays(), "{method}");
         }
     }
 
