@@ -63,6 +63,15 @@ impl<'k> Draft<'k> {
             .collect()
     }
 
+    /// The settings given one value or swept over listed values (not
+    /// those drawn from a distribution), with where they stand.
+    pub(super) fn set_or_listed(&self) -> impl Iterator<Item = (Key, &At<'k>)> {
+        self.scalars
+            .iter()
+            .map(|(k, at)| (*k, at))
+            .chain(self.axes.iter().map(|(a, at)| (a.key, at)))
+    }
+
     /// The settings the grid varies (swept or drawn), in canonical order.
     fn swept(&self) -> Vec<Key> {
         let mut swept: Vec<Key> = self

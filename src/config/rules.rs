@@ -109,11 +109,7 @@ impl Parser<'_> {
         let Some(halving) = &search.halving else {
             return Ok(());
         };
-        let given = draft
-            .scalars
-            .iter()
-            .map(|(k, at)| (*k, at))
-            .chain(draft.axes.iter().map(|(a, at)| (a.key, at)));
+        let given = draft.set_or_listed();
         for (key, at) in given {
             if key == Key::Epochs {
                 return Err(self.error_on_key(

@@ -42,11 +42,7 @@ impl<'k> Parser<'_> {
         let Some((value, at)) = draft.random_labels.take() else {
             return Ok(());
         };
-        let given = draft
-            .scalars
-            .iter()
-            .map(|(k, at)| (*k, at))
-            .chain(draft.axes.iter().map(|(a, at)| (a.key, at)));
+        let given = draft.set_or_listed();
         for (key, other) in given {
             if matches!(key, Key::LabelNoise | Key::LabelNoiseMode) {
                 return Err(self.error_on_key(

@@ -41,30 +41,16 @@ impl LossSettings {
         labels: &[u8],
         grad_scale: Option<f32>,
     ) -> BatchScore {
-        self.loss.score(outputs, labels, grad_scale)
+        match self.loss {
+            Loss::CrossEntropy => softmax_cross_entropy(outputs, labels, grad_scale),
+            Loss::Mse => squared_error(outputs, labels, grad_scale),
+        }
     }
 }
 
 impl From<Loss> for LossSettings {
     fn from(loss: Loss) -> LossSettings {
         LossSettings { loss }
-    }
-}
-
-impl Loss {
-    /// Scores each row of `outputs` against its label with this loss; with
-    /// `grad_scale`, overwrites each row with the gradient of
-    /// `grad_scale ·` the row's loss.
-    pub fn score(
-        self,
-        outputs: ArrayViewMut2<f32>,
-        labels: &[u8],
-        grad_scale: Option<f32>,
-    ) -> BatchScore {
-        match self {
-            Loss::CrossEntropy => softmax_cross_entropy(outputs, labels, grad_scale),
-            Loss::Mse => squared_error(outputs, labels, grad_scale),
-        }
     }
 }
 
