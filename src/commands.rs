@@ -17,12 +17,28 @@ use crate::sweep::{self, RunOptions};
 /// failed, 130 when a signal stopped the sweep.
 pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let exp = Experiment::load(&args.file)?;
-    let jobs = match args.jobs {
-        Some(j) => usize::from(j),
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
-    let opts = RunOptions {
-        jobs,
+    let opts = run_options(args);
+    interrupt::install(opts.stop.clone());
+    let summary = sweep::run(&exp, &opts)?;
+    let mut out = std::io::stdout().lock();
+    print_run_summary(&mut out, &exp, args, &opts, &summary)?;
+    print_run_problems(&mut out, args, &opts, &summary)?;
+    Ok(if summary.stopped && interrupt::interrupted_by_signal() {
+        ExitCode::from(interrupt::EXIT_INTERRUPTED)
+    } else if !summary.failed.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The sweep's options from `sweep run`'s flags, with a fresh stop token.
+fn run_options(args: &RunArgs) -> RunOptions {
+    RunOptions {
+        jobs: match args.jobs {
+            Some(j) => usize::from(j),
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        },
         out: args.out.clone(),
         fresh: args.fresh,
         quiet: args.quiet,
@@ -34,10 +50,17 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         kernel: args.kernel,
         switch_kernel: args.switch_kernel,
         stop: interrupt::StopToken::new(),
-    };
-    interrupt::install(opts.stop.clone());
-    let summary = sweep::run(&exp, &opts)?;
-    let mut out = std::io::stdout().lock();
+    }
+}
+
+/// What `sweep run` did, and where the results are.
+fn print_run_summary(
+    out: &mut impl Write,
+    exp: &Experiment,
+    args: &RunArgs,
+    opts: &RunOptions,
+    summary: &sweep::SweepSummary,
+) -> Result<()> {
     let diverged = match summary.diverged {
         0 => String::new(),
         n => format!(", {n} diverged"),
@@ -63,30 +86,40 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             summary.dir.display(),
             crate::shell::command_line("run", &args.file, &opts.out)
         )?;
-    } else {
-        writeln!(
-            out,
-            "{}{shard}: {} runs ({} trained now, {} reused{diverged}{failed}) in {:.1} s",
-            exp.name, summary.total, summary.trained, summary.reused, summary.seconds
-        )?;
-        writeln!(out, "results: {}", summary.dir.display())?;
-        writeln!(
-            out,
-            "  runs.csv     one row per run (final and best metrics)"
-        )?;
-        writeln!(
-            out,
-            "  epochs.csv   one row per run and epoch (learning curves)"
-        )?;
-        match &summary.report {
-            Some(report) => print_report(&mut out, report)?,
-            None => writeln!(
-                out,
-                "  other shards still run in this folder: the last to end writes runs.csv, \
-                 epochs.csv and the report in grid order"
-            )?,
-        }
+        return Ok(());
     }
+    writeln!(
+        out,
+        "{}{shard}: {} runs ({} trained now, {} reused{diverged}{failed}) in {:.1} s",
+        exp.name, summary.total, summary.trained, summary.reused, summary.seconds
+    )?;
+    writeln!(out, "results: {}", summary.dir.display())?;
+    writeln!(
+        out,
+        "  runs.csv     one row per run (final and best metrics)"
+    )?;
+    writeln!(
+        out,
+        "  epochs.csv   one row per run and epoch (learning curves)"
+    )?;
+    match &summary.report {
+        Some(report) => print_report(out, report)?,
+        None => writeln!(
+            out,
+            "  other shards still run in this folder: the last to end writes runs.csv, \
+             epochs.csv and the report in grid order"
+        )?,
+    }
+    Ok(())
+}
+
+/// Runs that failed, and a sweep stopped before its end: what to do next.
+fn print_run_problems(
+    out: &mut impl Write,
+    args: &RunArgs,
+    opts: &RunOptions,
+    summary: &sweep::SweepSummary,
+) -> Result<()> {
     if !summary.failed.is_empty() {
         writeln!(
             out,
@@ -94,12 +127,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             summary.failed.len(),
             opts.command(&args.file, "--retry-failed")
         )?;
-        write_some(
-            &mut out,
-            &summary.failed,
-            20,
-            "(`sweep status` lists them all)",
-        )?;
+        write_some(out, &summary.failed, 20, "(`sweep status` lists them all)")?;
     }
     if summary.stopped && summary.missing > 0 {
         writeln!(
@@ -110,13 +138,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             opts.command(&args.file, "")
         )?;
     }
-    Ok(if summary.stopped && interrupt::interrupted_by_signal() {
-        ExitCode::from(interrupt::EXIT_INTERRUPTED)
-    } else if !summary.failed.is_empty() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(())
 }
 
 /// `sweep compare`: every configuration against the baseline, printed and
@@ -528,7 +550,6 @@ pub fn bench(args: &BenchArgs) -> Result<()> {
 /// submits them.
 pub fn slurm(args: &SlurmArgs) -> Result<()> {
     use crate::cluster;
-    use crate::shell::command_line;
     use crate::slurm::{GivenOptions, SlurmOptions, SubmitOptions, current_binary};
 
     let exp = Experiment::load(&args.file)?;
@@ -543,22 +564,8 @@ pub fn slurm(args: &SlurmArgs) -> Result<()> {
         kernel: args.kernel,
     };
     // A kernel the folder would refuse is refused now, not in every task.
-    let run_options = RunOptions {
-        jobs: 1,
-        out: args.out.clone(),
-        fresh: false,
-        quiet: true,
-        retry_failed: false,
-        fail_fast: false,
-        yes: false,
-        shard: None,
-        rung: None,
-        kernel: args.kernel,
-        switch_kernel: false,
-        stop: crate::interrupt::StopToken::new(),
-    };
     let folder = crate::results::ResultsDir::new(base.results_dir(), &exp.dataset_label);
-    sweep::check_kernel_request(&exp, &run_options, &folder)?;
+    sweep::check_kernel_request(&exp, &kernel_check_options(args), &folder)?;
     let given = GivenOptions {
         tasks: args.tasks.map(|t| t as usize),
         cpus_per_task: args.cpus_per_task.map(|c| c as usize),
@@ -575,7 +582,17 @@ pub fn slurm(args: &SlurmArgs) -> Result<()> {
         return print_halving_submission(&exp, args, &results, &outcome);
     }
     let outcome = cluster::prepare(&exp, base, &given, args.submit, args.retry)?;
-    let again = command_line("slurm", &args.file, &args.out);
+    print_submission(&exp, args, &results, &outcome)
+}
+
+/// What `sweep slurm` says about the sweep it wrote (and submitted).
+fn print_submission(
+    exp: &Experiment,
+    args: &SlurmArgs,
+    results: &std::path::Path,
+    outcome: &crate::cluster::SlurmOutcome,
+) -> Result<()> {
+    let again = crate::shell::command_line("slurm", &args.file, &args.out);
     let mut out = std::io::stdout().lock();
     let sizes: Vec<String> = outcome
         .runs_per_shard
@@ -662,6 +679,25 @@ pub fn slurm(args: &SlurmArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The options `sweep slurm` checks its `--kernel` with, as the tasks'
+/// `sweep run` will see it.
+fn kernel_check_options(args: &SlurmArgs) -> RunOptions {
+    RunOptions {
+        jobs: 1,
+        out: args.out.clone(),
+        fresh: false,
+        quiet: true,
+        retry_failed: false,
+        fail_fast: false,
+        yes: false,
+        shard: None,
+        rung: None,
+        kernel: args.kernel,
+        switch_kernel: false,
+        stop: crate::interrupt::StopToken::new(),
+    }
 }
 
 /// What `sweep slurm` says about a halving search it wrote (and submitted).

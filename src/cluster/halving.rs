@@ -5,7 +5,7 @@
 //! and write the report. `--retry` resubmits the chain from the first rung
 //! with work left, with the first submission's options.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::Result;
@@ -110,17 +110,9 @@ pub fn prepare(
         .map(|(r, &t)| opts.rung_script(r + 1, t))
         .collect::<Result<_>>()?;
     let decide = opts.decide_script()?;
-    let from_rung = if retry {
-        let alive = queued_shards(&saved.as_ref().map(|s| s.jobs.clone()).unwrap_or_default())?;
-        if !alive.is_empty() {
-            return Err(bad_input!(
-                "jobs of this search are still queued or running (see squeue); --retry resubmits \
-                 only once they have ended: wait, or scancel them first"
-            ));
-        }
-        sweep::first_unfinished_rung(exp, &results)
-    } else {
-        Some(1)
+    let from_rung = match retry {
+        true => rung_to_retry_from(exp, &results, saved.as_ref())?,
+        false => Some(1),
     };
 
     create_log_dir(&opts)?;
@@ -144,6 +136,47 @@ pub fn prepare(
         .map(|r| dir.join(rung_script_name(r)))
         .collect();
     steps.push(dir.join(DECIDE_SCRIPT));
+    let commands = chain_commands(&steps);
+    let submitted = match submit || retry {
+        true => submit_chain(&steps, &mut file, &jobs_path)?,
+        false => Vec::new(),
+    };
+    Ok(HalvingOutcome {
+        script_dir: dir,
+        rungs: epochs
+            .iter()
+            .zip(&runs)
+            .zip(&tasks)
+            .map(|((&e, &n), &t)| (e, n, t))
+            .collect(),
+        from_rung,
+        commands,
+        submitted,
+        options: opts.submit.flags(),
+        changed,
+    })
+}
+
+/// On `--retry`: the first rung with unfinished runs (`None`: only the
+/// decisions are left), once no job of the search is queued or running.
+fn rung_to_retry_from(
+    exp: &Experiment,
+    results: &ResultsDir,
+    saved: Option<&HalvingJobs>,
+) -> Result<Option<usize>> {
+    let alive = queued_shards(&saved.map(|s| s.jobs.clone()).unwrap_or_default())?;
+    if !alive.is_empty() {
+        return Err(bad_input!(
+            "jobs of this search are still queued or running (see squeue); --retry resubmits \
+             only once they have ended: wait, or scancel them first"
+        ));
+    }
+    Ok(sweep::first_unfinished_rung(exp, results))
+}
+
+/// The shell commands that submit `steps` as a chain, each after the one
+/// before, for a user to run.
+fn chain_commands(steps: &[PathBuf]) -> String {
     let mut commands = String::new();
     for (i, script) in steps.iter().enumerate() {
         let dependency = if i == 0 {
@@ -159,33 +192,24 @@ pub fn prepare(
             shell_word(&script.to_string_lossy())
         );
     }
-    let mut submitted = Vec::new();
-    if submit || retry {
-        for script in &steps {
-            let mut cmd = Command::new("sbatch");
-            cmd.arg("--parsable");
-            if let Some(previous) = submitted.last() {
-                cmd.arg(format!("--dependency=afterok:{previous}"))
-                    .arg("--kill-on-invalid-dep=yes");
-            }
-            let id = sbatch(cmd.arg(script))?;
-            submitted.push(id);
-            file.jobs.push(id);
-            write_atomic(&jobs_path, &serde_json::to_vec_pretty(&file)?)?;
+    commands
+}
+
+/// Submits `steps` as a chain, recording each job in `file` as it is
+/// submitted; their ids.
+fn submit_chain(steps: &[PathBuf], file: &mut HalvingJobs, jobs_path: &Path) -> Result<Vec<u64>> {
+    let mut submitted: Vec<u64> = Vec::new();
+    for script in steps {
+        let mut cmd = Command::new("sbatch");
+        cmd.arg("--parsable");
+        if let Some(previous) = submitted.last() {
+            cmd.arg(format!("--dependency=afterok:{previous}"))
+                .arg("--kill-on-invalid-dep=yes");
         }
+        let id = sbatch(cmd.arg(script))?;
+        submitted.push(id);
+        file.jobs.push(id);
+        write_atomic(jobs_path, &serde_json::to_vec_pretty(file)?)?;
     }
-    Ok(HalvingOutcome {
-        script_dir: dir,
-        rungs: epochs
-            .iter()
-            .zip(&runs)
-            .zip(&tasks)
-            .map(|((&e, &n), &t)| (e, n, t))
-            .collect(),
-        from_rung,
-        commands,
-        submitted,
-        options: opts.submit.flags(),
-        changed,
-    })
+    Ok(submitted)
 }

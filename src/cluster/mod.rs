@@ -88,50 +88,14 @@ pub fn prepare(
     let results = ResultsDir::new(base.results_dir(), &exp.dataset_label);
     let shard_path = base.script_dir().join("shards.json");
     let saved = read_shard_file(results.root());
-    let mut note = None;
-    let (submit_options, changed) = if retry {
-        let Some(saved) = &saved else {
-            return Err(bad_input!(
-                "--retry needs an earlier `sweep slurm {}` ({} is missing); submit the sweep first",
-                exp.path.display(),
-                shard_path.display()
-            ));
-        };
-        if let Some(t) = given.tasks
-            && t != saved.tasks
-        {
-            return Err(bad_input!(
-                "--tasks {t} cannot change on --retry: the sweep was split into {} shards; leave \
-                 --tasks out, or submit again without --retry (finished runs are kept)",
-                saved.tasks
-            ));
-        }
-        let first = saved.options.clone().unwrap_or_else(|| {
-            note = Some(
-                "the first submission's options were not recorded (it was made by sweep 0.1); \
-                 using the defaults and the options given now"
-                    .to_string(),
-            );
-            SubmitOptions {
-                tasks: saved.tasks,
-                ..SubmitOptions::default()
-            }
-        });
-        first.overridden_by(given)
-    } else {
-        (SubmitOptions::default().overridden_by(given).0, Vec::new())
-    };
+    let (submit_options, changed, note) =
+        submission_options(exp, &saved, given, retry, &shard_path)?;
     let mut opts = SlurmOptions {
         submit: submit_options,
         ..base
     };
     opts.submit.tasks = opts.submit.tasks.min(exp.runs.len()).max(1);
-    let costs = shard::costs(&exp.runs, DataSize::of(&data));
-    let shard_of = shard::assign(&exp.runs, &costs, opts.submit.tasks);
-    let mut shards = vec![Vec::new(); opts.submit.tasks];
-    for (spec, &k) in exp.runs.iter().zip(&shard_of) {
-        shards[k].push(spec.id.clone());
-    }
+    let shards = split_into_shards(exp, &data, opts.submit.tasks);
     if let Some(saved) = &saved
         && retry
         && saved.shards != shards
@@ -153,27 +117,9 @@ pub fn prepare(
         options: Some(opts.submit.clone()),
         array_jobs: saved.map(|s| s.array_jobs).unwrap_or_default(),
     };
-    let (to_submit, alive) = if retry {
-        let queued = queued_shards(&file.array_jobs)?;
-        let status = status(&opts.results_dir())?;
-        let unfinished: Vec<&ShardStatus> = status
-            .shards
-            .iter()
-            .filter(|s| s.missing + s.failed > 0)
-            .collect();
-        let alive: Vec<usize> = unfinished
-            .iter()
-            .filter(|s| s.running || queued.contains(&s.index))
-            .map(|s| s.index)
-            .collect();
-        let to_submit: Vec<usize> = unfinished
-            .iter()
-            .map(|s| s.index)
-            .filter(|k| !alive.contains(k))
-            .collect();
-        (to_submit, alive)
-    } else {
-        ((0..opts.submit.tasks).collect(), Vec::new())
+    let (to_submit, alive) = match retry {
+        true => shards_to_retry(&opts, &file)?,
+        false => ((0..opts.submit.tasks).collect(), Vec::new()),
     };
 
     create_log_dir(&opts)?;
@@ -186,11 +132,10 @@ pub fn prepare(
         results.write_grid(&GridFile::of(exp))?;
     }
 
-    let runs_per_shard = file.shards.iter().map(Vec::len).collect();
     let mut outcome = SlurmOutcome {
         script_dir: dir.clone(),
         tasks: opts.submit.tasks,
-        runs_per_shard,
+        runs_per_shard: file.shards.iter().map(Vec::len).collect(),
         commands: opts.submit_commands()?,
         submitted: None,
         shards_submitted: to_submit.clone(),
@@ -209,26 +154,129 @@ pub fn prepare(
         );
     }
     if (submit || retry) && !to_submit.is_empty() {
-        let mut array = Command::new("sbatch");
-        array.arg("--parsable");
-        if retry {
-            array.arg(format!(
-                "--array={}",
-                slurm::array_spec(&to_submit, opts.submit.max_parallel)
-            ));
-        }
-        let array_id = sbatch(array.arg(dir.join(ARRAY_SCRIPT)))?;
-        file.array_jobs.push(array_id);
-        write_atomic(&shard_path, &serde_json::to_vec_pretty(&file)?)?;
-        let report_id = sbatch(
-            Command::new("sbatch")
-                .arg("--parsable")
-                .arg(format!("--dependency=afterany:{array_id}"))
-                .arg(dir.join(REPORT_SCRIPT)),
-        )?;
-        outcome.submitted = Some((array_id, report_id));
+        outcome.submitted = Some(submit_jobs(
+            &opts,
+            &to_submit,
+            retry,
+            &mut file,
+            &shard_path,
+        )?);
     }
     Ok(outcome)
+}
+
+/// The options to submit with: the defaults, or on `--retry` the first
+/// submission's, with those given now replacing them; which changed, and a
+/// note when the first ones were not recorded.
+fn submission_options(
+    exp: &Experiment,
+    saved: &Option<ShardFile>,
+    given: &GivenOptions,
+    retry: bool,
+    shard_path: &Path,
+) -> Result<(SubmitOptions, Vec<String>, Option<String>)> {
+    if !retry {
+        let (options, _) = SubmitOptions::default().overridden_by(given);
+        return Ok((options, Vec::new(), None));
+    }
+    let Some(saved) = saved else {
+        return Err(bad_input!(
+            "--retry needs an earlier `sweep slurm {}` ({} is missing); submit the sweep first",
+            exp.path.display(),
+            shard_path.display()
+        ));
+    };
+    if let Some(t) = given.tasks
+        && t != saved.tasks
+    {
+        return Err(bad_input!(
+            "--tasks {t} cannot change on --retry: the sweep was split into {} shards; leave \
+             --tasks out, or submit again without --retry (finished runs are kept)",
+            saved.tasks
+        ));
+    }
+    let mut note = None;
+    let first = saved.options.clone().unwrap_or_else(|| {
+        note = Some(
+            "the first submission's options were not recorded (it was made by sweep 0.1); \
+             using the defaults and the options given now"
+                .to_string(),
+        );
+        SubmitOptions {
+            tasks: saved.tasks,
+            ..SubmitOptions::default()
+        }
+    });
+    let (options, changed) = first.overridden_by(given);
+    Ok((options, changed, note))
+}
+
+/// The run ids of each of `tasks` shards, balanced by estimated work.
+fn split_into_shards(
+    exp: &Experiment,
+    data: &crate::data::Dataset,
+    tasks: usize,
+) -> Vec<Vec<String>> {
+    let costs = shard::costs(&exp.runs, DataSize::of(data));
+    let shard_of = shard::assign(&exp.runs, &costs, tasks);
+    let mut shards = vec![Vec::new(); tasks];
+    for (spec, &k) in exp.runs.iter().zip(&shard_of) {
+        shards[k].push(spec.id.clone());
+    }
+    shards
+}
+
+/// On `--retry`: the shards with unfinished or failed runs to submit again,
+/// and those left alone because a task of theirs is queued or running.
+fn shards_to_retry(opts: &SlurmOptions, file: &ShardFile) -> Result<(Vec<usize>, Vec<usize>)> {
+    let queued = queued_shards(&file.array_jobs)?;
+    let status = status(&opts.results_dir())?;
+    let unfinished: Vec<&ShardStatus> = status
+        .shards
+        .iter()
+        .filter(|s| s.missing + s.failed > 0)
+        .collect();
+    let alive: Vec<usize> = unfinished
+        .iter()
+        .filter(|s| s.running || queued.contains(&s.index))
+        .map(|s| s.index)
+        .collect();
+    let to_submit: Vec<usize> = unfinished
+        .iter()
+        .map(|s| s.index)
+        .filter(|k| !alive.contains(k))
+        .collect();
+    Ok((to_submit, alive))
+}
+
+/// Submits the array job (only the shards `to_submit` on `--retry`),
+/// records it in the shard file, then the report job after it; their ids.
+fn submit_jobs(
+    opts: &SlurmOptions,
+    to_submit: &[usize],
+    retry: bool,
+    file: &mut ShardFile,
+    shard_path: &Path,
+) -> Result<(u64, u64)> {
+    let dir = opts.script_dir();
+    let mut array = Command::new("sbatch");
+    array.arg("--parsable");
+    if retry {
+        array.arg(format!(
+            "--array={}",
+            slurm::array_spec(to_submit, opts.submit.max_parallel)
+        ));
+    }
+    let array_id = sbatch(array.arg(dir.join(ARRAY_SCRIPT)))?;
+    file.array_jobs.push(array_id);
+    write_atomic(shard_path, &serde_json::to_vec_pretty(file)?)?;
+    let report_id = sbatch(
+        Command::new("sbatch")
+            .arg("--parsable")
+            .arg(format!("--dependency=afterany:{array_id}"))
+            .arg(dir.join(REPORT_SCRIPT)),
+    )?;
+    Ok((array_id, report_id))
 }
 
 /// Creates the jobs' log folder. Slurm does not: a task whose log cannot
@@ -363,25 +411,7 @@ pub fn status(root: &Path) -> Result<SweepStatus> {
         })
         .collect();
     let count = |index: usize, ids: &mut dyn Iterator<Item = &str>, running: bool| {
-        let mut s = ShardStatus {
-            index,
-            runs: 0,
-            finished: 0,
-            diverged: 0,
-            failed: 0,
-            missing: 0,
-            running,
-        };
-        for id in ids {
-            s.runs += 1;
-            match state.get(id) {
-                Some(Status::Finished) => s.finished += 1,
-                Some(Status::Diverged) => s.diverged += 1,
-                Some(Status::Failed) => s.failed += 1,
-                None => s.missing += 1,
-            }
-        }
-        s
+        ShardStatus::count(index, ids, running, &state)
     };
     let paused = grid
         .runs
@@ -394,23 +424,7 @@ pub fn status(root: &Path) -> Result<SweepStatus> {
         &mut grid.runs.iter().map(|s| s.id.as_str()),
         whole_running,
     );
-    let shard_file = read_shard_file(root).map(|mut f| {
-        // A file of sweep 0.1 names runs by their old ids.
-        let current: HashMap<String, String> = grid
-            .runs
-            .iter()
-            .filter_map(|s| {
-                crate::config::legacy_run_id(&grid.dataset, &s.params)
-                    .map(|old| (old, s.id.clone()))
-            })
-            .collect();
-        for id in f.shards.iter_mut().flatten() {
-            if let Some(new) = current.get(id) {
-                id.clone_from(new);
-            }
-        }
-        f
-    });
+    let shard_file = read_shard_file(root).map(|f| with_current_ids(f, &grid));
     let shards = shard_file.map_or(Vec::new(), |f| {
         f.shards
             .iter()
@@ -433,4 +447,53 @@ pub fn status(root: &Path) -> Result<SweepStatus> {
         kernel: results.read_manifest().map(|m| m.kernel_shown()),
         kernels,
     })
+}
+
+impl ShardStatus {
+    /// The status of shard `index` holding the runs `ids`, from the
+    /// status of each run that has a record.
+    fn count(
+        index: usize,
+        ids: &mut dyn Iterator<Item = &str>,
+        running: bool,
+        state: &HashMap<&str, Status>,
+    ) -> ShardStatus {
+        let mut s = ShardStatus {
+            index,
+            runs: 0,
+            finished: 0,
+            diverged: 0,
+            failed: 0,
+            missing: 0,
+            running,
+        };
+        for id in ids {
+            s.runs += 1;
+            match state.get(id) {
+                Some(Status::Finished) => s.finished += 1,
+                Some(Status::Diverged) => s.diverged += 1,
+                Some(Status::Failed) => s.failed += 1,
+                None => s.missing += 1,
+            }
+        }
+        s
+    }
+}
+
+/// A shard file with every run under its current id (a file of sweep 0.1
+/// names runs by their old ids).
+fn with_current_ids(mut file: ShardFile, grid: &GridFile) -> ShardFile {
+    let current: HashMap<String, String> = grid
+        .runs
+        .iter()
+        .filter_map(|s| {
+            crate::config::legacy_run_id(&grid.dataset, &s.params).map(|old| (old, s.id.clone()))
+        })
+        .collect();
+    for id in file.shards.iter_mut().flatten() {
+        if let Some(new) = current.get(id) {
+            id.clone_from(new);
+        }
+    }
+    file
 }

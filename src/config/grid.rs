@@ -147,73 +147,82 @@ fn parse_range(key: Key, table: &toml::Table) -> Result<Vec<Value>, AxisError> {
                 format!("`grid.{name}.values` must be a list, got {other}"),
             )),
         },
-        "count" => {
-            if !matches!(key.kind(), Kind::Int { .. }) {
-                return Err(at(
-                    "count",
-                    format!("`count` makes whole numbers; `{name}` is not one (use a list)"),
-                ));
-            }
-            let count = number_of_values(table, "count", name).map_err(|e| at("count", e))?;
-            let start = match table.get("start") {
-                Some(_) => whole(table, "start", name, 0).map_err(|e| at("start", e))?,
-                None => 0,
-            };
-            if start.checked_add(count).is_none_or(|end| end > MAX_WHOLE) {
-                return Err(at(
-                    "start",
-                    format!(
-                        "`grid.{name}`: start + count must stay ≤ {MAX_WHOLE}, got {start} + {count}"
-                    ),
-                ));
-            }
-            (start..start + count)
-                .map(|n| {
-                    key.parse(&toml::Value::Integer(n as i64))
-                        .map_err(|e| at("start", e))
-                })
-                .collect()
-        }
-        _ => {
-            let num = number_of_values(table, "num", name).map_err(|e| at("num", e))? as usize;
-            let (lo, hi) = bounds(table, form, name).map_err(|e| at(form, e))?;
-            let log = form == "log";
-            if log && (lo <= 0.0 || hi <= 0.0) {
-                return Err(at(
-                    form,
-                    format!(
-                        "`grid.{name}.log` bounds must be > 0 (got [{lo}, {hi}]); add `zero = true` to include 0"
-                    ),
-                ));
-            }
-            if num == 1 && lo != hi {
-                return Err(at(
-                    "num",
-                    format!("`grid.{name}.num` = 1 but the bounds differ; use num ≥ 2"),
-                ));
-            }
-            let mut numbers = spaced(lo, hi, num, log);
-            if table.get("zero").and_then(toml::Value::as_bool) == Some(true) {
-                numbers.insert(0, 0.0);
-            } else if let Some(z) = table.get("zero").filter(|z| !z.is_bool()) {
-                return Err(at(
-                    "zero",
-                    format!("`grid.{name}.zero` must be true or false, got {z}"),
-                ));
-            }
-            numbers
-                .into_iter()
-                .map(|x| {
-                    let item = match key.kind() {
-                        Kind::Int { .. } => toml::Value::Integer(x.round() as i64),
-                        _ => toml::Value::Float(x),
-                    };
-                    key.parse(&item)
-                        .map_err(|e| at(form, format!("in `grid.{name}`: {e}")))
-                })
-                .collect()
-        }
+        "count" => counted_range(key, table),
+        _ => spaced_range(key, table, form),
     }
+}
+
+/// `{ count = n, start = s }`: the whole numbers s, s + 1, …, s + n − 1.
+fn counted_range(key: Key, table: &toml::Table) -> Result<Vec<Value>, AxisError> {
+    let name = key.name();
+    let at = |sub: &str, msg: String| AxisError::at(sub, Part::Value, msg);
+    if !matches!(key.kind(), Kind::Int { .. }) {
+        return Err(at(
+            "count",
+            format!("`count` makes whole numbers; `{name}` is not one (use a list)"),
+        ));
+    }
+    let count = number_of_values(table, "count", name).map_err(|e| at("count", e))?;
+    let start = match table.get("start") {
+        Some(_) => whole(table, "start", name, 0).map_err(|e| at("start", e))?,
+        None => 0,
+    };
+    if start.checked_add(count).is_none_or(|end| end > MAX_WHOLE) {
+        return Err(at(
+            "start",
+            format!("`grid.{name}`: start + count must stay ≤ {MAX_WHOLE}, got {start} + {count}"),
+        ));
+    }
+    (start..start + count)
+        .map(|n| {
+            key.parse(&toml::Value::Integer(n as i64))
+                .map_err(|e| at("start", e))
+        })
+        .collect()
+}
+
+/// `{ log = [lo, hi], num = n, zero = … }` or `{ linear = [lo, hi], num = n }`:
+/// n values evenly spaced on that scale (and 0 first with `zero = true`).
+fn spaced_range(key: Key, table: &toml::Table, form: &str) -> Result<Vec<Value>, AxisError> {
+    let name = key.name();
+    let at = |sub: &str, msg: String| AxisError::at(sub, Part::Value, msg);
+    let num = number_of_values(table, "num", name).map_err(|e| at("num", e))? as usize;
+    let (lo, hi) = bounds(table, form, name).map_err(|e| at(form, e))?;
+    let log = form == "log";
+    if log && (lo <= 0.0 || hi <= 0.0) {
+        return Err(at(
+            form,
+            format!(
+                "`grid.{name}.log` bounds must be > 0 (got [{lo}, {hi}]); add `zero = true` to include 0"
+            ),
+        ));
+    }
+    if num == 1 && lo != hi {
+        return Err(at(
+            "num",
+            format!("`grid.{name}.num` = 1 but the bounds differ; use num ≥ 2"),
+        ));
+    }
+    let mut numbers = spaced(lo, hi, num, log);
+    if table.get("zero").and_then(toml::Value::as_bool) == Some(true) {
+        numbers.insert(0, 0.0);
+    } else if let Some(z) = table.get("zero").filter(|z| !z.is_bool()) {
+        return Err(at(
+            "zero",
+            format!("`grid.{name}.zero` must be true or false, got {z}"),
+        ));
+    }
+    numbers
+        .into_iter()
+        .map(|x| {
+            let item = match key.kind() {
+                Kind::Int { .. } => toml::Value::Integer(x.round() as i64),
+                _ => toml::Value::Float(x),
+            };
+            key.parse(&item)
+                .map_err(|e| at(form, format!("in `grid.{name}`: {e}")))
+        })
+        .collect()
 }
 
 /// `num` values from `lo` to `hi` inclusive, evenly spaced (on a log scale if

@@ -88,6 +88,53 @@ pub fn report_html(
     if !m.description.is_empty() {
         let _ = writeln!(h, "<p class=\"lead\">{}</p>", esc(m.description.trim()));
     }
+    status_lines(&mut h, results, configs);
+
+    match extras.rungs {
+        // Only configurations trained to the last rung compete for "best":
+        // the others stopped earlier, at fewer epochs.
+        Some(_) => {
+            let finalists: Vec<Config> = configs
+                .iter()
+                .filter(|c| {
+                    !c.finished.is_empty()
+                        && c.finished.iter().all(|r| r.done.stopped_epoch.is_none())
+                })
+                .cloned()
+                .collect();
+            best_cards(&mut h, &finalists);
+        }
+        None => best_cards(&mut h, configs),
+    }
+    if let Some(rungs) = extras.rungs {
+        rungs_section(&mut h, rungs);
+    }
+    grid_section(&mut h, results);
+    headline_table(&mut h, configs, &keys);
+    if let Some((baseline, rows)) = extras.comparison {
+        comparison_section(&mut h, baseline, rows);
+    }
+    interpolation_section(&mut h, extras.crossings);
+
+    plots_section(&mut h, figures);
+
+    problems(&mut h, results, configs);
+    manifest_section(&mut h, results);
+    let _ = writeln!(
+        h,
+        "<p class=\"status\">Data files: <a href=\"summary.csv\">summary.csv</a> (one row per \
+         configuration), <a href=\"runs.csv\">runs.csv</a> (one row per run), \
+         <a href=\"epochs.csv\">epochs.csv</a> (one row per run and epoch). \
+         Rebuild this page with <code>sweep report {}</code>.</p>\n</body>\n</html>",
+        esc(&results.root.display().to_string())
+    );
+    h
+}
+
+/// How many runs finished, diverged, failed or are missing, the dataset and
+/// the experiment file, and a note when runs used several kernels.
+fn status_lines(h: &mut String, results: &SweepResults, configs: &[Config]) {
+    let m = &results.manifest;
     let missing = results.missing();
     let diverged: Vec<_> = configs.iter().flat_map(|c| &c.diverged).collect();
     let failed: usize = configs.iter().map(|c| c.failed.len()).sum();
@@ -126,33 +173,10 @@ pub fn report_html(
             esc(&note)
         );
     }
+}
 
-    match extras.rungs {
-        // Only configurations trained to the last rung compete for "best":
-        // the others stopped earlier, at fewer epochs.
-        Some(_) => {
-            let finalists: Vec<Config> = configs
-                .iter()
-                .filter(|c| {
-                    !c.finished.is_empty()
-                        && c.finished.iter().all(|r| r.done.stopped_epoch.is_none())
-                })
-                .cloned()
-                .collect();
-            best_cards(&mut h, &finalists);
-        }
-        None => best_cards(&mut h, configs),
-    }
-    if let Some(rungs) = extras.rungs {
-        rungs_section(&mut h, rungs);
-    }
-    grid_section(&mut h, results);
-    headline_table(&mut h, configs, &keys);
-    if let Some((baseline, rows)) = extras.comparison {
-        comparison_section(&mut h, baseline, rows);
-    }
-    interpolation_section(&mut h, extras.crossings);
-
+/// Every figure inline, with links to its files.
+fn plots_section(h: &mut String, figures: &[Figure]) {
     let _ = writeln!(h, "<h2>Plots</h2>");
     if figures.is_empty() {
         let _ = writeln!(h, "<p>No plots: no run has finished yet.</p>");
@@ -168,18 +192,6 @@ pub fn report_html(
             caption = esc(&f.caption),
         );
     }
-
-    problems(&mut h, results, configs);
-    manifest_section(&mut h, results);
-    let _ = writeln!(
-        h,
-        "<p class=\"status\">Data files: <a href=\"summary.csv\">summary.csv</a> (one row per \
-         configuration), <a href=\"runs.csv\">runs.csv</a> (one row per run), \
-         <a href=\"epochs.csv\">epochs.csv</a> (one row per run and epoch). \
-         Rebuild this page with <code>sweep report {}</code>.</p>\n</body>\n</html>",
-        esc(&results.root.display().to_string())
-    );
-    h
 }
 
 /// The decisions of a successive-halving search, rung by rung.

@@ -534,121 +534,172 @@ fn train_pending(
     progress: &Progress,
     until: Option<usize>,
 ) -> Result<Tally> {
-    let Job {
-        exp,
-        opts,
-        data,
-        results,
-        kernel,
-    } = *job;
-    let workers = opts.jobs.min(pending.len()).max(1);
+    let workers = job.opts.jobs.min(pending.len()).max(1);
     // Threads beyond the training workers (up to the cores) take chunks of
     // the runs' evaluations when fewer runs are left than cores.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = opts.jobs.min(workers.max(cores));
+    let threads = job.opts.jobs.min(workers.max(cores));
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(|i| format!("sweep-worker-{i}"))
         .build()
         .context("cannot start worker threads")?;
-    let tally = Mutex::new(Tally::default());
-    let next = AtomicUsize::new(0);
-    // Runs in training now: while there are as many as threads, each run
-    // evaluates on its own thread; once fewer, idle threads take chunks.
-    let training = AtomicUsize::new(0);
-    let idle_threads = || training.load(Ordering::Relaxed) < threads;
-    let stop = || opts.stop.requested();
+    let shared = Workers {
+        job,
+        progress,
+        until,
+        threads,
+        tally: Mutex::new(Tally::default()),
+        next: AtomicUsize::new(0),
+        training: AtomicUsize::new(0),
+    };
     pool.install(|| {
         (0..workers)
             .into_par_iter()
-            .try_for_each(|_| -> Result<()> {
-                while !stop() {
-                    let Some(spec) = pending.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                        break;
-                    };
-                    let line = progress.start(run_label(exp, spec), spec.params.epochs);
-                    let run_started = Instant::now();
-                    let from =
-                        until.and_then(|_| halving::usable_checkpoint(results, spec, progress));
-                    training.fetch_add(1, Ordering::Relaxed);
-                    let attempt = catch_unwind(AssertUnwindSafe(|| {
-                        faults::maybe_fail(&spec.id);
-                        let options = train::TrainOptions {
-                            kernel,
-                            from: from.as_ref(),
-                            until,
-                            keep_predictions: exp.save_predictions,
-                            idle_threads: Some(&idle_threads),
-                        };
-                        train::train_until(
-                            &spec.params,
-                            data,
-                            &options,
-                            &mut |m| progress.epoch(&line, m),
-                            &stop,
-                        )
-                    }));
-                    training.fetch_sub(1, Ordering::Relaxed);
-                    let seconds = run_started.elapsed().as_secs_f64();
-                    let run = match attempt {
-                        Ok(Ok(train::Span {
-                            outcome,
-                            paused: Some(mut checkpoint),
-                        })) => {
-                            checkpoint.run_id = spec.id.clone();
-                            results.save_checkpoint(&checkpoint)?;
-                            // A retried run that had failed: its record goes.
-                            results.remove_failed_record(spec)?;
-                            tally.lock().unwrap_or_else(|e| e.into_inner()).paused += 1;
-                            progress.finish(line, Status::Finished, outcome.epochs.last(), seconds);
-                            continue;
-                        }
-                        Ok(Ok(span)) => {
-                            if let Some(classes) = &span.outcome.test_predictions {
-                                results.save_predictions(&spec.id, classes)?;
-                            }
-                            FinishedRun::new(spec, span.outcome)
-                        }
-                        // Stopped: nothing is recorded; it trains again on resume.
-                        Ok(Err(Interrupted)) => {
-                            progress.abandon(line);
-                            break;
-                        }
-                        Err(payload) => FinishedRun::failed(
-                            spec,
-                            panic_message(&payload),
-                            seconds,
-                            kernel.label(),
-                        ),
-                    };
-                    results.save_run(&run)?;
-                    if run.done.status != Status::Failed {
-                        // A failed run keeps its last checkpoint for a retry.
-                        results.remove_checkpoint(&spec.id);
-                    }
-                    if run.done.status == Status::Failed && opts.fail_fast {
-                        opts.stop.request();
-                    }
-                    {
-                        let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
-                        tally.trained += 1;
-                        match run.done.status {
-                            Status::Finished => {}
-                            Status::Diverged => tally.diverged += 1,
-                            Status::Failed => tally.failed.push(format!(
-                                "{} ({}): {}",
-                                spec.id,
-                                run_label(exp, spec),
-                                run.done.error.as_deref().unwrap_or("unknown error")
-                            )),
-                        }
-                    }
-                    progress.finish(line, run.done.status, run.epochs.last(), seconds);
-                }
-                Ok(())
-            })
+            .try_for_each(|_| shared.work(pending))
     })?;
-    Ok(tally.into_inner().unwrap_or_else(|e| e.into_inner()))
+    Ok(shared.tally.into_inner().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// What the workers of [`train_pending`] share: the job, where the next
+/// run is taken from, how many train now, and the tally.
+struct Workers<'a> {
+    job: &'a Job<'a>,
+    progress: &'a Progress,
+    until: Option<usize>,
+    /// Threads of the pool.
+    threads: usize,
+    tally: Mutex<Tally>,
+    /// Index of the next pending run to take.
+    next: AtomicUsize,
+    /// Runs in training now: while there are as many as threads, each run
+    /// evaluates on its own thread; once fewer, idle threads take chunks.
+    training: AtomicUsize,
+}
+
+/// Whether a worker goes on to the next run.
+enum Next {
+    Continue,
+    Stop,
+}
+
+impl Workers<'_> {
+    /// One worker: takes the next pending run until none is left or the
+    /// sweep is asked to stop.
+    fn work(&self, pending: &[&RunSpec]) -> Result<()> {
+        while !self.job.opts.stop.requested() {
+            let Some(spec) = pending.get(self.next.fetch_add(1, Ordering::Relaxed)) else {
+                break;
+            };
+            if let Next::Stop = self.train_one(spec)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Trains `spec` (from its checkpoint at a halving rung) and saves what
+    /// it gave: a paused run's checkpoint, or an ended run's record.
+    fn train_one(&self, spec: &RunSpec) -> Result<Next> {
+        let Job {
+            exp,
+            data,
+            results,
+            kernel,
+            ..
+        } = *self.job;
+        let line = self
+            .progress
+            .start(run_label(exp, spec), spec.params.epochs);
+        let run_started = Instant::now();
+        let from = self
+            .until
+            .and_then(|_| halving::usable_checkpoint(results, spec, self.progress));
+        let idle_threads = || self.training.load(Ordering::Relaxed) < self.threads;
+        let stop = || self.job.opts.stop.requested();
+        self.training.fetch_add(1, Ordering::Relaxed);
+        let attempt = catch_unwind(AssertUnwindSafe(|| {
+            faults::maybe_fail(&spec.id);
+            let options = train::TrainOptions {
+                kernel,
+                from: from.as_ref(),
+                until: self.until,
+                keep_predictions: exp.save_predictions,
+                idle_threads: Some(&idle_threads),
+            };
+            let on_epoch = &mut |m: &train::EpochMetrics| self.progress.epoch(&line, m);
+            train::train_until(&spec.params, data, &options, on_epoch, &stop)
+        }));
+        self.training.fetch_sub(1, Ordering::Relaxed);
+        let seconds = run_started.elapsed().as_secs_f64();
+        let run = match attempt {
+            Ok(Ok(train::Span {
+                outcome,
+                paused: Some(mut checkpoint),
+            })) => {
+                checkpoint.run_id = spec.id.clone();
+                results.save_checkpoint(&checkpoint)?;
+                // A retried run that had failed: its record goes.
+                results.remove_failed_record(spec)?;
+                self.tally().paused += 1;
+                let last = outcome.epochs.last();
+                self.progress.finish(line, Status::Finished, last, seconds);
+                return Ok(Next::Continue);
+            }
+            Ok(Ok(span)) => {
+                if let Some(classes) = &span.outcome.test_predictions {
+                    results.save_predictions(&spec.id, classes)?;
+                }
+                FinishedRun::new(spec, span.outcome)
+            }
+            // Stopped: nothing is recorded; it trains again on resume.
+            Ok(Err(Interrupted)) => {
+                self.progress.abandon(line);
+                return Ok(Next::Stop);
+            }
+            Err(payload) => {
+                FinishedRun::failed(spec, panic_message(&payload), seconds, kernel.label())
+            }
+        };
+        self.save_ended(spec, &run)?;
+        self.progress
+            .finish(line, run.done.status, run.epochs.last(), seconds);
+        Ok(Next::Continue)
+    }
+
+    /// Saves a run that ended (finished, diverged or failed) and counts it;
+    /// a failure stops the sweep under `--fail-fast`.
+    fn save_ended(&self, spec: &RunSpec, run: &FinishedRun) -> Result<()> {
+        let Job {
+            exp, opts, results, ..
+        } = *self.job;
+        results.save_run(run)?;
+        if run.done.status != Status::Failed {
+            // A failed run keeps its last checkpoint for a retry.
+            results.remove_checkpoint(&spec.id);
+        }
+        if run.done.status == Status::Failed && opts.fail_fast {
+            opts.stop.request();
+        }
+        let mut tally = self.tally();
+        tally.trained += 1;
+        match run.done.status {
+            Status::Finished => {}
+            Status::Diverged => tally.diverged += 1,
+            Status::Failed => tally.failed.push(format!(
+                "{} ({}): {}",
+                spec.id,
+                run_label(exp, spec),
+                run.done.error.as_deref().unwrap_or("unknown error")
+            )),
+        }
+        Ok(())
+    }
+
+    /// The tally, also after a worker panicked holding it.
+    fn tally(&self) -> std::sync::MutexGuard<'_, Tally> {
+        self.tally.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// The last phase, under the aggregate lock: rewrites `runs.csv` and

@@ -84,19 +84,7 @@ impl Search {
                 ),
             ));
         }
-        let method = match table.get("method") {
-            None => Method::Grid,
-            Some(v) => v.as_str().and_then(|s| s.parse().ok()).ok_or_else(|| {
-                AxisError::at(
-                    "method",
-                    Part::Value,
-                    format!(
-                        "`method` must be one of \"{}\", got {v}",
-                        Method::WORDS.join("\", \"")
-                    ),
-                )
-            })?,
-        };
+        let method = parse_method(table)?;
         let max = match method {
             Method::Sobol => max_samples.min(MAX_SOBOL_SAMPLES),
             _ => max_samples,
@@ -104,24 +92,7 @@ impl Search {
         let samples = whole_number(table, "samples", 1, max as u64)?;
         let seed = whole_number(table, "seed", 0, i64::MAX as u64)?.unwrap_or(0);
         if method == Method::Halving {
-            for key in ["samples", "seed"] {
-                if table.contains_key(key) {
-                    return Err(AxisError::at(
-                        key,
-                        Part::Key,
-                        format!(
-                            "`{key}` belongs to random and Sobol searches; `method = \"halving\"` \
-                             trains every configuration of the [grid] lists"
-                        ),
-                    ));
-                }
-            }
-            return Ok(Search {
-                method,
-                samples: 0,
-                seed: 0,
-                halving: Some(Halving::parse(table)?),
-            });
+            return halving_search(table);
         }
         if let Some(key) = halving::HALVING_KEYS
             .iter()
@@ -194,6 +165,45 @@ impl Search {
         }
         None
     }
+}
+
+/// `method`: grid when absent.
+fn parse_method(table: &toml::Table) -> Result<Method, AxisError> {
+    match table.get("method") {
+        None => Ok(Method::Grid),
+        Some(v) => v.as_str().and_then(|s| s.parse().ok()).ok_or_else(|| {
+            AxisError::at(
+                "method",
+                Part::Value,
+                format!(
+                    "`method` must be one of \"{}\", got {v}",
+                    Method::WORDS.join("\", \"")
+                ),
+            )
+        }),
+    }
+}
+
+/// `method = "halving"`: its own keys, and none of random's and Sobol's.
+fn halving_search(table: &toml::Table) -> Result<Search, AxisError> {
+    for key in ["samples", "seed"] {
+        if table.contains_key(key) {
+            return Err(AxisError::at(
+                key,
+                Part::Key,
+                format!(
+                    "`{key}` belongs to random and Sobol searches; `method = \"halving\"` \
+                     trains every configuration of the [grid] lists"
+                ),
+            ));
+        }
+    }
+    Ok(Search {
+        method: Method::Halving,
+        samples: 0,
+        seed: 0,
+        halving: Some(Halving::parse(table)?),
+    })
 }
 
 /// The whole number `field` of a `[search]` table, from `min` to `max`, if
