@@ -11,9 +11,10 @@ use std::time::SystemTime;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use sweep::config::Experiment;
 
-use crate::util::{EPOCH_CLOCK, RUN_CLOCK, Sandbox, Table, gunzip, repo, sweep};
+use crate::util::{
+    EPOCH_CLOCK, QUICKLY, RUN_CLOCK, Sandbox, Table, gunzip, refused_in, repo, run_ids, sweep,
+};
 
 /// An experiment file on a small slice of MNIST (500 images, 32 × 2 hidden
 /// units, 2 epochs) with the given `[grid]` lines.
@@ -40,15 +41,6 @@ fn stderr(output: &Output) -> String {
 
 fn modified(path: &Path) -> SystemTime {
     fs::metadata(path).unwrap().modified().unwrap()
-}
-
-fn run_ids(file: &Path) -> Vec<String> {
-    Experiment::load(file)
-        .unwrap()
-        .runs
-        .into_iter()
-        .map(|r| r.id)
-        .collect()
 }
 
 // ---------------------------------------------------------------- end to end
@@ -591,31 +583,16 @@ fn version_prints_the_package_version() {
 
 // ----------------------------------------------------------------- bad input
 
-/// Runs `sweep run FILE --out results` plus `extra`; asserts exit code 2, a
-/// single error on stderr, nothing on stdout and no results folder.
-fn refused(sb: &Sandbox, file: &Path, extra: &[&str]) -> String {
-    let output = sweep()
-        .arg("run")
-        .arg(file)
-        .arg("--out")
-        .arg(sb.out())
-        .args(extra)
-        .output()
-        .unwrap();
-    let msg = stderr(&output);
-    assert_eq!(output.status.code(), Some(2), "stderr: {msg}");
-    assert!(output.stdout.is_empty(), "stdout: {}", stdout(&output));
-    assert!(msg.starts_with("error: "), "{msg}");
-    assert_eq!(msg.matches("error:").count(), 1, "{msg}");
-    assert!(!sb.out().exists(), "results folder created");
-    msg
-}
-
 /// Writes an experiment file `bad.toml` and expects it to be refused.
 fn refused_text(text: &str) -> (String, String) {
     let sb = Sandbox::new();
     let file = sb.write("bad.toml", text);
-    (refused(&sb, &file, &[]), file.display().to_string())
+    let msg = refused_in(
+        &sb,
+        &["run", file.to_str().unwrap(), "--out", "results"],
+        QUICKLY,
+    );
+    (msg, file.display().to_string())
 }
 
 #[test]
@@ -676,7 +653,11 @@ fn malformed_toml_is_refused_naming_the_file() {
 fn a_missing_experiment_file_is_refused() {
     let sb = Sandbox::new();
     let file = sb.path().join("nowhere.toml");
-    let msg = refused(&sb, &file, &[]);
+    let msg = refused_in(
+        &sb,
+        &["run", file.to_str().unwrap(), "--out", "results"],
+        QUICKLY,
+    );
     assert!(
         msg.contains(&format!("cannot read experiment file {}", file.display())),
         "{msg}"
@@ -731,7 +712,11 @@ fn an_empty_data_dir_is_refused_saying_where_it_looked() {
     let text = small_experiment("nodata", "seed = [0]")
         .replace("dataset = \"mnist\"", "data_dir = \"empty\"");
     let file = sb.write("nodata.toml", &text);
-    let msg = refused(&sb, &file, &[]);
+    let msg = refused_in(
+        &sb,
+        &["run", file.to_str().unwrap(), "--out", "results"],
+        QUICKLY,
+    );
     assert!(msg.contains("dataset not found"), "{msg}");
     assert!(
         msg.contains(&sb.path().join("empty").display().to_string()),
@@ -750,7 +735,12 @@ fn refused_with_damaged_labels(damage: impl FnOnce(&Path)) -> (String, PathBuf) 
     let text = small_experiment("damaged", "seed = [0]")
         .replace("dataset = \"mnist\"", "data_dir = \"digits\"");
     let file = sb.write("damaged.toml", &text);
-    (refused(&sb, &file, &[]), labels)
+    let msg = refused_in(
+        &sb,
+        &["run", file.to_str().unwrap(), "--out", "results"],
+        QUICKLY,
+    );
+    (msg, labels)
 }
 
 #[test]

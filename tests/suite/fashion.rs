@@ -7,6 +7,8 @@ use std::path::Path;
 use assert_cmd::Command;
 use sweep::data::{Dataset, FASHION_MNIST_SYSTEM_DIR};
 
+use crate::util::Table;
+
 /// Fails the test unless Debian's package is installed.
 fn installed() -> bool {
     let present = Path::new(FASHION_MNIST_SYSTEM_DIR)
@@ -54,12 +56,10 @@ fn a_sweep_on_fashion_mnist_learns() {
         .arg(&exp)
         .assert()
         .success();
-    let mut runs = csv::Reader::from_path(dir.path().join("results/fashion/runs.csv")).unwrap();
-    let headers = runs.headers().unwrap().clone();
-    let row = runs.records().next().unwrap().unwrap();
-    let get = |name: &str| &row[headers.iter().position(|h| h == name).unwrap()];
-    assert_eq!(get("dataset"), "fashion-mnist");
-    let test_acc: f64 = get("final_test_acc").parse().unwrap();
+    let runs = Table::read(&dir.path().join("results/fashion/runs.csv"));
+    let row = &runs.rows[0];
+    assert_eq!(runs.get(row, "dataset"), "fashion-mnist");
+    let test_acc: f64 = runs.get(row, "final_test_acc").parse().unwrap();
     // Ten classes: chance is 10 %; a small MLP on 2 000 images gets ~75 %.
     assert!(test_acc > 0.6, "test accuracy {test_acc}");
 }

@@ -5,47 +5,17 @@
 
 use std::fs;
 use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use crate::util::{Sandbox, binary, idx, mnist_dir, mnist_file, repo, sweep, text};
+use crate::util::{QUICKLY, Sandbox, binary, idx, mnist_file, refused_in, sweep, text};
 
 /// Two tiny runs.
 const TWO_RUNS: &str = "name = \"two\"\n[data]\ntrain_subset = 200\n[model]\nhidden_size = 8\n\
      [train]\nepochs = 1\nbatch_size = 50\n[grid]\nseed = { count = 2 }\n";
-
-/// Runs `sweep ARGS` in the sandbox, killing it after `limit`; asserts exit
-/// code 2, a one-line-ish error, and that `results/` was not created.
-fn refused_in(sb: &Sandbox, args: &[&str], limit: Duration) -> String {
-    let mut child = Command::new(binary())
-        .env("SWEEP_DATA_DIR", repo().join("data"))
-        .current_dir(sb.path())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            panic!("sweep {args:?} still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().unwrap();
-    let msg = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "sweep {args:?}: {msg}");
-    assert!(msg.starts_with("error"), "{msg}");
-    assert!(!sb.path().join("results").exists(), "results/ was created");
-    msg
-}
-
-const QUICKLY: Duration = Duration::from_secs(30);
 
 #[test]
 fn jobs_and_shards_out_of_range_or_negative_are_refused_naming_the_option() {
@@ -176,7 +146,6 @@ fn a_folder_or_a_symlink_loop_in_place_of_a_data_file_is_named() {
         msg.contains("train-images-idx3-ubyte.gz is a symbolic link that cannot be followed"),
         "{msg}"
     );
-    let _ = mnist_dir();
 }
 
 #[test]
@@ -223,5 +192,4 @@ fn sweep_slurm_takes_extra_options_as_the_readme_writes_them_and_hints_keep_out(
         said.contains("(or run `sweep slurm two.toml --out elsewhere --tasks 2 --cpus-per-task 2 --extra-sbatch='--account=proj --qos=short' --submit`)"),
         "{said}"
     );
-    let _ = Path::new(".");
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use sweep::nn::Kernel;
 
-use crate::util::{RUN_CLOCK, Sandbox, Table, copy_tree, repo, sweep, text};
+use crate::util::{EPOCH_CLOCK, RUN_CLOCK, Sandbox, Table, copy_tree, repo, sweep, text};
 
 /// Four small runs (λ × seed) on 1 000 real MNIST images.
 const SMALL: &str = "name = \"k\"\n[data]\ntrain_subset = 1000\n[model]\nhidden_size = 32\n\
@@ -58,7 +58,7 @@ fn numbers(dir: &Path) -> String {
     runs.sort();
     for run in runs {
         let epochs = Table::read(&run.join("epochs.csv"));
-        all += &epochs.text_without(&["train_seconds", "eval_seconds"]);
+        all += &epochs.text_without(&EPOCH_CLOCK);
     }
     all
 }

@@ -8,7 +8,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::util::{Sandbox, Table, copy_tree, metrics, repo, sweep, text};
+use crate::util::{RUN_CLOCK, Sandbox, Table, copy_tree, metrics, repo, sweep, text};
 
 /// 2 runs, 6 epochs each evaluated: `epochs.csv` of a run has 6 rows.
 const SIX_EPOCHS: &str = "name = \"rec\"\n[data]\ntrain_subset = 300\n[model]\nhidden_size = 16\n\
@@ -183,16 +183,8 @@ fn legacy_metrics(path: &Path) -> Vec<String> {
         .header
         .iter()
         .filter(|name| {
-            ![
-                "run_id",
-                "seconds",
-                "train_seconds",
-                "eval_seconds",
-                "finished_at",
-                "finished_at_utc",
-                "error",
-            ]
-            .contains(&name.as_str())
+            !RUN_CLOCK.contains(&name.as_str())
+                && !["run_id", "finished_at", "error"].contains(&name.as_str())
         })
         .filter_map(|name| table.header.iter().position(|h| h == name))
         .collect();
@@ -337,12 +329,6 @@ fn the_committed_example_has_the_ids_sweep_plan_gives_and_its_numbers_are_reprod
     );
     sb.run(&file, &["--jobs", "2"]);
     let trained = Table::read(&sb.out().join("lambda/runs.csv"));
-    let clock = [
-        "seconds",
-        "train_seconds",
-        "eval_seconds",
-        "finished_at_utc",
-    ];
     // Every column the committed table has (a later version may add
     // columns; their absence there is no change of a number).
     let row_text = |t: &Table, id: &str| {
@@ -354,7 +340,7 @@ fn the_committed_example_has_the_ids_sweep_plan_gives_and_its_numbers_are_reprod
         committed
             .header
             .iter()
-            .filter(|h| !clock.contains(&h.as_str()))
+            .filter(|h| !RUN_CLOCK.contains(&h.as_str()))
             .map(|h| {
                 let i = t.index(h);
                 format!("{h}={}", row[i])

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::util::{binary, metrics, sweep_in, text, write_mnist_subset};
+use crate::util::{
+    Table, binary, metrics, mnist_dir, repo, run_ids, sweep_in, text, write_mnist_subset,
+};
 
 /// λ × seed, 6 runs of about half a second each on 2 000 real MNIST images.
 const GRID: &str = "lambda = [0, 0.01, 0.1]\nseed = { count = 2 }";
@@ -247,30 +249,10 @@ fn a_second_sweep_on_the_same_folder_is_refused_while_the_first_runs() {
     third.wait().unwrap();
 }
 
-/// Run ids of the grid in order, from `sweep plan`.
-fn run_ids(sweep: &Sweep) -> Vec<String> {
-    let out = Command::new(binary())
-        .env(
-            "SWEEP_DATA_DIR",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("data"),
-        )
-        .current_dir(sweep.dir.path())
-        .args(["plan", "r.toml"])
-        .output()
-        .unwrap();
-    text(&out.stdout)
-        .lines()
-        .skip_while(|l| !l.trim_start().starts_with("run_id"))
-        .skip(1)
-        .take_while(|l| !l.starts_with("total"))
-        .map(|l| l.split_whitespace().next().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn a_failing_run_is_recorded_the_others_finish_and_retry_failed_redoes_it() {
     let sweep = Sweep::new(&experiment(GRID, 4));
-    let ids = run_ids(&sweep);
+    let ids = run_ids(&sweep.dir.path().join("r.toml"));
     assert_eq!(ids.len(), 6);
     let out = sweep
         .command(&["--quiet"])
@@ -329,7 +311,7 @@ fn a_failing_run_is_recorded_the_others_finish_and_retry_failed_redoes_it() {
 #[test]
 fn fail_fast_stops_the_sweep_at_the_first_failure() {
     let sweep = Sweep::new(&experiment(GRID, 4));
-    let ids = run_ids(&sweep);
+    let ids = run_ids(&sweep.dir.path().join("r.toml"));
     let out = sweep
         .command(&["--quiet", "--fail-fast", "--jobs", "1"])
         .env("SWEEP_TEST_FAIL", &ids[1])
@@ -397,10 +379,7 @@ fn a_sweep_needing_more_memory_than_the_machine_has_is_refused_with_the_estimate
 fn an_output_folder_that_cannot_be_created_is_a_clear_input_error() {
     let sweep = Sweep::new(&experiment("lambda = [0, 0.01]", 1));
     let out = Command::new(binary())
-        .env(
-            "SWEEP_DATA_DIR",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("data"),
-        )
+        .env("SWEEP_DATA_DIR", repo().join("data"))
         .current_dir(sweep.dir.path())
         .args(["run", "r.toml", "--quiet", "--out", "/proc/sweep-results"])
         .output()
@@ -446,7 +425,7 @@ fn text_a_spreadsheet_would_run_as_a_formula_is_neutralised_in_every_csv() {
     // A dataset folder whose name is a formula: it becomes the `dataset` cell.
     let data = dir.path().join("=HYPERLINK(\"x\")");
     fs::create_dir_all(&data).unwrap();
-    let mnist = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/mnist");
+    let mnist = mnist_dir();
     for entry in fs::read_dir(&mnist).unwrap() {
         let entry = entry.unwrap();
         std::os::unix::fs::symlink(entry.path(), data.join(entry.file_name())).unwrap();
@@ -465,11 +444,9 @@ fn text_a_spreadsheet_would_run_as_a_formula_is_neutralised_in_every_csv() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     for file in ["runs.csv", "epochs.csv"] {
-        let mut reader = csv::Reader::from_path(dir.path().join("out/r").join(file)).unwrap();
-        let header = reader.headers().unwrap().clone();
-        let at = header.iter().position(|h| h == "dataset").unwrap();
-        for row in reader.records() {
-            assert_eq!(&row.unwrap()[at], "'=HYPERLINK(\"x\")", "{file}");
+        let table = Table::read(&dir.path().join("out/r").join(file));
+        for cell in table.column("dataset") {
+            assert_eq!(cell, "'=HYPERLINK(\"x\")", "{file}");
         }
     }
     // Negative numbers stay numbers.

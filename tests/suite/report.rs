@@ -8,7 +8,7 @@ use std::process::Output;
 
 use tempfile::TempDir;
 
-use crate::util::{sweep, text};
+use crate::util::{Table, sweep, text};
 
 /// The series colour of the first line (Okabe–Ito blue), as plotters writes it.
 const FIRST_SERIES: &str = "#0072B2";
@@ -91,17 +91,6 @@ fn plot_files(dir: &Path) -> Vec<String> {
     names
 }
 
-fn csv_rows(path: &Path) -> (csv::StringRecord, Vec<csv::StringRecord>) {
-    let mut reader = csv::Reader::from_path(path).unwrap();
-    let header = reader.headers().unwrap().clone();
-    (header, reader.records().map(|r| r.unwrap()).collect())
-}
-
-fn cell<'a>(header: &csv::StringRecord, row: &'a csv::StringRecord, name: &str) -> &'a str {
-    let at = header.iter().position(|h| h == name).unwrap();
-    &row[at]
-}
-
 #[test]
 fn a_lambda_sweep_gets_a_summary_plots_with_one_error_bar_per_lambda_and_a_report() {
     let (_tmp, dir) = run_sweep(
@@ -109,14 +98,14 @@ fn a_lambda_sweep_gets_a_summary_plots_with_one_error_bar_per_lambda_and_a_repor
         "lambda = [0, 0.001, 0.01, 0.1]\nseed = { count = 2 }",
     );
 
-    let (header, rows) = csv_rows(&dir.join("summary.csv"));
-    assert_eq!(rows.len(), 4);
-    for row in &rows {
-        assert_eq!(cell(&header, row, "seeds_finished"), "2");
-        assert_eq!(cell(&header, row, "seeds_missing"), "0");
-        let mean: f64 = cell(&header, row, "gap_acc_mean").parse().unwrap();
-        let lo: f64 = cell(&header, row, "gap_acc_ci95_low").parse().unwrap();
-        let hi: f64 = cell(&header, row, "gap_acc_ci95_high").parse().unwrap();
+    let summary = Table::read(&dir.join("summary.csv"));
+    assert_eq!(summary.rows.len(), 4);
+    for row in &summary.rows {
+        assert_eq!(summary.get(row, "seeds_finished"), "2");
+        assert_eq!(summary.get(row, "seeds_missing"), "0");
+        let mean: f64 = summary.get(row, "gap_acc_mean").parse().unwrap();
+        let lo: f64 = summary.get(row, "gap_acc_ci95_low").parse().unwrap();
+        let hi: f64 = summary.get(row, "gap_acc_ci95_high").parse().unwrap();
         assert!(lo <= mean && mean <= hi);
     }
 
@@ -212,8 +201,8 @@ fn two_swept_settings_get_a_line_per_value_and_heatmaps() {
     assert_eq!(count(&gap, "line", &[("stroke", FIRST_SERIES)]), 3 * 2);
 
     // Each heatmap cell carries its value: the mean gap in points.
-    let (header, rows) = csv_rows(&dir.join("summary.csv"));
-    assert_eq!(rows.len(), 4);
+    let summary = Table::read(&dir.join("summary.csv"));
+    assert_eq!(summary.rows.len(), 4);
     let heat = svg(&dir.join("plots/heatmap_gap_lambda_learning_rate.svg"));
     let doc = roxmltree::Document::parse(&heat).unwrap();
     let written: Vec<f64> = doc
@@ -221,9 +210,9 @@ fn two_swept_settings_get_a_line_per_value_and_heatmaps() {
         .filter(|n| n.has_tag_name("text"))
         .filter_map(|n| n.text()?.trim().parse().ok())
         .collect();
-    for row in &rows {
+    for row in &summary.rows {
         // The CSV keeps 6 significant digits, the cell 2 decimals.
-        let gap = 100.0 * cell(&header, row, "gap_acc_mean").parse::<f64>().unwrap();
+        let gap = 100.0 * summary.get(row, "gap_acc_mean").parse::<f64>().unwrap();
         assert!(
             written.iter().any(|w| (w - gap).abs() <= 0.0051),
             "heatmap lacks {gap:.2}: {written:?}"
@@ -235,10 +224,11 @@ fn two_swept_settings_get_a_line_per_value_and_heatmaps() {
 #[test]
 fn report_on_a_half_finished_sweep_lists_the_missing_runs() {
     let (_tmp, dir) = run_sweep("half", "lambda = [0, 0.01]\nseed = { count = 3 }");
-    let (header, rows) = csv_rows(&dir.join("runs.csv"));
-    let ids: Vec<String> = rows
+    let runs = Table::read(&dir.join("runs.csv"));
+    let ids: Vec<String> = runs
+        .rows
         .iter()
-        .map(|r| cell(&header, r, "run_id").to_string())
+        .map(|r| runs.get(r, "run_id").to_string())
         .collect();
     // One run lost its completion marker (it was interrupted), another
     // never started.
@@ -259,11 +249,11 @@ fn report_on_a_half_finished_sweep_lists_the_missing_runs() {
         "{stdout}"
     );
 
-    let (header, rows) = csv_rows(&dir.join("summary.csv"));
-    for row in &rows {
-        assert_eq!(cell(&header, row, "seeds_finished"), "2");
-        assert_eq!(cell(&header, row, "seeds_missing"), "1");
-        assert_eq!(cell(&header, row, "seeds"), "0 2");
+    let summary = Table::read(&dir.join("summary.csv"));
+    for row in &summary.rows {
+        assert_eq!(summary.get(row, "seeds_finished"), "2");
+        assert_eq!(summary.get(row, "seeds_missing"), "1");
+        assert_eq!(summary.get(row, "seeds"), "0 2");
     }
     let html = fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("2 missing (the sweep is not complete)"));
@@ -286,20 +276,19 @@ fn a_sweep_of_seeds_alone_gets_learning_curves_and_no_axis_plots() {
         plot_files(&dir),
         ["learning_curves.png", "learning_curves.svg"]
     );
-    let (_, rows) = csv_rows(&dir.join("summary.csv"));
-    assert_eq!(rows.len(), 1);
+    assert_eq!(Table::read(&dir.join("summary.csv")).rows.len(), 1);
 }
 
 #[test]
 fn a_single_seed_has_no_interval_and_the_csv_says_so() {
     let (_tmp, dir) = run_sweep("single", "lambda = [0, 0.01]");
-    let (header, rows) = csv_rows(&dir.join("summary.csv"));
-    for row in &rows {
-        assert_eq!(cell(&header, row, "seeds_finished"), "1");
-        assert_eq!(cell(&header, row, "test_acc_sd"), "");
-        assert_eq!(cell(&header, row, "test_acc_ci95_low"), "");
+    let summary = Table::read(&dir.join("summary.csv"));
+    for row in &summary.rows {
+        assert_eq!(summary.get(row, "seeds_finished"), "1");
+        assert_eq!(summary.get(row, "test_acc_sd"), "");
+        assert_eq!(summary.get(row, "test_acc_ci95_low"), "");
         assert_eq!(
-            cell(&header, row, "ci95_note"),
+            summary.get(row, "ci95_note"),
             "1 seed: no spread or interval"
         );
     }
@@ -364,18 +353,16 @@ fn compare_pairs_seeds_and_writes_what_the_runs_say() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("Holm-adjusted over 2 comparisons"));
-    let (header, rows) = csv_rows(&dir.join("compare.csv"));
-    assert_eq!(
-        header.iter().collect::<Vec<_>>(),
-        sweep::report::compare::COLUMNS
-    );
-    assert_eq!(rows.len(), 2);
+    let compare = Table::read(&dir.join("compare.csv"));
+    assert_eq!(compare.header, sweep::report::compare::COLUMNS);
+    assert_eq!(compare.rows.len(), 2);
     // The per-seed differences, read back from runs.csv.
-    let (runs_header, runs) = csv_rows(&dir.join("runs.csv"));
+    let runs = Table::read(&dir.join("runs.csv"));
     let acc = |lambda: &str| -> Vec<f64> {
-        runs.iter()
-            .filter(|r| cell(&runs_header, r, "lambda") == lambda)
-            .map(|r| cell(&runs_header, r, "final_test_acc").parse().unwrap())
+        runs.rows
+            .iter()
+            .filter(|r| runs.get(r, "lambda") == lambda)
+            .map(|r| runs.get(r, "final_test_acc").parse().unwrap())
             .collect()
     };
     let diffs: Vec<f64> = acc("0.1")
@@ -384,23 +371,24 @@ fn compare_pairs_seeds_and_writes_what_the_runs_say() {
         .map(|(a, b)| a - b)
         .collect();
     let expected = diffs.iter().sum::<f64>() / 3.0;
-    let row = rows
+    let row = compare
+        .rows
         .iter()
-        .find(|r| cell(&header, r, "metric") == "test_acc")
+        .find(|r| compare.get(r, "metric") == "test_acc")
         .unwrap();
-    assert_eq!(cell(&header, row, "configuration"), "lambda=0.1");
+    assert_eq!(compare.get(row, "configuration"), "lambda=0.1");
     assert_eq!(
-        cell(&header, row, "test"),
+        compare.get(row, "test"),
         "paired",
         "same seeds, same network: paired"
     );
-    let got: f64 = cell(&header, row, "difference").parse().unwrap();
+    let got: f64 = compare.get(row, "difference").parse().unwrap();
     assert!((got - expected).abs() < 1e-5, "{got} vs {expected}");
     let wins = diffs.iter().filter(|d| **d > 0.0).count() as f64
         + 0.5 * diffs.iter().filter(|d| **d == 0.0).count() as f64;
-    let p_greater: f64 = cell(&header, row, "prob_greater").parse().unwrap();
+    let p_greater: f64 = compare.get(row, "prob_greater").parse().unwrap();
     assert!((p_greater - wins / 3.0).abs() < 1e-5);
-    assert!(!cell(&header, row, "binomial_se").is_empty());
+    assert!(!compare.get(row, "binomial_se").is_empty());
 
     // A baseline no configuration has: exit 2, the option named, nothing written.
     std::fs::remove_file(dir.join("compare.csv")).unwrap();
@@ -420,9 +408,9 @@ fn a_baseline_in_the_experiment_file_puts_the_comparison_in_the_report() {
         "cmpfile",
         "lambda = [0, 0.1]\nseed = { count = 2 }\n[compare]\nbaseline = { lambda = 0 }",
     );
-    let (header, rows) = csv_rows(&dir.join("compare.csv"));
-    assert_eq!(rows.len(), 2);
-    assert_eq!(cell(&header, &rows[0], "baseline"), "lambda=0");
+    let compare = Table::read(&dir.join("compare.csv"));
+    assert_eq!(compare.rows.len(), 2);
+    assert_eq!(compare.get(&compare.rows[0], "baseline"), "lambda=0");
     let html = fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("<h2>Against the baseline lambda=0</h2>"));
     let manifest = fs::read_to_string(dir.join("manifest.json")).unwrap();
@@ -460,15 +448,15 @@ fn two_folders_are_compared_configuration_by_configuration() {
         stdout.contains("have no match") && stdout.contains("lambda=0.1"),
         "{stdout}"
     );
-    let (header, rows) = csv_rows(&one.join("compare_with_two.csv"));
-    assert_eq!(rows.len(), 2);
-    for row in &rows {
-        assert_eq!(cell(&header, row, "configuration"), "lambda=0");
-        assert_eq!(cell(&header, row, "baseline"), "two: lambda=0");
-        assert_eq!(cell(&header, row, "test"), "paired");
+    let compare = Table::read(&one.join("compare_with_two.csv"));
+    assert_eq!(compare.rows.len(), 2);
+    for row in &compare.rows {
+        assert_eq!(compare.get(row, "configuration"), "lambda=0");
+        assert_eq!(compare.get(row, "baseline"), "two: lambda=0");
+        assert_eq!(compare.get(row, "test"), "paired");
         // The same settings and seeds: the same bits, no difference to test.
-        assert_eq!(cell(&header, row, "difference"), "0");
-        assert_eq!(cell(&header, row, "p_value"), "");
+        assert_eq!(compare.get(row, "difference"), "0");
+        assert_eq!(compare.get(row, "p_value"), "");
     }
     let out = sweep()
         .args(["compare", "--baseline", "lambda=0"])
@@ -504,11 +492,11 @@ fn a_sobol_search_gets_scatter_plots_and_doubling_its_samples_keeps_the_runs_don
     let gap = svg(&dir.join("plots/gap_vs_lambda.svg"));
     assert!(gap.contains("learning_rate 0.01"), "no colour legend");
     assert!(gap.contains("log scale"));
-    let (header, rows) = csv_rows(&dir.join("summary.csv"));
-    assert_eq!(rows.len(), 4);
-    for row in &rows {
-        assert_eq!(cell(&header, row, "seeds_finished"), "2");
-        let lambda: f64 = cell(&header, row, "lambda").parse().unwrap();
+    let summary = Table::read(&dir.join("summary.csv"));
+    assert_eq!(summary.rows.len(), 4);
+    for row in &summary.rows {
+        assert_eq!(summary.get(row, "seeds_finished"), "2");
+        let lambda: f64 = summary.get(row, "lambda").parse().unwrap();
         assert!((1e-4..=1e-1).contains(&lambda), "{lambda}");
     }
     let grid_json = fs::read_to_string(dir.join("grid.json")).unwrap();
@@ -530,8 +518,7 @@ fn a_sobol_search_gets_scatter_plots_and_doubling_its_samples_keeps_the_runs_don
     assert!(output.status.success(), "{}", text(&output.stderr));
     let said = text(&output.stderr) + &text(&output.stdout);
     assert!(said.contains("16 runs (8 trained now, 8 reused)"), "{said}");
-    let (_, rows) = csv_rows(&dir.join("summary.csv"));
-    assert_eq!(rows.len(), 8);
+    assert_eq!(Table::read(&dir.join("summary.csv")).rows.len(), 8);
 }
 
 #[test]
@@ -556,19 +543,20 @@ fn saved_predictions_give_mcnemar_tables_that_agree_with_the_test_accuracies() {
         .unwrap();
     assert!(output.status.success(), "{}", text(&output.stderr));
     let results = out.join("p");
-    let (header, rows) = csv_rows(&results.join("mcnemar.csv"));
-    assert_eq!(rows.len(), 2, "one row per seed");
-    let (runs_header, runs) = csv_rows(&results.join("runs.csv"));
+    let mcnemar = Table::read(&results.join("mcnemar.csv"));
+    assert_eq!(mcnemar.rows.len(), 2, "one row per seed");
+    let runs = Table::read(&results.join("runs.csv"));
     let correct = |id: &str| -> usize {
         let row = runs
+            .rows
             .iter()
-            .find(|r| cell(&runs_header, r, "run_id") == id)
+            .find(|r| runs.get(r, "run_id") == id)
             .unwrap();
-        let acc: f64 = cell(&runs_header, row, "final_test_acc").parse().unwrap();
+        let acc: f64 = runs.get(row, "final_test_acc").parse().unwrap();
         (acc * 10_000.0).round() as usize
     };
-    for row in &rows {
-        let count = |name: &str| -> usize { cell(&header, row, name).parse().unwrap() };
+    for row in &mcnemar.rows {
+        let count = |name: &str| -> usize { mcnemar.get(row, name).parse().unwrap() };
         let total = [
             "both_right",
             "only_configuration_right",
@@ -581,13 +569,13 @@ fn saved_predictions_give_mcnemar_tables_that_agree_with_the_test_accuracies() {
         assert_eq!(total, 10_000);
         assert_eq!(
             count("both_right") + count("only_configuration_right"),
-            correct(cell(&header, row, "run_id"))
+            correct(mcnemar.get(row, "run_id"))
         );
         assert_eq!(
             count("both_right") + count("only_baseline_right"),
-            correct(cell(&header, row, "baseline_run_id"))
+            correct(mcnemar.get(row, "baseline_run_id"))
         );
-        let p: f64 = cell(&header, row, "p_value").parse().unwrap();
+        let p: f64 = mcnemar.get(row, "p_value").parse().unwrap();
         assert!((0.0..=1.0).contains(&p));
     }
     // Without save_predictions there is no table.

@@ -10,13 +10,11 @@
 use std::collections::HashSet;
 use std::fs;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use tempfile::TempDir;
-
-use crate::util::{metrics, sweep_in, text};
+use crate::util::{Sandbox, Table, metrics, text};
 
 /// 6 runs of about half a second on 2 000 real MNIST images.
 const EXPERIMENT: &str = "name = \"s\"\n[data]\ndataset = \"mnist\"\ntrain_subset = 2000\n\
@@ -36,28 +34,16 @@ fn slurm_available() -> bool {
     found
 }
 
-struct Sandbox {
-    dir: TempDir,
+/// A sandbox holding [`EXPERIMENT`] as `s.toml`.
+fn sandbox() -> Sandbox {
+    let sb = Sandbox::new();
+    sb.write("s.toml", EXPERIMENT);
+    sb
 }
 
-impl Sandbox {
-    fn new() -> Sandbox {
-        let dir = TempDir::new().unwrap();
-        fs::write(dir.path().join("s.toml"), EXPERIMENT).unwrap();
-        Sandbox { dir }
-    }
-
-    fn sweep(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        sweep_in(self.dir.path())
-            .envs(env.iter().copied())
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn results(&self, out: &str) -> PathBuf {
-        self.dir.path().join(out).join("s")
-    }
+/// The results folder of the experiment `s` with `--out OUT`.
+fn results(sb: &Sandbox, out: &str) -> PathBuf {
+    sb.path().join(out).join("s")
 }
 
 /// The job ids `sweep slurm --submit` printed: (array, report).
@@ -110,7 +96,7 @@ fn task_states(array: &str) -> Vec<String> {
 }
 
 fn assert_same_as_single_machine(sb: &Sandbox, out: &str, what: &str) {
-    let (one, sharded) = (sb.results("single"), sb.results(out));
+    let (one, sharded) = (results(sb, "single"), results(sb, out));
     for file in ["runs.csv", "epochs.csv"] {
         assert_eq!(
             metrics(&one.join(file)),
@@ -118,11 +104,8 @@ fn assert_same_as_single_machine(sb: &Sandbox, out: &str, what: &str) {
             "{what}: {file} differs from the single-machine sweep"
         );
     }
-    let ids: Vec<String> = csv::Reader::from_path(sharded.join("runs.csv"))
-        .unwrap()
-        .records()
-        .map(|r| r.unwrap()[0].to_string())
-        .collect();
+    let runs = Table::read(&sharded.join("runs.csv"));
+    let ids = runs.column("run_id");
     assert_eq!(ids.len(), 6, "{what}: one row per run");
     assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 6, "{what}");
     assert!(sharded.join("report.html").is_file(), "{what}: no report");
@@ -130,7 +113,7 @@ fn assert_same_as_single_machine(sb: &Sandbox, out: &str, what: &str) {
 
 fn shard_of_first_run(sb: &Sandbox, out: &str, shard: usize) -> String {
     let file: serde_json::Value =
-        serde_json::from_slice(&fs::read(sb.results(out).join("slurm/shards.json")).unwrap())
+        serde_json::from_slice(&fs::read(results(sb, out).join("slurm/shards.json")).unwrap())
             .unwrap();
     file["shards"][shard][0].as_str().unwrap().to_string()
 }
@@ -141,7 +124,7 @@ fn a_sweep_run_as_a_slurm_array_matches_one_machine_and_retries_only_what_failed
     if !slurm_available() {
         return;
     }
-    let sb = Sandbox::new();
+    let sb = sandbox();
     let single = sb.sweep(&["run", "s.toml", "--out", "single", "--quiet"], &[]);
     assert!(single.status.success(), "{}", text(&single.stderr));
 
@@ -250,7 +233,7 @@ fn a_sweep_run_as_a_slurm_array_matches_one_machine_and_retries_only_what_failed
         &[],
     );
     let (array, report) = job_ids(&text(&out.stdout));
-    let runs = sb.results("cancelled").join("runs");
+    let runs = results(&sb, "cancelled").join("runs");
     let start = Instant::now();
     while fs::read_dir(&runs).map_or(0, |d| {
         d.filter(|e| e.as_ref().unwrap().path().join("done.json").exists())
@@ -285,16 +268,15 @@ fn a_retry_keeps_the_first_options_and_leaves_queued_or_running_shards_alone() {
     if !slurm_available() {
         return;
     }
-    let sb = Sandbox::new();
+    let sb = sandbox();
     // Three shards of about two seconds each, at most one task at a time:
     // while the first runs, the others wait in the queue.
-    fs::write(
-        sb.dir.path().join("slow.toml"),
-        EXPERIMENT
+    sb.write(
+        "slow.toml",
+        &EXPERIMENT
             .replace("name = \"s\"", "name = \"slow\"")
             .replace("epochs = 4", "epochs = 12"),
-    )
-    .unwrap();
+    );
     let out = sb.sweep(
         &[
             "slurm",
@@ -317,7 +299,7 @@ fn a_retry_keeps_the_first_options_and_leaves_queued_or_running_shards_alone() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let (array, report) = job_ids(&text(&out.stdout));
-    let script = || fs::read_to_string(sb.dir.path().join("opts/slow/slurm/sweep.sbatch")).unwrap();
+    let script = || fs::read_to_string(sb.path().join("opts/slow/slurm/sweep.sbatch")).unwrap();
     let first = script();
 
     // Nothing has failed and every shard is queued or running: nothing is
@@ -411,17 +393,12 @@ fn a_halving_search_on_slurm_chains_its_rungs_and_retries_from_the_rung_that_fai
     if !slurm_available() {
         return;
     }
-    let sb = Sandbox::new();
-    fs::write(sb.dir.path().join("s.toml"), HALVING).unwrap();
+    let sb = sandbox();
+    sb.write("s.toml", HALVING);
     let out = sb.sweep(&["run", "s.toml", "--out", "single", "--quiet"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let victim = csv::Reader::from_path(sb.results("single").join("runs.csv"))
-        .unwrap()
-        .records()
-        .next()
-        .unwrap()
-        .unwrap()[0]
-        .to_string();
+    let victim =
+        Table::read(&results(&sb, "single").join("runs.csv")).column("run_id")[0].to_string();
 
     let out = sb.sweep(
         &[
@@ -435,7 +412,7 @@ fn a_halving_search_on_slurm_chains_its_rungs_and_retries_from_the_rung_that_fai
     for job in &jobs {
         wait_for(job);
     }
-    let chain = sb.results("chain");
+    let chain = results(&sb, "chain");
     assert!(
         !chain.join("rungs.csv").exists(),
         "the decide job must not run after a failed rung"
@@ -452,11 +429,11 @@ fn a_halving_search_on_slurm_chains_its_rungs_and_retries_from_the_rung_that_fai
     }
     assert_eq!(
         fs::read_to_string(chain.join("rungs.csv")).unwrap(),
-        fs::read_to_string(sb.results("single").join("rungs.csv")).unwrap()
+        fs::read_to_string(results(&sb, "single").join("rungs.csv")).unwrap()
     );
     for file in ["runs.csv", "epochs.csv"] {
         assert_eq!(
-            metrics(&sb.results("single").join(file)),
+            metrics(&results(&sb, "single").join(file)),
             metrics(&chain.join(file)),
             "{file}"
         );

@@ -16,7 +16,7 @@ use std::process::Command;
 use sweep::config::{RunParams, legacy_run_id, run_id};
 use tempfile::TempDir;
 
-use crate::util::{Sandbox, sweep, text};
+use crate::util::{Sandbox, Table, sweep, text};
 
 /// `soffice`, if installed.
 fn libreoffice() -> Option<PathBuf> {
@@ -149,12 +149,7 @@ fn is_decimal(cell: &str) -> bool {
 /// Checks every cell of the CSV `csv_path` against the spreadsheet's
 /// reading of it; returns the problems found.
 fn check(csv_path: &Path, fods: &Path) -> Vec<String> {
-    let mut reader = csv::Reader::from_path(csv_path).unwrap();
-    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
-    let rows: Vec<Vec<String>> = reader
-        .records()
-        .map(|r| r.unwrap().iter().map(String::from).collect())
-        .collect();
+    let Table { header, rows } = Table::read(csv_path);
     let sheet = sheet(fods, header.len());
     let name = csv_path.file_name().unwrap().to_string_lossy();
     let mut problems = Vec::new();

@@ -1,18 +1,22 @@
 //! The harness every test module shares: where things are, the binary, a
-//! temporary workspace holding experiment files, CSV tables, and the real
-//! MNIST files (raw, gzip, IDX) that fixtures are made from.
+//! temporary workspace holding experiment files, a refused command's
+//! checks, an experiment's run ids, CSV tables and their wall-clock
+//! columns, and the real MNIST files (raw, gzip, IDX) that fixtures are
+//! made from.
 
 #![allow(dead_code)] // Not every module uses every helper.
 
 use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Output, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
+use sweep::config::Experiment;
 use sweep::data::Dataset;
 use tempfile::TempDir;
 
@@ -173,6 +177,16 @@ impl Sandbox {
         output
     }
 
+    /// `sweep ARGS` run in the sandbox's folder (as [`sweep_in`]) with `env`
+    /// added to its environment; unchecked.
+    pub fn sweep(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        sweep_in(self.path())
+            .envs(env.iter().copied())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
     /// Copies the committed MNIST files into `<sandbox>/<name>/`.
     pub fn copy_mnist(&self, name: &str) -> PathBuf {
         let dir = self.path().join(name);
@@ -183,6 +197,51 @@ impl Sandbox {
         }
         dir
     }
+}
+
+/// Long enough for any refusal: bad input is refused before anything is
+/// trained.
+pub const QUICKLY: Duration = Duration::from_secs(30);
+
+/// Runs `sweep ARGS` in the sandbox's folder (as [`sweep_in`]), killing it
+/// after `limit`; asserts that it was refused: exit code 2, nothing on
+/// stdout, a single error on stderr, and no `results/` folder (the default
+/// `--out`, and [`Sandbox::out`]) created. Returns the message.
+pub fn refused_in(sb: &Sandbox, args: &[&str], limit: Duration) -> String {
+    let mut child = sweep_in(sb.path())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            panic!("sweep {args:?} still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let msg = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "sweep {args:?}: {msg}");
+    assert!(out.stdout.is_empty(), "stdout: {}", text(&out.stdout));
+    assert!(msg.starts_with("error: "), "{msg}");
+    assert_eq!(msg.matches("error:").count(), 1, "{msg}");
+    assert!(!sb.out().exists(), "results/ was created");
+    msg
+}
+
+/// The run ids of the experiment file `file`, in grid order (the order of
+/// `sweep plan` and of `runs.csv`).
+pub fn run_ids(file: &Path) -> Vec<String> {
+    Experiment::load(file)
+        .unwrap()
+        .runs
+        .into_iter()
+        .map(|r| r.id)
+        .collect()
 }
 
 /// Copies the folder `from`, with everything in it, to `to`.
@@ -234,6 +293,11 @@ impl Table {
         self.rows.iter().map(|r| r[i].as_str()).collect()
     }
 
+    /// The cell of column `name` in `row`, one of [`Table::rows`].
+    pub fn get<'a>(&self, row: &'a [String], name: &str) -> &'a str {
+        &row[self.index(name)]
+    }
+
     /// The cells of column `name` as numbers.
     pub fn floats(&self, name: &str) -> Vec<f64> {
         self.column(name)
@@ -271,30 +335,23 @@ pub const RUN_CLOCK: [&str; 4] = [
 /// Wall-clock columns of the `epochs.csv` files.
 pub const EPOCH_CLOCK: [&str; 2] = ["train_seconds", "eval_seconds"];
 
-/// A CSV file without the wall-clock columns, rows sorted by run id: what
-/// must be identical between any two sweeps of the same grid.
+/// A CSV file without the wall-clock columns ([`RUN_CLOCK`], which holds
+/// [`EPOCH_CLOCK`]), rows sorted by run id: what must be identical between
+/// any two sweeps of the same grid.
 pub fn metrics(path: &Path) -> String {
-    let mut reader = csv::Reader::from_path(path).unwrap();
-    let header = reader.headers().unwrap().clone();
-    let clock = [
-        "seconds",
-        "train_seconds",
-        "eval_seconds",
-        "finished_at_utc",
-    ];
-    let keep: Vec<usize> = (0..header.len())
-        .filter(|&i| !clock.contains(&&header[i]))
+    let table = Table::read(path);
+    let keep: Vec<usize> = (0..table.header.len())
+        .filter(|&i| !RUN_CLOCK.contains(&table.header[i].as_str()))
         .collect();
-    let mut rows: Vec<String> = reader
-        .records()
-        .map(|r| {
-            let r = r.unwrap();
-            keep.iter().map(|&i| &r[i]).collect::<Vec<_>>().join(",")
-        })
-        .collect();
+    let line = |row: &[String]| {
+        keep.iter()
+            .map(|&i| row[i].as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut rows: Vec<String> = table.rows.iter().map(|r| line(r)).collect();
     rows.sort();
-    let head: Vec<&str> = keep.iter().map(|&i| &header[i]).collect();
-    format!("{}\n{}", head.join(","), rows.join("\n"))
+    format!("{}\n{}", line(&table.header), rows.join("\n"))
 }
 
 /// Checks, in a test marked `#[ignore = "needs …"]`, that the component it
