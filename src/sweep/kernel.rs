@@ -141,7 +141,7 @@ pub(super) fn settle(
                 Settled {
                     kernel,
                     label: kernel.label(),
-                    choice: format!("asked for ({})", asked.source),
+                    choice: format!("asked for with {}", asked.source),
                 }
             }
             KernelRequest::Auto => {

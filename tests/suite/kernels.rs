@@ -73,7 +73,7 @@ fn a_new_folder_records_the_kernel_asked_for_and_every_run_its_label() {
         let dir = sb.out().join("k");
         let (label, choice) = kernel_of(&dir);
         assert_eq!(label, kernel.label());
-        assert_eq!(choice, format!("asked for (--kernel {kernel})"));
+        assert_eq!(choice, format!("asked for with --kernel {kernel}"));
         let runs = Table::read(&dir.join("runs.csv"));
         assert_eq!(runs.column("kernel"), vec![kernel.label().as_str(); 4]);
         let done = fs::read_to_string(
