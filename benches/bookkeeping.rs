@@ -63,6 +63,7 @@ fn record(seed: u64) -> FinishedRun {
                 val_acc: None,
                 train_acc_clean: None,
                 noisy_fit: None,
+                weight_norm: None,
             }],
             train_seconds: 0.001_234,
             eval_seconds: 0.012_345,

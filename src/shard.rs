@@ -144,7 +144,7 @@ impl Work {
         let sizes = p.layer_sizes(data.pixels, NUM_CLASSES);
         let batch = p.batch_size.min(n).max(1);
         let steps = (n / batch).max(1) as u64;
-        let evals = p.epochs.div_ceil(p.eval_every) as u64;
+        let evals = p.eval_every.count(p.epochs) as u64;
         Work {
             train_samples: n,
             train_flops: (p.epochs as u64)

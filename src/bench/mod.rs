@@ -92,7 +92,7 @@ pub fn epoch_timing(
     kernel: Kernel,
 ) -> EpochTiming {
     let mut params = params.clone();
-    params.eval_every = 1;
+    params.eval_every = crate::config::EvalEvery::Epochs(1);
     let run = || train::train(&params, data, kernel, &mut |_| {}, &|| false);
     let outcome = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
         Ok(pool) => pool.install(run),

@@ -249,7 +249,7 @@ impl<'k> Parser<'_> {
         }
         let structured = match key.kind() {
             Kind::Widths => value.is_table(),
-            Kind::EarlyStopping => value.is_array(),
+            Kind::EarlyStopping | Kind::EvalEvery => value.is_array(),
             _ => value.is_array() || value.is_table(),
         };
         if structured {

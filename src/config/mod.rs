@@ -41,8 +41,8 @@ use crate::files::{ReadError, limits, read_user_file};
 use crate::nn::KernelRequest;
 pub use grid::Axis;
 pub use params::{
-    EarlyStopping, InputCorruption, InputScaling, Key, Kind, NoiseMode, PlotAxis, RunParams,
-    Sampling, StopMetric, Value,
+    EarlyStopping, EvalEvery, InputCorruption, InputScaling, Key, Kind, NoiseMode, PlotAxis,
+    RunParams, Sampling, StopMetric, Value,
 };
 use parser::Parser;
 pub use search::{Search, SearchRecord};

@@ -104,6 +104,135 @@ impl fmt::Display for EarlyStopping {
     }
 }
 
+/// Most evaluations `eval_every = { log = n }` may ask for.
+pub const MAX_LOG_EVALUATIONS: u64 = 10_000;
+
+/// When a run is evaluated (`eval_every`), always after its last epoch as
+/// well: every k epochs, or at about n epochs spread evenly in log epoch
+/// from the first to the last, so a 20 000-epoch run is seen early and
+/// often at first and not 20 000 times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvalEvery {
+    /// Every k epochs: `eval_every = k`.
+    Epochs(usize),
+    /// Epochs `round(E^(i/(n−1)))` for i = 0 … n − 1 of a run of E epochs
+    /// (duplicates fall together): `eval_every = { log = n }`.
+    Log(usize),
+}
+
+impl EvalEvery {
+    /// Whether epoch `epoch` (1-based) of a run of `epochs` is evaluated.
+    pub fn evaluates(self, epoch: usize, epochs: usize) -> bool {
+        if epoch == epochs {
+            return true;
+        }
+        match self {
+            EvalEvery::Epochs(k) => epoch.is_multiple_of(k),
+            EvalEvery::Log(n) => (0..n).any(|i| log_spaced(i, n, epochs) == epoch),
+        }
+    }
+
+    /// How many epochs of a run of `epochs` are evaluated.
+    pub fn count(self, epochs: usize) -> usize {
+        match self {
+            EvalEvery::Epochs(k) => epochs.div_ceil(k),
+            EvalEvery::Log(n) => {
+                let mut at: Vec<usize> = (0..n).map(|i| log_spaced(i, n, epochs)).collect();
+                at.push(epochs);
+                at.sort_unstable();
+                at.dedup();
+                at.len()
+            }
+        }
+    }
+}
+
+/// The i-th of n epochs evenly spaced in log epoch from 1 to `epochs`.
+fn log_spaced(i: usize, n: usize, epochs: usize) -> usize {
+    if n < 2 {
+        return epochs;
+    }
+    let fraction = i as f64 / (n - 1) as f64;
+    ((epochs as f64).ln() * fraction).exp().round() as usize
+}
+
+impl fmt::Display for EvalEvery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EvalEvery::Epochs(k) => write!(f, "{k}"),
+            EvalEvery::Log(n) => write!(f, "{{ log = {n} }}"),
+        }
+    }
+}
+
+/// `params.json` keeps `eval_every` as a number (as every earlier version
+/// wrote it) or as `{ "log": n }`.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum EvalEveryRepr {
+    Epochs(usize),
+    Log { log: usize },
+}
+
+impl Serialize for EvalEvery {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            EvalEvery::Epochs(k) => EvalEveryRepr::Epochs(k),
+            EvalEvery::Log(n) => EvalEveryRepr::Log { log: n },
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for EvalEvery {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<EvalEvery, D::Error> {
+        Ok(match EvalEveryRepr::deserialize(deserializer)? {
+            EvalEveryRepr::Epochs(k) => EvalEvery::Epochs(k),
+            EvalEveryRepr::Log { log } => EvalEvery::Log(log),
+        })
+    }
+}
+
+impl SettingType for EvalEvery {
+    fn from_value(value: Value) -> EvalEvery {
+        match value {
+            Value::EvalEvery(e) => e,
+            Value::Int(k) => EvalEvery::Epochs(k as usize),
+            other => unreachable!("`eval_every` given {other:?}"),
+        }
+    }
+    fn text(&self) -> String {
+        self.to_string()
+    }
+    fn number(&self) -> Option<f64> {
+        match self {
+            EvalEvery::Epochs(k) => Some(*k as f64),
+            EvalEvery::Log(_) => None,
+        }
+    }
+}
+
+/// `eval_every = k` (1 … 1 000 000) or `eval_every = { log = n }`
+/// (2 … [`MAX_LOG_EVALUATIONS`]).
+fn parse_eval_every(name: &str, value: &toml::Value) -> Result<EvalEvery, String> {
+    let Some(table) = value.as_table() else {
+        return parse_int(name, value, 1, 1_000_000).map(|k| EvalEvery::Epochs(k as usize));
+    };
+    if let Some(unknown) = table.keys().find(|k| k.as_str() != "log") {
+        return Err(format!(
+            "unknown key `{unknown}` in `{name}`; it takes a number of epochs, `{name} = 5`, \
+             or `{name} = {{ log = 60 }}` for about 60 evaluations spread evenly in log epoch"
+        ));
+    }
+    let Some(n) = table.get("log") else {
+        return Err(format!(
+            "`{name}` is an empty table; write `{name} = {{ log = 60 }}` for about 60 \
+             evaluations spread evenly in log epoch, or a number of epochs"
+        ));
+    };
+    parse_int(&format!("{name}.log"), n, 2, MAX_LOG_EVALUATIONS).map(|n| EvalEvery::Log(n as usize))
+}
+
 /// The kind of value a setting takes, with its bounds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kind {
@@ -134,6 +263,8 @@ pub enum Kind {
     Widths,
     /// An early-stopping table `{ metric, patience, min_delta }`.
     EarlyStopping,
+    /// When to evaluate: every k epochs, or `{ log = n }`.
+    EvalEvery,
 }
 
 /// `≥ 0`, the bounds of most real-valued settings.
@@ -636,9 +767,10 @@ settings! {
         label: "early stopping", short: "early stopping", tag: "early_stopping", plot: PlotAxis::Categorical,
         applies: None,
     }
-    /// Evaluate every this many epochs (and after the last).
-    EvalEvery eval_every: usize = 1, {
-        section: "train", kind: Kind::Int { min: 1, max: 1_000_000 }, sweepable: false,
+    /// Evaluate every this many epochs (and after the last), or at about
+    /// n epochs spread evenly in log epoch (`{ log = n }`).
+    EvalEvery eval_every: EvalEvery = EvalEvery::Epochs(1), {
+        section: "train", kind: Kind::EvalEvery, sweepable: false,
         label: "evaluated every", short: "eval every", tag: "eval_every", plot: PlotAxis::Linear, applies: None,
     }
     /// Seed of initialisation and batch order.
@@ -646,6 +778,13 @@ settings! {
         section: "train", kind: Kind::Int { min: 0, max: super::MAX_WHOLE },
         sweepable: true, label: "seed", short: "seed", tag: "seed", plot: PlotAxis::Categorical,
         applies: None,
+    }
+    /// Factor every initial weight and bias is multiplied by (Liu et al.'s
+    /// α: with α = 8 the MNIST network groks).
+    InitScale init_scale: f64 = 1.0, {
+        section: "model", kind: Kind::Float { min: 0.0, min_open: true, max: 1000.0, max_open: false },
+        sweepable: true, label: "initialisation scale α", short: "α", tag: "alpha",
+        plot: PlotAxis::Log, applies: None,
     }
 }
 
@@ -754,6 +893,7 @@ impl Key {
             },
             Kind::Widths => parse_widths(name, value).map(Value::Widths),
             Kind::EarlyStopping => parse_early_stopping(name, value).map(Value::EarlyStopping),
+            Kind::EvalEvery => parse_eval_every(name, value).map(Value::EvalEvery),
         }
     }
 
@@ -909,6 +1049,8 @@ pub enum Value {
     Widths(Vec<usize>),
     /// An early-stopping rule.
     EarlyStopping(EarlyStopping),
+    /// When a run is evaluated.
+    EvalEvery(EvalEvery),
 }
 
 impl Value {
@@ -930,6 +1072,7 @@ impl fmt::Display for Value {
             Value::Text(s) => f.write_str(s),
             Value::Widths(w) => f.write_str(&widths_text(w)),
             Value::EarlyStopping(e) => write!(f, "{e}"),
+            Value::EvalEvery(e) => write!(f, "{e}"),
         }
     }
 }
@@ -1002,7 +1145,7 @@ impl RunParams {
     /// Whether the run is evaluated after `epoch`: every `eval_every`
     /// epochs, and after the last.
     pub fn evaluates(&self, epoch: usize) -> bool {
-        epoch.is_multiple_of(self.eval_every) || epoch == self.epochs
+        self.eval_every.evaluates(epoch, self.epochs)
     }
 
     /// Layer widths for inputs of `pixels` features and `classes` outputs.
@@ -1086,6 +1229,52 @@ impl RunParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_spaced_evaluation_spreads_evenly_in_log_epoch_and_ends_at_the_last() {
+        let every = EvalEvery::Log(5);
+        // 10 000^(i/4) for i = 0 … 4: 1, 10, 100, 1 000, 10 000.
+        let at: Vec<usize> = (1..=10_000)
+            .filter(|&e| every.evaluates(e, 10_000))
+            .collect();
+        assert_eq!(at, [1, 10, 100, 1000, 10_000]);
+        assert_eq!(every.count(10_000), 5);
+        // More points than epochs fall together; the last is always there.
+        assert_eq!(EvalEvery::Log(60).count(3), 3);
+        assert!(EvalEvery::Log(2).evaluates(7, 7));
+        assert_eq!(EvalEvery::Epochs(3).count(10), 4);
+    }
+
+    #[test]
+    fn eval_every_reads_as_stored_by_every_version_and_as_a_log_table() {
+        let old: RunParams = serde_json::from_str(r#"{"eval_every": 5}"#).unwrap();
+        assert_eq!(old.eval_every, EvalEvery::Epochs(5));
+        assert_eq!(
+            serde_json::to_value(old.eval_every).unwrap(),
+            serde_json::json!(5)
+        );
+        let log = RunParams {
+            eval_every: EvalEvery::Log(60),
+            ..RunParams::default()
+        };
+        let text = serde_json::to_string(&log).unwrap();
+        assert!(text.contains(r#""eval_every":{"log":60}"#), "{text}");
+        let back: RunParams = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.eval_every, EvalEvery::Log(60));
+        assert_eq!(log.text(Key::EvalEvery), "{ log = 60 }");
+        let parsed: toml::Table = toml::from_str("e = { log = 60 }").unwrap();
+        assert_eq!(
+            Key::EvalEvery.parse(&parsed["e"]),
+            Ok(Value::EvalEvery(EvalEvery::Log(60)))
+        );
+        let bad: toml::Table = toml::from_str("e = { log = 1 }").unwrap();
+        assert!(
+            Key::EvalEvery
+                .parse(&bad["e"])
+                .unwrap_err()
+                .contains("`eval_every.log` must be ≥ 2")
+        );
+    }
 
     #[test]
     fn the_settings_keep_their_order_as_sobol_dimensions_and_columns_depend_on_it() {

@@ -14,6 +14,9 @@ pub enum Init {
     Xavier,
     /// N(0, σ²) with a fixed σ, e.g. the original notebook's `0.01 * randn`.
     Normal(f64),
+    /// PyTorch's default `nn.Linear` initialisation: weights and biases
+    /// uniform in ±1/√fan_in (`kaiming_uniform_(a = √5)` for the weights).
+    Uniform,
 }
 
 impl Init {
@@ -23,7 +26,33 @@ impl Init {
             Init::He => (2.0 / fan_in as f64).sqrt(),
             Init::Xavier => (2.0 / (fan_in + fan_out) as f64).sqrt(),
             Init::Normal(sigma) => sigma,
+            Init::Uniform => (1.0 / (3.0 * fan_in as f64)).sqrt(),
         }
+    }
+
+    /// Draws a `fan_in × fan_out` layer's weights (row-major) and biases
+    /// from `rng`: Gaussian weights and zero biases, or for
+    /// [`Init::Uniform`] both uniform, the weights first.
+    pub fn fill(self, weights: &mut [f32], bias: &mut [f32], fan_in: usize, rng: &mut impl Rng) {
+        let fan_out = bias.len();
+        match self {
+            Init::Uniform => {
+                let bound = 1.0 / (fan_in as f64).sqrt();
+                fill_uniform(weights, bound, rng);
+                fill_uniform(bias, bound, rng);
+            }
+            _ => {
+                fill_normal(weights, self.std_dev(fan_in, fan_out), rng);
+                bias.fill(0.0);
+            }
+        }
+    }
+}
+
+/// Fills `out` with draws uniform in [−bound, bound).
+pub fn fill_uniform(out: &mut [f32], bound: f64, rng: &mut impl Rng) {
+    for x in out {
+        *x = ((2.0 * rng.random::<f64>() - 1.0) * bound) as f32;
     }
 }
 
@@ -33,6 +62,7 @@ impl fmt::Display for Init {
             Init::He => f.write_str("he"),
             Init::Xavier => f.write_str("xavier"),
             Init::Normal(sigma) => write!(f, "normal:{sigma}"),
+            Init::Uniform => f.write_str("uniform"),
         }
     }
 }
@@ -44,11 +74,12 @@ impl FromStr for Init {
         match text {
             "he" => Ok(Init::He),
             "xavier" => Ok(Init::Xavier),
+            "uniform" => Ok(Init::Uniform),
             _ => {
                 let sigma = text
                     .strip_prefix("normal:")
                     .ok_or_else(|| {
-                        format!("unknown init {text:?}; use \"he\", \"xavier\" or \"normal:SIGMA\" (e.g. \"normal:0.01\")")
+                        format!("unknown init {text:?}; use \"he\", \"xavier\", \"uniform\" or \"normal:SIGMA\" (e.g. \"normal:0.01\")")
                     })?
                     .parse::<f64>()
                     .map_err(|_| format!("init {text:?}: SIGMA after \"normal:\" must be a number, e.g. \"normal:0.01\""))?;
@@ -98,6 +129,32 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn uniform_draws_weights_and_biases_within_one_over_root_fan_in() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let (mut w, mut b) = (vec![0.0f32; 400 * 3], vec![0.0f32; 3]);
+        Init::Uniform.fill(&mut w, &mut b, 400, &mut rng);
+        let bound = 1.0 / 20.0;
+        assert!(w.iter().chain(&b).all(|x| x.abs() <= bound));
+        assert!(b.iter().all(|&x| x != 0.0));
+        // Uniform on ±b has variance b²/3: the sample's is close.
+        let var = w.iter().map(|&x| f64::from(x).powi(2)).sum::<f64>() / w.len() as f64;
+        assert!(
+            (var * 3.0 / f64::from(bound).powi(2) - 1.0).abs() < 0.1,
+            "{var}"
+        );
+        assert_eq!("uniform".parse::<Init>(), Ok(Init::Uniform));
+        assert_eq!(Init::Uniform.to_string(), "uniform");
+    }
+
+    #[test]
+    fn gaussian_schemes_leave_biases_at_zero() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let (mut w, mut b) = (vec![0.0f32; 20], vec![1.0f32; 4]);
+        Init::He.fill(&mut w, &mut b, 5, &mut rng);
+        assert_eq!(b, [0.0; 4]);
+    }
 
     #[test]
     fn parses_and_prints_every_scheme() {

@@ -11,7 +11,7 @@ use rand::Rng;
 
 use super::dropout::Dropout;
 use super::gemm::Kernel;
-use super::init::{Init, fill_normal};
+use super::init::Init;
 use super::loss::{BatchScore, LossSettings};
 
 /// Why `.expect` on a slice of the network's arrays cannot fail: they are
@@ -73,7 +73,7 @@ impl Mlp {
     }
 
     /// Builds a network with layer widths `sizes` (input first, classes last),
-    /// weights drawn by `init` from `rng`, biases zero.
+    /// weights (and for [`Init::Uniform`] biases) drawn by `init` from `rng`.
     pub fn new(sizes: &[usize], init: Init, rng: &mut impl Rng) -> Mlp {
         assert!(sizes.len() >= 2, "an MLP needs an input and an output size");
         let layers = sizes
@@ -82,16 +82,18 @@ impl Mlp {
                 let (inputs, outputs) = (pair[0], pair[1]);
                 // Drawn in row-major order, the order the stream always had.
                 let mut weights = Array2::zeros((inputs, outputs));
-                fill_normal(
+                let mut bias = Array1::zeros(outputs);
+                init.fill(
                     weights.as_slice_mut().expect(ROW_MAJOR),
-                    init.std_dev(inputs, outputs),
+                    bias.as_slice_mut().expect(ROW_MAJOR),
+                    inputs,
                     rng,
                 );
                 Dense {
                     inputs,
                     outputs,
                     weights,
-                    bias: Array1::zeros(outputs),
+                    bias,
                 }
             })
             .collect();
@@ -158,6 +160,26 @@ impl Mlp {
                     column.iter_mut().for_each(|w| *w *= factor);
                 }
             }
+        }
+    }
+
+    /// The L2 norm of every parameter, weights and biases: √(Σw² + Σb²).
+    pub fn parameter_norm(&self) -> f64 {
+        let squares: f64 = self
+            .layers
+            .iter()
+            .flat_map(|l| l.weights.iter().chain(&l.bias))
+            .map(|&w| f64::from(w) * f64::from(w))
+            .sum();
+        squares.sqrt()
+    }
+
+    /// Multiplies every weight and bias by `factor` (`init_scale`: Liu et
+    /// al.'s α, which makes the MNIST network grok).
+    pub fn scale_parameters(&mut self, factor: f32) {
+        for layer in &mut self.layers {
+            layer.weights.mapv_inplace(|w| w * factor);
+            layer.bias.mapv_inplace(|b| b * factor);
         }
     }
 
@@ -413,9 +435,26 @@ pub fn eval_flops_per_sample(sizes: &[usize]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use ndarray::{arr1, arr2};
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn scaling_multiplies_every_parameter_and_the_norm_counts_them_all() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut model = Mlp::new(&[3, 4, 2], Init::Uniform, &mut rng);
+        let by_hand = model
+            .layers()
+            .iter()
+            .flat_map(|l| l.weights.iter().chain(&l.bias))
+            .map(|&w| f64::from(w).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        assert_eq!(model.parameter_norm(), by_hand);
+        model.scale_parameters(8.0);
+        assert!((model.parameter_norm() - 8.0 * by_hand).abs() < 1e-5 * by_hand);
+    }
 
     #[test]
     fn flop_counts_match_the_known_figures_for_the_notebook_network() {

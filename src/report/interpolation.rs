@@ -263,6 +263,7 @@ mod tests {
                 val_acc: None,
                 train_acc_clean: None,
                 noisy_fit: None,
+                weight_norm: None,
             }],
         }
     }

@@ -266,6 +266,7 @@ mod tests {
             val_acc: None,
             train_acc_clean: None,
             noisy_fit: None,
+            weight_norm: None,
         };
         FinishedRun {
             spec: spec.clone(),

@@ -77,6 +77,10 @@ pub struct EpochMetrics {
     /// network predicts as their corrupted label (memorised noise).
     #[serde(default)]
     pub noisy_fit: Option<f64>,
+    /// The L2 norm of every parameter, weights and biases (absent in
+    /// records written before sweep 0.5).
+    #[serde(default)]
+    pub weight_norm: Option<f64>,
 }
 
 /// How one column of `epochs.csv` reads its value off an epoch (`None`:
@@ -87,7 +91,7 @@ pub type EpochValue = fn(&EpochMetrics) -> Option<f64>;
 /// the order of [`EpochMetrics`]'s fields, which a run's own file is
 /// serialised from: a test checks that the two agree. A new metric is a
 /// field at the end of the struct and a row at the end here.
-pub const EPOCH_COLUMNS: [(&str, EpochValue); 15] = [
+pub const EPOCH_COLUMNS: [(&str, EpochValue); 16] = [
     ("epoch", |e| Some(e.epoch as f64)),
     ("train_loss", |e| Some(e.train_loss)),
     ("train_acc", |e| Some(e.train_acc)),
@@ -103,6 +107,7 @@ pub const EPOCH_COLUMNS: [(&str, EpochValue); 15] = [
     ("val_acc", |e| e.val_acc),
     ("train_acc_clean", |e| e.train_acc_clean),
     ("noisy_fit", |e| e.noisy_fit),
+    ("weight_norm", |e| e.weight_norm),
 ];
 
 /// How a run ended.
@@ -419,6 +424,7 @@ mod tests {
             val_acc: Some(0.0625),
             train_acc_clean: Some(0.875),
             noisy_fit: Some(0.03125),
+            weight_norm: Some(12.5),
         };
         csv.serialize(&e).unwrap();
         let text = String::from_utf8(csv.into_inner().unwrap()).unwrap();
@@ -439,7 +445,7 @@ mod tests {
     fn the_record_of_a_stopped_run_ends_at_the_stop() {
         let p = RunParams {
             epochs: 10,
-            eval_every: 2,
+            eval_every: crate::config::EvalEvery::Epochs(2),
             ..RunParams::default()
         };
         let listed: Vec<usize> = evaluated_epochs(&p, None, Some(6)).collect();

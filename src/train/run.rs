@@ -81,9 +81,12 @@ impl<'a> Run<'a> {
         let mut init_rng = ChaCha8Rng::seed_from_u64(params.seed);
         let mut batch_rng = ChaCha8Rng::seed_from_u64(params.seed);
         batch_rng.set_stream(1);
-        let model = Mlp::new(&sizes, params.init, &mut init_rng)
+        let mut model = Mlp::new(&sizes, params.init, &mut init_rng)
             .with_loss(params.loss_settings())
             .with_kernel(kernel);
+        if params.init_scale != 1.0 {
+            model.scale_parameters(params.init_scale as f32);
+        }
 
         let corruption = PixelCorruption::new(params, &data.train, pixels, &split.train);
         let map = InputMap::new(params.inputs, corruption, &data.train, pixels, &split.train);
@@ -286,6 +289,7 @@ impl<'a> Run<'a> {
             val_acc: validation.map(|e| e.accuracy),
             train_acc_clean: train.accuracy_other,
             noisy_fit,
+            weight_norm: Some(model.parameter_norm()),
         };
         self.outcome.eval_seconds += metrics.eval_seconds;
         let finite = [

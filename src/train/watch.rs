@@ -66,6 +66,7 @@ mod tests {
             val_acc: None,
             train_acc_clean: None,
             noisy_fit: None,
+            weight_norm: None,
         }
     }
 

@@ -908,3 +908,39 @@ fn optimizers_schedules_and_early_stopping_give_the_same_bits_with_one_or_two_jo
     let said = run(one.parent().unwrap(), "2");
     assert!(said.contains("0 trained now, 7 reused"), "{said}");
 }
+
+#[test]
+fn log_spaced_evaluation_records_those_epochs_with_the_weight_norm_in_the_same_bits_with_any_jobs()
+{
+    let sb = Sandbox::new();
+    // 16 epochs, { log = 5 }: epochs 16^(i/4) = 1, 2, 4, 8, 16.
+    let file = sb.write(
+        "grok.toml",
+        "name = \"grok\"\n[data]\ntrain_subset = 200\n\
+         [model]\nhidden = [16]\ninit = \"uniform\"\n\
+         [train]\nepochs = 16\nbatch_size = 50\nloss = \"mse\"\noptimizer = \"adamw\"\n\
+         learning_rate = 0.001\nlambda = 0.01\neval_every = { log = 5 }\n\
+         [grid]\ninit_scale = [1, 8]\n",
+    );
+    sb.run(&file, &["--jobs", "2"]);
+    let root = sb.out().join("grok");
+    let epochs = Table::read(&root.join("epochs.csv"));
+    let evaluated: Vec<&str> = epochs.column("epoch");
+    assert_eq!(
+        evaluated,
+        ["1", "2", "4", "8", "16", "1", "2", "4", "8", "16"]
+    );
+    let norms = epochs.floats("weight_norm");
+    let scales = epochs.column("init_scale");
+    // α = 8 multiplies every parameter: its norm after one epoch is near 8×.
+    let (one, eight) = (norms[0], norms[5]);
+    assert_eq!((scales[0], scales[5]), ("1", "8"));
+    assert!(eight / one > 6.0 && eight / one < 9.0, "{one} {eight}");
+    // The same bits with one job, from scratch.
+    let before = epochs.text_without(&EPOCH_CLOCK);
+    sb.run(&file, &["--jobs", "1", "--fresh"]);
+    let again = Table::read(&root.join("epochs.csv")).text_without(&EPOCH_CLOCK);
+    assert_eq!(again, before);
+    // The learning curves go on a log epoch axis, with the norm beside them.
+    assert!(root.join("plots/weight_norm.svg").is_file());
+}

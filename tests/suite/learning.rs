@@ -18,7 +18,7 @@ fn five_thousand_images() -> RunParams {
         learning_rate: 0.1,
         lambda: 0.0,
         sampling: Sampling::Shuffle,
-        eval_every: 1,
+        eval_every: sweep::config::EvalEvery::Epochs(1),
         seed: 0,
         data_seed: 0,
         ..RunParams::default()
@@ -156,7 +156,7 @@ fn eval_every_evaluates_those_epochs_and_the_last() {
     let data = crate::util::mnist().clone();
     let params = RunParams {
         epochs: 5,
-        eval_every: 2,
+        eval_every: sweep::config::EvalEvery::Epochs(2),
         hidden_size: 32,
         ..small()
     };
@@ -188,7 +188,7 @@ fn networks_memorise_random_labels_and_scrambled_pixels_and_test_at_chance() {
         hidden_layers: 1,
         hidden_size: 512,
         epochs: 100,
-        eval_every: 100,
+        eval_every: sweep::config::EvalEvery::Epochs(100),
         optimizer: "momentum".parse().unwrap(),
         learning_rate: 0.05,
         ..RunParams::default()

@@ -5,10 +5,12 @@
 use std::collections::BTreeMap;
 
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::{Chart, DrawResult, TEST_COLOR, TRAIN_COLOR, VALIDATION_COLOR, bold, font};
-use crate::config::Key;
+use crate::config::{EvalEvery, Key};
 use crate::report::stats::Stat;
 use crate::report::summary::Config;
 
@@ -38,6 +40,16 @@ pub struct CurvesChart {
     columns: usize,
     epochs: f64,
     y_low: f64,
+    /// Epochs on a log axis: the runs were evaluated at log-spaced epochs.
+    log_epochs: bool,
+}
+
+/// Whether epochs are best drawn on a log axis: some runs were evaluated
+/// at log-spaced epochs (`eval_every = { log = n }`).
+pub fn log_epoch_axis(configs: &[Config]) -> bool {
+    configs
+        .iter()
+        .any(|c| matches!(c.params.eval_every, EvalEvery::Log(_)))
 }
 
 /// Mean and band of a metric per epoch over the finished seeds.
@@ -115,6 +127,7 @@ impl CurvesChart {
             columns,
             epochs,
             y_low: ((lowest - 2.0) / 5.0).floor().max(0.0) * 5.0,
+            log_epochs: log_epoch_axis(configs),
         })
     }
 
@@ -159,54 +172,74 @@ impl Chart for CurvesChart {
             // they stay inside their panel (about 0.6 em per character).
             let width = f64::from(cell.dim_in_pixel().0);
             let size = (width / (0.6 * caption.chars().count().max(1) as f64)).clamp(11.0, 18.0);
-            let mut chart = ChartBuilder::on(cell)
+            let mut builder = ChartBuilder::on(cell);
+            builder
                 .caption(caption, bold(size))
                 .margin(12)
                 .x_label_area_size(45)
-                .y_label_area_size(55)
-                .build_cartesian_2d(1.0..x_max, self.y_low..100.5)?;
-            chart
-                .configure_mesh()
-                .x_labels(5)
-                .y_labels(5)
-                .x_desc("epoch")
-                .x_label_formatter(&|x| format!("{x:.0}"))
-                .y_label_formatter(&|y| format!("{y:.0} %"))
-                .label_style(font(16.0))
-                .axis_desc_style(font(16.0))
-                .bold_line_style(RGBColor(225, 225, 225))
-                .light_line_style(RGBColor(245, 245, 245))
-                .draw()?;
-            if panel.seeds == 0 {
-                cell.draw(&Text::new(
-                    "no finished seeds",
-                    (120, 150),
-                    font(20.0).color(&RED),
-                ))?;
-                continue;
-            }
-            for (points, color) in [
-                (&panel.train, TRAIN_COLOR),
-                (&panel.validation, VALIDATION_COLOR),
-                (&panel.test, TEST_COLOR),
-            ] {
-                if points.is_empty() {
-                    continue;
-                }
-                if panel.seeds > 1 {
-                    let band: Vec<(f64, f64)> = points
-                        .iter()
-                        .map(|p| (p.0, p.3))
-                        .chain(points.iter().rev().map(|p| (p.0, p.2)))
-                        .collect();
-                    chart.draw_series(std::iter::once(Polygon::new(band, color.mix(0.2))))?;
-                }
-                chart.draw_series(LineSeries::new(
-                    points.iter().map(|p| (p.0, p.1)),
-                    color.stroke_width(2),
-                ))?;
+                .y_label_area_size(55);
+            let y = self.y_low..100.5;
+            if self.log_epochs {
+                let chart = builder.build_cartesian_2d((1.0..x_max).log_scale(), y)?;
+                draw_panel(chart, panel, cell)?;
+            } else {
+                let chart = builder.build_cartesian_2d(1.0..x_max, y)?;
+                draw_panel(chart, panel, cell)?;
             }
         }
         Ok(())
     }
+}
+
+/// One panel's mesh and curves, on a linear or a log epoch axis.
+fn draw_panel<DB: DrawingBackend, X>(
+    mut chart: ChartContext<'_, DB, Cartesian2d<X, RangedCoordf64>>,
+    panel: &Panel,
+    cell: &DrawingArea<DB, Shift>,
+) -> DrawResult<DB>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .x_labels(5)
+        .y_labels(5)
+        .x_desc("epoch")
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| format!("{y:.0} %"))
+        .label_style(font(16.0))
+        .axis_desc_style(font(16.0))
+        .bold_line_style(RGBColor(225, 225, 225))
+        .light_line_style(RGBColor(245, 245, 245))
+        .draw()?;
+    if panel.seeds == 0 {
+        cell.draw(&Text::new(
+            "no finished seeds",
+            (120, 150),
+            font(20.0).color(&RED),
+        ))?;
+        return Ok(());
+    }
+    for (points, color) in [
+        (&panel.train, TRAIN_COLOR),
+        (&panel.validation, VALIDATION_COLOR),
+        (&panel.test, TEST_COLOR),
+    ] {
+        if points.is_empty() {
+            continue;
+        }
+        if panel.seeds > 1 {
+            let band: Vec<(f64, f64)> = points
+                .iter()
+                .map(|p| (p.0, p.3))
+                .chain(points.iter().rev().map(|p| (p.0, p.2)))
+                .collect();
+            chart.draw_series(std::iter::once(Polygon::new(band, color.mix(0.2))))?;
+        }
+        chart.draw_series(LineSeries::new(
+            points.iter().map(|p| (p.0, p.1)),
+            color.stroke_width(2),
+        ))?;
+    }
+    Ok(())
 }

@@ -10,6 +10,7 @@ mod axis;
 mod curves;
 mod heatmap;
 mod lines;
+mod norms;
 mod scatter;
 
 use std::sync::OnceLock;
@@ -126,19 +127,33 @@ pub fn figures(
     }
 }
 
-/// Learning curves, one panel per configuration (when there are not too many).
-fn learning_curves(sweep: &str, keys: &[Key], configs: &[Config]) -> Result<Option<Figure>> {
+/// Learning curves, one panel per configuration (when there are not too
+/// many); for runs evaluated at log-spaced epochs, on a log epoch axis and
+/// with the norm of the parameters beside them.
+fn learning_curves(sweep: &str, keys: &[Key], configs: &[Config]) -> Result<Vec<Figure>> {
     let Some(curves) = curves::CurvesChart::new(sweep, keys, configs) else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
-    render(
+    let log_epochs = curves::log_epoch_axis(configs);
+    let axis = if log_epochs { " (log epoch axis)" } else { "" };
+    let mut figures = vec![render(
         "learning_curves".into(),
-        "Training, validation (when held out) and test accuracy per epoch, one panel per \
-         configuration: mean over seeds with a 95 % confidence band."
-            .into(),
+        format!(
+            "Training, validation (when held out) and test accuracy per epoch{axis}, one panel \
+             per configuration: mean over seeds with a 95 % confidence band."
+        ),
         &curves,
-    )
-    .map(Some)
+    )?];
+    if log_epochs && let Some(norms) = norms::NormChart::new(sweep, configs, log_epochs) {
+        figures.push(render(
+            "weight_norm".into(),
+            "The L2 norm of every weight and bias per evaluated epoch (log epoch axis), one \
+             line per configuration, mean over seeds."
+                .into(),
+            &norms,
+        )?);
+    }
+    Ok(figures)
 }
 
 /// The scatter plots of a random or Sobol search: gap and test accuracy
