@@ -69,6 +69,8 @@ fn record(seed: u64) -> FinishedRun {
             eval_seconds: 0.012_345,
             test_predictions: None,
             kernel: "matrixmultiply/fma".into(),
+            forgetting: None,
+            forgetting_counts: None,
         },
     )
 }

@@ -22,6 +22,9 @@ const TEXT_KEYS: &[&str] = &["name", "description"];
 /// Top-level `save_predictions = true`: keep each run's test predictions
 /// (not a setting: it changes no number, and no run id).
 const SAVE_PREDICTIONS: &str = "save_predictions";
+/// Top-level `save_forgetting = true`: keep each run's forgetting events
+/// per training image (not a setting either).
+const SAVE_FORGETTING: &str = "save_forgetting";
 /// Top-level `kernel = "auto" | "gemm" | "matrixmultiply"`: the GEMM
 /// kernel a new results folder trains with (not a setting: it changes no
 /// run id, only the last bits of the numbers).
@@ -38,17 +41,8 @@ impl<'k> Parser<'_> {
                 k if SECTIONS.contains(&k) => self.section(key, value, &mut draft)?,
                 "compare" => draft.baseline = self.compare_table(value)?,
                 "search" => draft.search = Some(value),
-                SAVE_PREDICTIONS => {
-                    draft.save_predictions = value.as_bool().ok_or_else(|| {
-                        self.error(
-                            &at,
-                            format!(
-                                "`{SAVE_PREDICTIONS}` must be true or false, got {} {value}",
-                                value.type_str()
-                            ),
-                        )
-                    })?;
-                }
+                SAVE_PREDICTIONS => draft.save_predictions = self.flag(key, value, &at)?,
+                SAVE_FORGETTING => draft.save_forgetting = self.flag(key, value, &at)?,
                 KERNEL => draft.kernel = Some(self.kernel(value, &at)?),
                 "grid" => self.grid(value, &mut draft)?,
                 k if DATA_KEYS.contains(&k) => self.data_key(key, value, at, &mut draft)?,
@@ -148,6 +142,19 @@ impl<'k> Parser<'_> {
         Ok(())
     }
 
+    /// A top-level `true` or `false`.
+    fn flag(&self, key: &str, value: &toml::Value, at: &At) -> Result<bool> {
+        value.as_bool().ok_or_else(|| {
+            self.error(
+                at,
+                format!(
+                    "`{key}` must be true or false, got {} {value}",
+                    value.type_str()
+                ),
+            )
+        })
+    }
+
     /// The top-level `kernel`.
     fn kernel(&self, value: &toml::Value, at: &At) -> Result<KernelRequest> {
         value
@@ -170,7 +177,17 @@ impl<'k> Parser<'_> {
         let valid = TEXT_KEYS
             .iter()
             .chain(SECTIONS)
-            .chain(["grid", "search", "compare", SAVE_PREDICTIONS, KERNEL].iter())
+            .chain(
+                [
+                    "grid",
+                    "search",
+                    "compare",
+                    SAVE_PREDICTIONS,
+                    SAVE_FORGETTING,
+                    KERNEL,
+                ]
+                .iter(),
+            )
             .chain(DATA_KEYS)
             .chain([RANDOM_LABELS].iter())
             .copied()
@@ -180,7 +197,7 @@ impl<'k> Parser<'_> {
             at,
             format!(
                 "unknown key `{key}`{hint}; the top level takes name, description, the \
-                 tables [data], [model], [train], [grid], [search] and [compare], save_predictions, kernel, or any setting"
+                 tables [data], [model], [train], [grid], [search] and [compare], save_predictions, save_forgetting, kernel, or any setting"
             ),
         )
     }
@@ -200,13 +217,14 @@ impl<'k> Parser<'_> {
                 at,
                 format!("`{key}` belongs in [data] (or at the top level), not in [{section}]"),
             )),
-            None if [KERNEL, SAVE_PREDICTIONS].contains(&key) => Err(self.error_on_key(
-                at,
-                format!(
-                    "`{key}` belongs at the top level, before any [table]: it is not a setting \
+            None if [KERNEL, SAVE_PREDICTIONS, SAVE_FORGETTING].contains(&key) => Err(self
+                .error_on_key(
+                    at,
+                    format!(
+                        "`{key}` belongs at the top level, before any [table]: it is not a setting \
                      of the runs (it changes no run id), not in [{section}]"
-                ),
-            )),
+                    ),
+                )),
             None => {
                 let mut valid: Vec<&str> = Key::ALL
                     .iter()

@@ -100,6 +100,9 @@ pub struct Experiment {
     /// Whether each run's test predictions are kept (`save_predictions`),
     /// for McNemar's test between single runs.
     pub save_predictions: bool,
+    /// Whether each run's forgetting events per training image are kept
+    /// (`save_forgetting`).
+    pub save_forgetting: bool,
     /// The GEMM kernel asked for (`kernel`), if the file names one.
     pub kernel: Option<KernelRequest>,
 }

@@ -49,6 +49,7 @@ pub(super) struct Draft<'k> {
     pub(super) baseline: Vec<(Key, String, At<'k>)>,
     pub(super) search: Option<&'k toml::Value>,
     pub(super) save_predictions: bool,
+    pub(super) save_forgetting: bool,
     pub(super) kernel: Option<KernelRequest>,
 }
 
@@ -131,6 +132,7 @@ impl Parser<'_> {
             search,
             sampled,
             save_predictions: draft.save_predictions,
+            save_forgetting: draft.save_forgetting,
             kernel: draft.kernel,
         })
     }

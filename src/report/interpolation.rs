@@ -246,6 +246,7 @@ mod tests {
                 epoch_rows: None,
                 sha256: Default::default(),
                 kernel: None,
+                forgetting: None,
             },
             epochs: vec![EpochMetrics {
                 epoch: 1,

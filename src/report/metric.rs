@@ -72,4 +72,10 @@ metrics! {
     TrainAccClean = "train_acc_clean", |r| r.final_epoch().and_then(|e| e.train_acc_clean);
     /// Final fraction of corrupted labels fitted (label noise).
     NoisyFit = "noisy_fit", |r| r.final_epoch().and_then(|e| e.noisy_fit);
+    /// Fraction of training images learned and never forgotten.
+    Unforgettable = "unforgettable", |r| r.done.forgetting.map(|f| f.unforgettable);
+    /// Forgetting events per training image.
+    MeanForgetting = "mean_forgetting", |r| r.done.forgetting.map(|f| f.mean_events);
+    /// AUC of the forgetting count as a detector of corrupted labels.
+    NoisyAuc = "noisy_auc", |r| r.done.forgetting.and_then(|f| f.noisy_auc);
 }

@@ -283,6 +283,7 @@ mod tests {
                 epoch_rows: None,
                 sha256: Default::default(),
                 kernel: None,
+                forgetting: None,
             },
             // The best epoch is the first one, 0.01 above the final one.
             epochs: vec![epoch(1, test_acc + 0.01), epoch(2, test_acc)],

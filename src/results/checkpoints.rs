@@ -110,3 +110,40 @@ impl ResultsDir {
         body.strip_prefix(PREDICTIONS_MAGIC).map(<[u8]>::to_vec)
     }
 }
+/// File name of a run's forgetting counts, in its run folder.
+pub const FORGETTING_FILE: &str = "forgetting.bin";
+
+/// First bytes of a forgetting file.
+const FORGETTING_MAGIC: &[u8] = b"sweep forgetting 1\n";
+
+impl ResultsDir {
+    /// Saves run `id`'s forgetting events per training image (in the order
+    /// of its sorted training indices; `u32::MAX` for one never learned):
+    /// a magic line, one little-endian u32 per image, then SHA-256 of all
+    /// that. Written before the run's record.
+    pub fn save_forgetting(&self, id: &str, counts: &[u32]) -> Result<()> {
+        let dir = self.run_dir(id);
+        fs::create_dir_all(&dir)?;
+        let mut bytes = FORGETTING_MAGIC.to_vec();
+        bytes.extend(counts.iter().flat_map(|c| c.to_le_bytes()));
+        let digest = Sha256::digest(&bytes);
+        bytes.extend_from_slice(&digest);
+        write_atomic(&dir.join(FORGETTING_FILE), &bytes)
+    }
+
+    /// Run `id`'s forgetting counts, if it saved them and the file is whole.
+    pub fn load_forgetting(&self, id: &str) -> Option<Vec<u32>> {
+        let bytes = read_bounded(&self.run_dir(id).join(FORGETTING_FILE), limits::GRID).ok()?;
+        let body = bytes.get(..bytes.len().checked_sub(32)?)?;
+        if Sha256::digest(body)[..] != bytes[body.len()..] {
+            return None;
+        }
+        let counts = body.strip_prefix(FORGETTING_MAGIC)?;
+        (counts.len() % 4 == 0).then(|| {
+            counts
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
+        })
+    }
+}

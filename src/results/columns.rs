@@ -5,7 +5,7 @@
 
 use super::record::FinishedRun;
 use super::tables::{csv_text, num, spreadsheet_time};
-use crate::train::EpochMetrics;
+use crate::train::{EpochMetrics, ForgettingSummary};
 
 /// A finished run as the columns read it: with its last evaluated epoch
 /// and the best one (as [`FinishedRun::best_epoch`] picks it) found once.
@@ -49,7 +49,7 @@ fn count(n: Option<usize>) -> String {
 
 /// The columns of `runs.csv` after the settings, in order. Columns added
 /// after sweep 0.2.0 come after its own.
-pub const RUN_COLUMNS: [(&str, Cell); 30] = [
+pub const RUN_COLUMNS: [(&str, Cell); 33] = [
     ("train_samples", |r| r.run.done.train_samples.to_string()),
     ("epochs_done", |r| r.last.map_or(0, |e| e.epoch).to_string()),
     ("diverged_epoch", |r| count(r.run.done.diverged_epoch)),
@@ -91,4 +91,21 @@ pub const RUN_COLUMNS: [(&str, Cell); 30] = [
     }),
     ("final_noisy_fit", |r| maybe(r.last, |e| e.noisy_fit)),
     ("kernel", |r| csv_text(r.run.done.kernel_label())),
+    ("unforgettable", |r| {
+        forgetting(r, |f| Some(f.unforgettable))
+    }),
+    ("mean_forgetting", |r| {
+        forgetting(r, |f| Some(f.mean_events))
+    }),
+    ("noisy_auc", |r| forgetting(r, |f| f.noisy_auc)),
 ];
+
+/// A number from the run's forgetting summary, or an empty cell.
+fn forgetting(r: &RunView, value: fn(&ForgettingSummary) -> Option<f64>) -> String {
+    r.run
+        .done
+        .forgetting
+        .as_ref()
+        .and_then(value)
+        .map_or(String::new(), num)
+}

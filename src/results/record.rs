@@ -18,7 +18,7 @@ use super::ResultsDir;
 use crate::config::{RunParams, RunSpec, StopMetric};
 use crate::data::hex;
 use crate::files::{Prepared, ReadError, limits, read_bounded, write_atomic, write_plain};
-use crate::train::{self, EpochMetrics, RunOutcome, Status};
+use crate::train::{self, EpochMetrics, ForgettingSummary, RunOutcome, Status};
 
 /// File name of the per-run completion marker.
 pub const DONE_FILE: &str = "done.json";
@@ -78,6 +78,11 @@ pub struct RunDone {
     /// runs trained with matrixmultiply ([`RunDone::kernel_label`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernel: Option<String>,
+    /// What the run's forgetting counts come to (absent in records written
+    /// before sweep 0.5, for failed runs and for runs paused at a halving
+    /// rung).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forgetting: Option<ForgettingSummary>,
 }
 
 impl RunDone {
@@ -125,6 +130,7 @@ impl FinishedRun {
                 epoch_rows: None,
                 sha256: BTreeMap::new(),
                 kernel: (!outcome.kernel.is_empty()).then_some(outcome.kernel),
+                forgetting: outcome.forgetting,
             },
             epochs: outcome.epochs,
         }
@@ -148,6 +154,7 @@ impl FinishedRun {
                 epoch_rows: None,
                 sha256: BTreeMap::new(),
                 kernel: Some(kernel),
+                forgetting: None,
             },
             epochs: Vec::new(),
         }

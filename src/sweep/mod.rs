@@ -625,6 +625,7 @@ impl Workers<'_> {
                 from: from.as_ref(),
                 until: self.until,
                 keep_predictions: exp.save_predictions,
+                keep_forgetting: exp.save_forgetting,
                 idle_threads: Some(&idle_threads),
             };
             let on_epoch = &mut |m: &train::EpochMetrics| self.progress.epoch(&line, m);
@@ -649,6 +650,9 @@ impl Workers<'_> {
             Ok(Ok(span)) => {
                 if let Some(classes) = &span.outcome.test_predictions {
                     results.save_predictions(&spec.id, classes)?;
+                }
+                if let Some(counts) = &span.outcome.forgetting_counts {
+                    results.save_forgetting(&spec.id, counts)?;
                 }
                 FinishedRun::new(spec, span.outcome)
             }

@@ -178,6 +178,8 @@ impl Checkpoint {
                 train_seconds: h.train_seconds,
                 eval_seconds: h.eval_seconds,
                 test_predictions: None,
+                forgetting: None,
+                forgetting_counts: None,
                 kernel: h.kernel,
             },
         })

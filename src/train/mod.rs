@@ -21,6 +21,7 @@ use crate::nn::Kernel;
 mod checkpoint;
 mod corruption;
 mod evaluate;
+mod forgetting;
 mod inputs;
 mod run;
 mod watch;
@@ -28,6 +29,7 @@ mod watch;
 pub use checkpoint::Checkpoint;
 pub use corruption::{PixelCorruption, TrainingLabels, corruption_seed, training_labels};
 pub use evaluate::{Evaluation, Images, evaluate, evaluate_against, predict};
+pub use forgetting::{ForgettingSummary, roc_auc};
 pub use inputs::{InputMap, pixel_table};
 use run::Run;
 
@@ -165,6 +167,12 @@ pub struct RunOutcome {
     /// ([`Kernel::label`]); both, joined by `+`, when it was paused on one
     /// machine and continued on another whose instruction set differs.
     pub kernel: String,
+    /// What its forgetting counts come to (`None` for a run continued from
+    /// a checkpoint, whose counts before the pause are not kept).
+    pub forgetting: Option<ForgettingSummary>,
+    /// The forgetting events of each training image, when asked for
+    /// (`save_forgetting`): `u32::MAX` for an image never learned.
+    pub forgetting_counts: Option<Vec<u32>>,
 }
 
 /// The images of the training split a run trains on and validates on.
@@ -271,6 +279,8 @@ pub struct TrainOptions<'a> {
     pub until: Option<usize>,
     /// Keep the class predicted for each test image when the run ends.
     pub keep_predictions: bool,
+    /// Keep the forgetting events of each training image when the run ends.
+    pub keep_forgetting: bool,
     /// Asked at each evaluation: whether some thread of the pool has no run
     /// of its own, so that spreading the evaluation's chunks over the pool
     /// helps (`None`: always spread). The bits are the same either way.
@@ -286,6 +296,7 @@ impl TrainOptions<'_> {
             from: None,
             until: None,
             keep_predictions: false,
+            keep_forgetting: false,
             idle_threads: None,
         }
     }
@@ -320,6 +331,7 @@ pub fn train_until(
         .from
         .and_then(|checkpoint| Run::resume(params, data, kernel, checkpoint))
         .unwrap_or_else(|| Run::new(params, data, kernel));
+    run.keep_forgetting(options.keep_forgetting);
     let last = params.epochs;
     let until = options
         .until

@@ -11,6 +11,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::corruption::{PixelCorruption, TrainingLabels, training_labels};
 use super::evaluate::{Images, evaluate_against, predict};
+use super::forgetting::Forgetting;
 use super::inputs::{InputMap, gather};
 use super::watch::Watch;
 use super::{Checkpoint, DataSplit, EpochMetrics, RunOutcome, Status, data_split};
@@ -45,6 +46,12 @@ pub(super) struct Run<'a> {
     order: Vec<u32>,
     batch_rng: ChaCha8Rng,
     watch: Option<Watch>,
+    /// Forgetting events per training image, counted over the whole run
+    /// (`None` for a run continued from a checkpoint: its counts before the
+    /// pause are not kept).
+    forgetting: Option<Forgetting>,
+    /// Whether the counts per image go into the outcome when it ends.
+    keep_forgetting: bool,
     outcome: RunOutcome,
     epochs_done: usize,
 }
@@ -57,6 +64,8 @@ struct StepBuffers {
     labels: Vec<u8>,
     /// The indices drawn for a step when sampling with replacement.
     drawn: Vec<u32>,
+    /// The class predicted for each image of the step (for forgetting).
+    classes: Vec<u8>,
 }
 
 /// One epoch trained: which, at what rate, in how long, and whether the
@@ -102,6 +111,7 @@ impl<'a> Run<'a> {
             grads: Gradients::new(&model, batch),
             labels: vec![0u8; batch],
             drawn: vec![0u32; batch],
+            classes: vec![0u8; batch],
         };
         let outcome = RunOutcome {
             status: Status::Finished,
@@ -114,6 +124,8 @@ impl<'a> Run<'a> {
             eval_seconds: 0.0,
             test_predictions: None,
             kernel: kernel.label(),
+            forgetting: None,
+            forgetting_counts: None,
         };
         Run {
             params,
@@ -132,6 +144,8 @@ impl<'a> Run<'a> {
             split,
             batch_rng,
             watch: params.early_stopping.map(Watch::new),
+            forgetting: Some(Forgetting::new(n)),
+            keep_forgetting: false,
             outcome,
             epochs_done: 0,
             model,
@@ -170,6 +184,7 @@ impl<'a> Run<'a> {
         run.outcome = ck.outcome.clone();
         run.outcome.kernel = continued_kernel(&run.outcome.kernel, here);
         run.epochs_done = ck.epoch;
+        run.forgetting = None;
         Some(run)
     }
 
@@ -221,6 +236,15 @@ impl<'a> Run<'a> {
             }
             let model = &mut self.model;
             model.forward_with(&mut b.acts, batch, b.dropout.as_ref());
+            if let Some(forgetting) = self.forgetting.as_mut() {
+                model.predictions(&b.acts, &mut b.classes[..batch]);
+                let right = b.classes.iter().zip(&b.labels).map(|(c, l)| c == l);
+                for (image, right) in indices.iter().zip(right) {
+                    if let Ok(slot) = self.split.train.binary_search(image) {
+                        forgetting.present(slot, right);
+                    }
+                }
+            }
             // backward gives the data gradient; the decay λW joins it in the update.
             let score = model.backward_with(
                 &mut b.acts,
@@ -334,20 +358,47 @@ impl<'a> Run<'a> {
 
     /// The outcome of a run that ended after its last epoch.
     pub(super) fn finished(self) -> RunOutcome {
-        self.outcome
+        self.ended()
     }
 
     /// The outcome of a run whose loss stopped being finite in `epoch`.
     pub(super) fn diverged(mut self, epoch: usize) -> RunOutcome {
         self.outcome.status = Status::Diverged;
         self.outcome.diverged_epoch = Some(epoch);
-        self.outcome
+        self.ended()
     }
 
     /// The outcome of a run early stopping ended after `epoch`.
     pub(super) fn stopped_early(mut self, epoch: usize) -> RunOutcome {
         self.outcome.stopped_epoch = Some(epoch);
+        self.ended()
+    }
+
+    /// The outcome of a run that ended, with what its forgetting counts
+    /// come to.
+    fn ended(mut self) -> RunOutcome {
+        if let Some(forgetting) = &self.forgetting {
+            let corrupted = &self.trained_on.corrupted;
+            let flags: Vec<bool> = match corrupted.is_empty() {
+                true => Vec::new(),
+                false => self
+                    .split
+                    .train
+                    .iter()
+                    .map(|i| corrupted.binary_search(i).is_ok())
+                    .collect(),
+            };
+            self.outcome.forgetting = Some(forgetting.summary(&flags));
+            if self.keep_forgetting {
+                self.outcome.forgetting_counts = Some(forgetting.counts());
+            }
+        }
         self.outcome
+    }
+
+    /// Keep the counts per image in the outcome when the run ends.
+    pub(super) fn keep_forgetting(&mut self, keep: bool) {
+        self.keep_forgetting = keep;
     }
 
     /// The outcome so far and the state to continue from.

@@ -340,3 +340,62 @@ fn a_damaged_checkpoint_is_refused() {
     assert!(err.contains("checksum"), "{err}");
     assert!(Checkpoint::from_bytes(&bytes[..10]).is_err());
 }
+
+#[test]
+fn forgetting_counts_are_kept_and_their_summary_and_noisy_auc_follow_from_them() {
+    use crate::util::{Sandbox, Table, mnist};
+    let sb = Sandbox::new();
+    let file = sb.write(
+        "forget.toml",
+        "name = \"forget\"\nsave_forgetting = true\n\
+         [data]\ntrain_subset = 500\nlabel_noise = 0.2\n\
+         [model]\nhidden = [32]\n\
+         [train]\nepochs = 15\nbatch_size = 50\nlearning_rate = 0.1\n",
+    );
+    sb.run(&file, &[]);
+    let root = sb.out().join("forget");
+    let runs = Table::read(&root.join("runs.csv"));
+    let cell = |name: &str| -> f64 { runs.column(name)[0].parse().unwrap() };
+    let id = runs.column("run_id")[0].to_string();
+    let counts = sweep::results::ResultsDir::new(root, "mnist")
+        .load_forgetting(&id)
+        .unwrap();
+    assert_eq!(counts.len(), 500);
+
+    // The summary, recomputed from the counts (u32::MAX: never learned).
+    let n = counts.len() as f64;
+    let unforgettable = counts.iter().filter(|&&c| c == 0).count() as f64 / n;
+    let events: f64 = counts
+        .iter()
+        .filter(|&&c| c != u32::MAX)
+        .map(|&c| f64::from(c))
+        .sum();
+    assert!((cell("unforgettable") - unforgettable).abs() < 1e-12);
+    assert!((cell("mean_forgetting") - events / n).abs() < 1e-12);
+
+    // The AUC over every (corrupted, clean) pair, ties as halves, with the
+    // corrupted images found by the library's own labelling.
+    let exp = sweep::config::Experiment::load(&file).unwrap();
+    let params = &exp.runs[0].params;
+    let split = sweep::train::data_split(params, mnist().train.len());
+    let labels = sweep::train::training_labels(params, &mnist().train.labels, &split.train);
+    let corrupted: Vec<bool> = split
+        .train
+        .iter()
+        .map(|i| labels.corrupted.binary_search(i).is_ok())
+        .collect();
+    let (mut wins, mut pairs) = (0.0, 0.0);
+    for (a, _) in counts.iter().zip(&corrupted).filter(|(_, c)| **c) {
+        for (b, _) in counts.iter().zip(&corrupted).filter(|(_, c)| !**c) {
+            pairs += 1.0;
+            wins += match a.cmp(b) {
+                std::cmp::Ordering::Greater => 1.0,
+                std::cmp::Ordering::Equal => 0.5,
+                std::cmp::Ordering::Less => 0.0,
+            };
+        }
+    }
+    assert!((cell("noisy_auc") - wins / pairs).abs() < 1e-12);
+    // Corrupted labels are forgotten (or never learned) more often.
+    assert!(wins / pairs > 0.6, "{}", wins / pairs);
+}
