@@ -294,7 +294,7 @@ mod tests {
              optimizer, learning_rate, lr_schedule, lr_step_epochs, lr_step_factor, \
              warmup_epochs, momentum, beta1, beta2, eps, lambda, weight_decay, dropout, \
              input_dropout, max_norm, sampling, \
-             early_stopping, eval_every, seed (exp/x.toml, line 3, column 1)"
+             early_stopping, eval_every, seed, stop_at_train_loss (exp/x.toml, line 3, column 1)"
         );
         let err = parse("[grid]\nlearnig_rate = [0.1]\n").unwrap_err();
         assert!(

@@ -786,6 +786,13 @@ settings! {
         sweepable: true, label: "initialisation scale α", short: "α", tag: "alpha",
         plot: PlotAxis::Log, applies: None,
     }
+    /// Stop a run at the first evaluation whose training loss is at most
+    /// this (Jiang et al. compare networks trained to the same fit);
+    /// recorded like early stopping. Absent = train every epoch.
+    StopAtTrainLoss stop_at_train_loss: Option<f64> = None, {
+        section: "train", kind: POSITIVE, sweepable: true, label: "stop at training loss",
+        short: "stop loss", tag: "stop_loss", plot: PlotAxis::Log, applies: None,
+    }
 }
 
 /// The settings sweep 0.1 had, whose full text made its run ids.

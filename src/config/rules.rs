@@ -143,10 +143,14 @@ impl Parser<'_> {
                     ),
                 ));
             }
-            if p.early_stopping.is_some() {
+            if p.early_stopping.is_some() || p.stop_at_train_loss.is_some() {
+                let key = match p.early_stopping {
+                    Some(_) => "early_stopping",
+                    None => "stop_at_train_loss",
+                };
                 return Err(self.error(
                     &at,
-                    "successive halving decides when runs stop; remove `early_stopping`".into(),
+                    format!("successive halving decides when runs stop; remove `{key}`"),
                 ));
             }
             let rungs = halving.rungs();

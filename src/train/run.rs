@@ -328,10 +328,15 @@ impl<'a> Run<'a> {
         finite.then_some(metrics)
     }
 
-    /// Whether early stopping ends the run after `metrics` (never without
-    /// `early_stopping`).
+    /// Whether the run stops after `metrics`: early stopping says so, or
+    /// the training loss reached `stop_at_train_loss`.
     pub(super) fn should_stop_early(&mut self, metrics: &EpochMetrics) -> bool {
-        self.watch.as_mut().is_some_and(|w| w.should_stop(metrics))
+        let watched = self.watch.as_mut().is_some_and(|w| w.should_stop(metrics));
+        let fitted = self
+            .params
+            .stop_at_train_loss
+            .is_some_and(|x| metrics.train_loss <= x);
+        watched || fitted
     }
 
     /// Keeps the class the network predicts for each test image: the class,

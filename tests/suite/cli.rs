@@ -944,3 +944,27 @@ fn log_spaced_evaluation_records_those_epochs_with_the_weight_norm_in_the_same_b
     // The learning curves go on a log epoch axis, with the norm beside them.
     assert!(root.join("plots/weight_norm.svg").is_file());
 }
+
+#[test]
+fn a_run_stops_at_the_first_evaluation_that_reaches_stop_at_train_loss() {
+    let sb = Sandbox::new();
+    let file = sb.write(
+        "fit.toml",
+        "name = \"fit\"\n[data]\ntrain_subset = 300\n\
+         [model]\nhidden = [32]\n\
+         [train]\nepochs = 200\nbatch_size = 50\nlearning_rate = 0.1\nstop_at_train_loss = 0.05\n",
+    );
+    sb.run(&file, &[]);
+    let root = sb.out().join("fit");
+    let epochs = Table::read(&root.join("epochs.csv"));
+    let losses = epochs.floats("train_loss");
+    let (last, before) = (losses[losses.len() - 1], &losses[..losses.len() - 1]);
+    assert!(
+        last <= 0.05 && before.iter().all(|&l| l > 0.05),
+        "{losses:?}"
+    );
+    let runs = Table::read(&root.join("runs.csv"));
+    let stopped = runs.column("stopped_epoch")[0];
+    assert_eq!(stopped, losses.len().to_string());
+    assert!(losses.len() < 200);
+}
