@@ -85,31 +85,6 @@ pub const PREDICTIONS_FILE: &str = "predictions.bin";
 /// First bytes of a predictions file.
 const PREDICTIONS_MAGIC: &[u8] = b"sweep predictions 1\n";
 
-impl ResultsDir {
-    /// Saves the class run `id` predicts for each test image: one byte per
-    /// image, after a magic line, then SHA-256 of all that. Written before
-    /// the run's record, so a record never points at a missing file.
-    pub fn save_predictions(&self, id: &str, classes: &[u8]) -> Result<()> {
-        let dir = self.run_dir(id);
-        fs::create_dir_all(&dir)?;
-        let mut bytes = PREDICTIONS_MAGIC.to_vec();
-        bytes.extend_from_slice(classes);
-        let digest = Sha256::digest(&bytes);
-        bytes.extend_from_slice(&digest);
-        write_atomic(&dir.join(PREDICTIONS_FILE), &bytes)
-    }
-
-    /// The test predictions of run `id`, if it saved them and the file is
-    /// whole.
-    pub fn load_predictions(&self, id: &str) -> Option<Vec<u8>> {
-        let bytes = read_bounded(&self.run_dir(id).join(PREDICTIONS_FILE), limits::GRID).ok()?;
-        let body = bytes.get(..bytes.len().checked_sub(32)?)?;
-        if Sha256::digest(body)[..] != bytes[body.len()..] {
-            return None;
-        }
-        body.strip_prefix(PREDICTIONS_MAGIC).map(<[u8]>::to_vec)
-    }
-}
 /// File name of a run's forgetting counts, in its run folder.
 pub const FORGETTING_FILE: &str = "forgetting.bin";
 
@@ -117,33 +92,58 @@ pub const FORGETTING_FILE: &str = "forgetting.bin";
 const FORGETTING_MAGIC: &[u8] = b"sweep forgetting 1\n";
 
 impl ResultsDir {
+    /// Saves the class run `id` predicts for each test image: one byte per
+    /// image, after a magic line, then SHA-256 of all that. Written before
+    /// the run's record, so a record never points at a missing file.
+    pub fn save_predictions(&self, id: &str, classes: &[u8]) -> Result<()> {
+        self.save_checked(id, PREDICTIONS_FILE, PREDICTIONS_MAGIC, classes)
+    }
+
+    /// The test predictions of run `id`, if it saved them and the file is
+    /// whole.
+    pub fn load_predictions(&self, id: &str) -> Option<Vec<u8>> {
+        self.load_checked(id, PREDICTIONS_FILE, PREDICTIONS_MAGIC)
+    }
+
     /// Saves run `id`'s forgetting events per training image (in the order
     /// of its sorted training indices; `u32::MAX` for one never learned):
     /// a magic line, one little-endian u32 per image, then SHA-256 of all
     /// that. Written before the run's record.
     pub fn save_forgetting(&self, id: &str, counts: &[u32]) -> Result<()> {
-        let dir = self.run_dir(id);
-        fs::create_dir_all(&dir)?;
-        let mut bytes = FORGETTING_MAGIC.to_vec();
-        bytes.extend(counts.iter().flat_map(|c| c.to_le_bytes()));
-        let digest = Sha256::digest(&bytes);
-        bytes.extend_from_slice(&digest);
-        write_atomic(&dir.join(FORGETTING_FILE), &bytes)
+        let body: Vec<u8> = counts.iter().flat_map(|c| c.to_le_bytes()).collect();
+        self.save_checked(id, FORGETTING_FILE, FORGETTING_MAGIC, &body)
     }
 
     /// Run `id`'s forgetting counts, if it saved them and the file is whole.
     pub fn load_forgetting(&self, id: &str) -> Option<Vec<u32>> {
-        let bytes = read_bounded(&self.run_dir(id).join(FORGETTING_FILE), limits::GRID).ok()?;
+        let body = self.load_checked(id, FORGETTING_FILE, FORGETTING_MAGIC)?;
+        (body.len() % 4 == 0).then(|| {
+            body.chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
+        })
+    }
+
+    /// Writes `body` as run `id`'s file `name`: `magic`, the body, then
+    /// SHA-256 of both.
+    fn save_checked(&self, id: &str, name: &str, magic: &[u8], body: &[u8]) -> Result<()> {
+        let dir = self.run_dir(id);
+        fs::create_dir_all(&dir)?;
+        let mut bytes = magic.to_vec();
+        bytes.extend_from_slice(body);
+        let digest = Sha256::digest(&bytes);
+        bytes.extend_from_slice(&digest);
+        write_atomic(&dir.join(name), &bytes)
+    }
+
+    /// The body of run `id`'s file `name` written by [`Self::save_checked`],
+    /// if it is there, starts with `magic` and its checksum holds.
+    fn load_checked(&self, id: &str, name: &str, magic: &[u8]) -> Option<Vec<u8>> {
+        let bytes = read_bounded(&self.run_dir(id).join(name), limits::GRID).ok()?;
         let body = bytes.get(..bytes.len().checked_sub(32)?)?;
         if Sha256::digest(body)[..] != bytes[body.len()..] {
             return None;
         }
-        let counts = body.strip_prefix(FORGETTING_MAGIC)?;
-        (counts.len() % 4 == 0).then(|| {
-            counts
-                .chunks_exact(4)
-                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect()
-        })
+        body.strip_prefix(magic).map(<[u8]>::to_vec)
     }
 }
