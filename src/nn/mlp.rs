@@ -165,13 +165,12 @@ impl Mlp {
 
     /// The L2 norm of every parameter, weights and biases: √(Σw² + Σb²).
     pub fn parameter_norm(&self) -> f64 {
-        let squares: f64 = self
-            .layers
-            .iter()
-            .flat_map(|l| l.weights.iter().chain(&l.bias))
-            .map(|&w| f64::from(w) * f64::from(w))
-            .sum();
-        squares.sqrt()
+        sum_of_squares(
+            self.layers
+                .iter()
+                .flat_map(|l| l.weights.iter().chain(&l.bias)),
+        )
+        .sqrt()
     }
 
     /// Multiplies every weight and bias by `factor` (`init_scale`: Liu et
@@ -185,13 +184,7 @@ impl Mlp {
 
     /// The weight-decay penalty `½ λ Σ ‖W‖²` over weight matrices (not biases).
     pub fn penalty(&self, lambda: f64) -> f64 {
-        let squares: f64 = self
-            .layers
-            .iter()
-            .flat_map(|l| &l.weights)
-            .map(|&w| f64::from(w) * f64::from(w))
-            .sum();
-        0.5 * lambda * squares
+        0.5 * lambda * sum_of_squares(self.layers.iter().flat_map(|l| &l.weights))
     }
 
     /// Computes logits for the first `rows` inputs in `acts.input_mut()`;
@@ -425,6 +418,11 @@ pub fn train_flops_per_sample(sizes: &[usize]) -> u64 {
     let all: u64 = products.iter().sum();
     let above_first: u64 = products.iter().skip(1).sum();
     2 * all + 2 * all + 2 * above_first
+}
+
+/// Σx² in double precision, in the order given.
+fn sum_of_squares<'a>(values: impl Iterator<Item = &'a f32>) -> f64 {
+    values.map(|&x| f64::from(x) * f64::from(x)).sum()
 }
 
 /// Floating-point operations of one forward pass per sample.

@@ -52,20 +52,30 @@ pub fn log_epoch_axis(configs: &[Config]) -> bool {
         .any(|c| matches!(c.params.eval_every, EvalEvery::Log(_)))
 }
 
-/// Mean and band of a metric per epoch over the finished seeds.
-fn curve(config: &Config, get: fn(&crate::train::EpochMetrics) -> Option<f64>) -> Vec<CurvePoint> {
+/// The values of a metric per evaluated epoch over the finished seeds (an
+/// epoch a seed lacks, or whose value is absent, is left out for it).
+pub fn values_by_epoch(
+    config: &Config,
+    get: fn(&crate::train::EpochMetrics) -> Option<f64>,
+) -> BTreeMap<usize, Vec<f64>> {
     let mut by_epoch: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
     for run in &config.finished {
         for e in &run.epochs {
             if let Some(value) = get(e) {
-                by_epoch.entry(e.epoch).or_default().push(100.0 * value);
+                by_epoch.entry(e.epoch).or_default().push(value);
             }
         }
     }
     by_epoch
+}
+
+/// Mean and band of a metric per epoch over the finished seeds, in percent.
+fn curve(config: &Config, get: fn(&crate::train::EpochMetrics) -> Option<f64>) -> Vec<CurvePoint> {
+    values_by_epoch(config, get)
         .into_iter()
         .filter_map(|(epoch, values)| {
-            let s = Stat::of(&values);
+            let percent: Vec<f64> = values.iter().map(|v| 100.0 * v).collect();
+            let s = Stat::of(&percent);
             let mean = s.mean?;
             let (lo, hi) = s.ci95.unwrap_or((mean, mean));
             Some((epoch as f64, mean, lo, hi))

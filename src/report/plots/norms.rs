@@ -2,13 +2,12 @@
 //! configuration (mean over seeds): in a grokking run the norm falls while
 //! test accuracy rises, long after training accuracy reached 100 %.
 
-use std::collections::BTreeMap;
-
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
+use super::curves::values_by_epoch;
 use super::{Chart, DrawResult, color, font};
 use crate::report::summary::Config;
 
@@ -63,15 +62,7 @@ impl NormChart {
 
 /// Mean weight norm per evaluated epoch over the finished seeds.
 fn mean_norms(config: &Config) -> Vec<(f64, f64)> {
-    let mut by_epoch: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
-    for run in &config.finished {
-        for e in &run.epochs {
-            if let Some(norm) = e.weight_norm {
-                by_epoch.entry(e.epoch).or_default().push(norm);
-            }
-        }
-    }
-    by_epoch
+    values_by_epoch(config, |e| e.weight_norm)
         .into_iter()
         .map(|(epoch, norms)| (epoch as f64, norms.iter().sum::<f64>() / norms.len() as f64))
         .collect()
