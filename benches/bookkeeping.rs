@@ -64,6 +64,7 @@ fn record(seed: u64) -> FinishedRun {
                 train_acc_clean: None,
                 noisy_fit: None,
                 weight_norm: None,
+                ..EpochMetrics::default()
             }],
             train_seconds: 0.001_234,
             eval_seconds: 0.012_345,
@@ -71,6 +72,7 @@ fn record(seed: u64) -> FinishedRun {
             kernel: "matrixmultiply/fma".into(),
             forgetting: None,
             forgetting_counts: None,
+            measures: None,
         },
     )
 }

@@ -41,8 +41,8 @@ use crate::files::{ReadError, limits, read_user_file};
 use crate::nn::KernelRequest;
 pub use grid::Axis;
 pub use params::{
-    EarlyStopping, EvalEvery, InputCorruption, InputScaling, Key, Kind, NoiseMode, PlotAxis,
-    RunParams, Sampling, StopMetric, Value,
+    EarlyStopping, EvalEvery, InputCorruption, InputScaling, Key, Kind, MeasureSet, NoiseMode,
+    PlotAxis, RunParams, Sampling, StopMetric, Value,
 };
 use parser::Parser;
 pub use search::{Search, SearchRecord};
@@ -294,7 +294,8 @@ mod tests {
              optimizer, learning_rate, lr_schedule, lr_step_epochs, lr_step_factor, \
              warmup_epochs, momentum, beta1, beta2, eps, lambda, weight_decay, dropout, \
              input_dropout, max_norm, sampling, \
-             early_stopping, eval_every, seed, stop_at_train_loss (exp/x.toml, line 3, column 1)"
+             early_stopping, eval_every, seed, stop_at_train_loss, measures, measures_every, \
+             measures_subset (exp/x.toml, line 3, column 1)"
         );
         let err = parse("[grid]\nlearnig_rate = [0.1]\n").unwrap_err();
         assert!(

@@ -26,6 +26,21 @@ choice_enum! {
 }
 
 choice_enum! {
+    /// Which generalization measures a run records (Jiang et al., ICLR
+    /// 2020; [`crate::nn::measures`]).
+    pub enum MeasureSet {
+        /// Norms, distance from initialisation, path-norm, margin and steps:
+        /// one forward pass over the images measured.
+        Norms = "norms",
+        /// Those and the two flatness σ (each a bisection of up to 15 steps
+        /// of 10 noisy passes over the images measured).
+        All = "all",
+        /// None.
+        None = "none",
+    }
+}
+
+choice_enum! {
     /// How pixel bytes become network inputs. The statistics are those of
     /// the run's training images, applied unchanged to validation and test
     /// images.
@@ -465,7 +480,8 @@ word_settings!(
     InputScaling,
     Loss,
     NoiseMode,
-    InputCorruption
+    InputCorruption,
+    MeasureSet
 );
 
 /// `[500, 300]`: how widths are written in files and cells (text that no
@@ -574,6 +590,11 @@ const ADAM_ONLY: Option<Applies> = Some(Applies {
 const STEP_ONLY: Option<Applies> = Some(Applies {
     test: |p| p.lr_schedule == Schedule::Step,
     condition: "lr_schedule = \"step\"",
+});
+/// Applies only when the run records measures.
+const MEASURED: Option<Applies> = Some(Applies {
+    test: |p| p.measures != MeasureSet::None,
+    condition: "measures is not \"none\"",
 });
 /// The equal-width shorthand applies when `hidden` is not given.
 const SHORTHAND_ONLY: Option<Applies> = Some(Applies {
@@ -792,6 +813,27 @@ settings! {
     StopAtTrainLoss stop_at_train_loss: Option<f64> = None, {
         section: "train", kind: POSITIVE, sweepable: true, label: "stop at training loss",
         short: "stop loss", tag: "stop_loss", plot: PlotAxis::Log, applies: None,
+    }
+    /// Which generalization measures a run records at its end: "norms"
+    /// (every one but flatness), "all" (with the two flatness σ) or "none".
+    Measures measures: MeasureSet = MeasureSet::Norms, {
+        section: "train", kind: Kind::Choice(MeasureSet::WORDS), sweepable: true,
+        label: "measures", short: "measures", tag: "measures", plot: PlotAxis::Categorical,
+        applies: None,
+    }
+    /// Also record the measures at every this-many-th evaluation (in
+    /// epochs.csv); absent = at the end only.
+    MeasuresEvery measures_every: Option<usize> = None, {
+        section: "train", kind: Kind::Int { min: 1, max: 1_000_000 }, sweepable: false,
+        label: "measured every", short: "measures every", tag: "measures_every",
+        plot: PlotAxis::Linear, applies: MEASURED,
+    }
+    /// Measure on this many training images (drawn with the data seed);
+    /// absent = all of them.
+    MeasuresSubset measures_subset: Option<usize> = None, {
+        section: "train", kind: Kind::Int { min: 10, max: 100_000_000 }, sweepable: true,
+        label: "images measured", short: "measured images", tag: "measured",
+        plot: PlotAxis::Log, applies: MEASURED,
     }
 }
 
@@ -1322,6 +1364,11 @@ mod tests {
             "early_stopping",
             "eval_every",
             "seed",
+            "init_scale",
+            "stop_at_train_loss",
+            "measures",
+            "measures_every",
+            "measures_subset",
         ];
         let names: Vec<&str> = Key::ALL.iter().map(|k| k.name()).collect();
         assert_eq!(names[..pinned.len()], pinned);

@@ -244,6 +244,20 @@ impl Mlp {
         }
     }
 
+    /// The output margin of each of the first `labels.len()` rows left by
+    /// [`Mlp::forward`]: its label's output minus the largest other.
+    pub fn margins(&self, acts: &Activations, labels: &[u8]) -> Vec<f32> {
+        let outputs = acts.values[self.layers.len()].slice(s![..labels.len(), ..]);
+        outputs
+            .rows()
+            .into_iter()
+            .zip(labels)
+            .map(|(row, &label)| {
+                super::measures::margin(row.as_slice().expect(ROW_MAJOR), label.into())
+            })
+            .collect()
+    }
+
     /// Scores the logits left by [`Mlp::forward`] against `labels`, without
     /// gradients. The logits are left intact.
     pub fn score(&self, acts: &mut Activations, labels: &[u8]) -> BatchScore {

@@ -9,6 +9,7 @@ pub mod dropout;
 pub mod gemm;
 pub mod init;
 pub mod loss;
+pub mod measures;
 pub mod mlp;
 pub mod optim;
 pub mod schedule;

@@ -11,6 +11,7 @@ use crate::report::SweepResults;
 use crate::report::compare::{self, Comparison};
 use crate::report::interpolation::Crossing;
 use crate::report::plots::Figure;
+use crate::report::predictors::{self, Ranking};
 use crate::report::rungs::Rung;
 use crate::report::stats::Stat;
 use crate::report::summary::{Config, Metric, config_keys, selection_metric};
@@ -65,6 +66,8 @@ pub struct Extras<'a> {
     pub comparison: Option<(&'a Config<'a>, &'a [Comparison])>,
     /// The rungs of a successive-halving search.
     pub rungs: Option<&'a [Rung]>,
+    /// Every measure ranked against the gaps, and the plots of the best.
+    pub predictors: Option<(&'a [Ranking], &'a [Figure])>,
 }
 
 /// The page.
@@ -117,6 +120,9 @@ pub fn report_html(
     interpolation_section(&mut h, extras.crossings);
 
     plots_section(&mut h, figures);
+    if let Some((rankings, figures)) = extras.predictors {
+        predictors_section(&mut h, rankings, figures);
+    }
 
     problems(&mut h, results, configs);
     manifest_section(&mut h, results);
@@ -182,16 +188,64 @@ fn plots_section(h: &mut String, figures: &[Figure]) {
         let _ = writeln!(h, "<p>No plots: no run has finished yet.</p>");
     }
     for f in figures {
-        let svg = f.svg.trim_start_matches(|c| c != '<');
+        figure(h, f);
+    }
+}
+
+/// "What predicts the gap": every measure ranked by |Ψ| against the
+/// accuracy gap, with τ against both gaps, and the plots of the best.
+fn predictors_section(h: &mut String, rankings: &[Ranking], figures: &[Figure]) {
+    let _ = writeln!(
+        h,
+        "<h2>What predicts the gap</h2>\n<p>Each generalization measure of the final \
+         networks (Jiang et al., ICLR 2020), ranked by how well it orders the runs' gap: \
+         Kendall's τ<sub>b</sub> over all runs, and the granulated Ψ — for each swept \
+         setting, τ within the groups of runs that differ only in it, averaged over the \
+         groups and then over the settings. Positive: a larger value goes with a larger \
+         gap. Ranked by |Ψ| against the accuracy gap (test error − train error); \
+         <a href=\"measures.csv\">measures.csv</a> has each setting's part and the pairs \
+         behind every number.</p>\n<table>\n<tr><th class=\"text\">measure</th>\
+         <th class=\"text\">what</th><th>Ψ (accuracy gap)</th><th>τ (accuracy gap)</th>\
+         <th>τ (loss gap)</th><th>runs</th><th>pairs behind Ψ</th>\
+         <th class=\"text\">note</th></tr>"
+    );
+    let signed = |x: Option<f64>| x.map_or("—".to_string(), |v| format!("{v:+.2}"));
+    for r in rankings.iter().filter(|r| r.gap == predictors::GAPS[0].0) {
+        let loss = rankings
+            .iter()
+            .find(|o| o.gap == predictors::GAPS[1].0 && o.measure.name == r.measure.name);
         let _ = writeln!(
             h,
-            "<figure id=\"{stem}\">\n{svg}\n<figcaption>{caption} \
-             Files: <a href=\"plots/{stem}.png\">PNG</a>, \
-             <a href=\"plots/{stem}.svg\">SVG</a>.</figcaption>\n</figure>",
-            stem = esc(&f.stem),
-            caption = esc(&f.caption),
+            "<tr><td class=\"text\"><code>{}</code></td><td class=\"text\">{}</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td class=\"text\">{}</td></tr>",
+            r.measure.name,
+            esc(r.measure.words),
+            signed(r.psi()),
+            signed(r.overall.tau_b()),
+            signed(loss.and_then(|l| l.overall.tau_b())),
+            r.runs,
+            r.psi_pairs(),
+            esc(&r.note()),
         );
     }
+    let _ = writeln!(h, "</table>");
+    for f in figures {
+        figure(h, f);
+    }
+}
+
+/// One plot, inline, with its caption and links to its files.
+fn figure(h: &mut String, f: &Figure) {
+    let svg = f.svg.trim_start_matches(|c| c != '<');
+    let _ = writeln!(
+        h,
+        "<figure id=\"{stem}\">\n{svg}\n<figcaption>{caption} \
+         Files: <a href=\"plots/{stem}.png\">PNG</a>, \
+         <a href=\"plots/{stem}.svg\">SVG</a>.</figcaption>\n</figure>",
+        stem = esc(&f.stem),
+        caption = esc(&f.caption),
+    );
 }
 
 /// The decisions of a successive-halving search, rung by rung.

@@ -247,6 +247,7 @@ mod tests {
                 sha256: Default::default(),
                 kernel: None,
                 forgetting: None,
+                measures: None,
             },
             epochs: vec![EpochMetrics {
                 epoch: 1,
@@ -265,6 +266,7 @@ mod tests {
                 train_acc_clean: None,
                 noisy_fit: None,
                 weight_norm: None,
+                ..Default::default()
             }],
         }
     }

@@ -78,4 +78,30 @@ metrics! {
     MeanForgetting = "mean_forgetting", |r| r.done.forgetting.map(|f| f.mean_events);
     /// AUC of the forgetting count as a detector of corrupted labels.
     NoisyAuc = "noisy_auc", |r| r.done.forgetting.and_then(|f| f.noisy_auc);
+    /// ∏ ‖W‖_F of the final network.
+    FrobeniusProduct = "frobenius_product", |r| r.done.measures.as_ref().map(|m| m.frobenius_product());
+    /// ∏ ‖W‖₂ of the final network.
+    SpectralProduct = "spectral_product", |r| r.done.measures.as_ref().map(|m| m.spectral_product());
+    /// Σ ‖W − W₀‖_F.
+    InitDistance = "init_distance", |r| r.done.measures.as_ref().map(|m| m.init_distance);
+    /// The path-norm.
+    PathNorm = "path_norm", |r| r.done.measures.as_ref().map(|m| m.path_norm);
+    /// The 10th percentile of the training images' output margins.
+    Margin = "margin", |r| r.done.measures.as_ref().and_then(|m| m.margin);
+    /// ∏ ‖W‖₂ / margin².
+    SpectralOverMargin = "spectral_over_margin", |r| r.done.measures.as_ref().and_then(|m| m.spectral_over_margin());
+    /// ∏ ‖W‖_F / margin².
+    FrobeniusOverMargin = "frobenius_over_margin", |r| r.done.measures.as_ref().and_then(|m| m.frobenius_over_margin());
+    /// The flatness σ.
+    FlatnessSigma = "flatness_sigma", |r| r.done.measures.as_ref().and_then(|m| m.flatness_sigma);
+    /// The magnitude-aware flatness σ'.
+    MagnitudeSigma = "magnitude_sigma", |r| r.done.measures.as_ref().and_then(|m| m.magnitude_sigma);
+    /// Optimizer steps taken.
+    Steps = "steps", |r| r.done.measures.as_ref().map(|m| m.steps as f64);
+    /// Final train − test loss.
+    GapLoss = "gap_loss", |r| r.final_epoch().map(|e| e.gap_loss);
+    /// The L2 norm of every parameter of the final network.
+    WeightNorm = "weight_norm", |r| r.final_epoch().and_then(|e| e.weight_norm);
+    /// Weights and biases.
+    Parameters = "parameters", |r| r.parameters().map(|p| p as f64);
 }

@@ -9,6 +9,7 @@ pub mod interpolation;
 pub mod mcnemar;
 pub mod metric;
 pub mod plots;
+pub mod predictors;
 pub mod rungs;
 pub mod stats;
 pub mod summary;
@@ -202,11 +203,34 @@ pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
         &configs,
         results.grid.search.as_ref(),
     )?;
+    let rankings = predictors::rank(&configs, &results.swept);
+    let measured = configs
+        .iter()
+        .flat_map(|c| &c.finished)
+        .filter(|r| r.done.measures.is_some())
+        .count();
+    let ranked = measured >= predictors::MIN_RUNS;
+    let predictor_figures = match ranked {
+        true => {
+            let csv = predictors::measures_csv(&rankings, &results.swept)?;
+            write_atomic(&root.join("measures.csv"), &csv)?;
+            plots::predictor_figures(&results.manifest.name, &rankings, &configs, &results.swept)?
+        }
+        false => {
+            // An earlier report's table would no longer match these runs.
+            let stale = root.join("measures.csv");
+            if stale.is_file() {
+                fs::remove_file(&stale)
+                    .with_context(|| format!("cannot remove {}", stale.display()))?;
+            }
+            Vec::new()
+        }
+    };
     let plot_dir = root.join("plots");
     fs::create_dir_all(&plot_dir)
         .with_context(|| format!("cannot create {}", plot_dir.display()))?;
     let mut written = Vec::new();
-    for figure in &figures {
+    for figure in figures.iter().chain(&predictor_figures) {
         for (ext, bytes) in [("svg", figure.svg.as_bytes()), ("png", &figure.png[..])] {
             let path = plot_dir.join(format!("{}.{ext}", figure.stem));
             write_atomic(&path, bytes)?;
@@ -233,6 +257,7 @@ pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
         comparison: comparison
             .as_ref()
             .map(|(base, rows)| (&configs[*base], &rows[..])),
+        predictors: ranked.then_some((&rankings[..], &predictor_figures[..])),
     };
     write_atomic(
         &html,

@@ -267,6 +267,7 @@ mod tests {
             train_acc_clean: None,
             noisy_fit: None,
             weight_norm: None,
+            ..Default::default()
         };
         FinishedRun {
             spec: spec.clone(),
@@ -284,6 +285,7 @@ mod tests {
                 sha256: Default::default(),
                 kernel: None,
                 forgetting: None,
+                measures: None,
             },
             // The best epoch is the first one, 0.01 above the final one.
             epochs: vec![epoch(1, test_acc + 0.01), epoch(2, test_acc)],

@@ -5,7 +5,7 @@
 
 use super::record::FinishedRun;
 use super::tables::{csv_text, num, spreadsheet_time};
-use crate::train::{EpochMetrics, ForgettingSummary};
+use crate::train::{EpochMetrics, ForgettingSummary, Measures};
 
 /// A finished run as the columns read it: with its last evaluated epoch
 /// and the best one (as [`FinishedRun::best_epoch`] picks it) found once.
@@ -49,7 +49,7 @@ fn count(n: Option<usize>) -> String {
 
 /// The columns of `runs.csv` after the settings, in order. Columns added
 /// after sweep 0.2.0 come after its own.
-pub const RUN_COLUMNS: [(&str, Cell); 33] = [
+pub const RUN_COLUMNS: [(&str, Cell); 47] = [
     ("train_samples", |r| r.run.done.train_samples.to_string()),
     ("epochs_done", |r| r.last.map_or(0, |e| e.epoch).to_string()),
     ("diverged_epoch", |r| count(r.run.done.diverged_epoch)),
@@ -98,7 +98,58 @@ pub const RUN_COLUMNS: [(&str, Cell); 33] = [
         forgetting(r, |f| Some(f.mean_events))
     }),
     ("noisy_auc", |r| forgetting(r, |f| f.noisy_auc)),
+    ("frobenius_norms", |r| {
+        measured(r, |m| Some(norms(&m.frobenius)))
+    }),
+    ("spectral_norms", |r| {
+        measured(r, |m| Some(norms(&m.spectral)))
+    }),
+    ("frobenius_product", |r| {
+        measured(r, |m| Some(num(m.frobenius_product())))
+    }),
+    ("spectral_product", |r| {
+        measured(r, |m| Some(num(m.spectral_product())))
+    }),
+    ("init_distance", |r| {
+        measured(r, |m| Some(num(m.init_distance)))
+    }),
+    ("path_norm", |r| measured(r, |m| Some(num(m.path_norm)))),
+    ("margin", |r| measured(r, |m| m.margin.map(num))),
+    ("spectral_over_margin", |r| {
+        measured(r, |m| m.spectral_over_margin().map(num))
+    }),
+    ("frobenius_over_margin", |r| {
+        measured(r, |m| m.frobenius_over_margin().map(num))
+    }),
+    ("flatness_sigma", |r| {
+        measured(r, |m| m.flatness_sigma.map(num))
+    }),
+    ("magnitude_sigma", |r| {
+        measured(r, |m| m.magnitude_sigma.map(num))
+    }),
+    ("steps", |r| measured(r, |m| Some(m.steps.to_string()))),
+    ("measured_images", |r| {
+        measured(r, |m| Some(m.images.to_string()))
+    }),
+    ("measure_seconds", |r| measured(r, |m| Some(num(m.seconds)))),
 ];
+
+/// A cell from the run's measures, or an empty cell.
+fn measured(r: &RunView, cell: fn(&Measures) -> Option<String>) -> String {
+    r.run
+        .done
+        .measures
+        .as_ref()
+        .and_then(cell)
+        .unwrap_or_default()
+}
+
+/// One norm per layer as `[12.5, 3.25]`: text, as `hidden` is written, that
+/// no spreadsheet reads as a number or a date.
+fn norms(values: &[f64]) -> String {
+    let inner: Vec<String> = values.iter().map(|&v| num(v)).collect();
+    format!("[{}]", inner.join(", "))
+}
 
 /// A number from the run's forgetting summary, or an empty cell.
 fn forgetting(r: &RunView, value: fn(&ForgettingSummary) -> Option<f64>) -> String {

@@ -18,7 +18,7 @@ use super::ResultsDir;
 use crate::config::{RunParams, RunSpec, StopMetric};
 use crate::data::hex;
 use crate::files::{Prepared, ReadError, limits, read_bounded, write_atomic, write_plain};
-use crate::train::{self, EpochMetrics, ForgettingSummary, RunOutcome, Status};
+use crate::train::{self, EpochMetrics, ForgettingSummary, Measures, RunOutcome, Status};
 
 /// File name of the per-run completion marker.
 pub const DONE_FILE: &str = "done.json";
@@ -83,6 +83,11 @@ pub struct RunDone {
     /// rung).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forgetting: Option<ForgettingSummary>,
+    /// The generalization measures of the network it ended with (absent
+    /// in records written before sweep 0.6, with `measures = "none"`, and
+    /// for runs that diverged or failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measures: Option<Measures>,
 }
 
 impl RunDone {
@@ -131,6 +136,7 @@ impl FinishedRun {
                 sha256: BTreeMap::new(),
                 kernel: (!outcome.kernel.is_empty()).then_some(outcome.kernel),
                 forgetting: outcome.forgetting,
+                measures: outcome.measures,
             },
             epochs: outcome.epochs,
         }
@@ -155,6 +161,7 @@ impl FinishedRun {
                 sha256: BTreeMap::new(),
                 kernel: Some(kernel),
                 forgetting: None,
+                measures: None,
             },
             epochs: Vec::new(),
         }

@@ -180,6 +180,7 @@ impl Checkpoint {
                 test_predictions: None,
                 forgetting: None,
                 forgetting_counts: None,
+                measures: None,
                 kernel: h.kernel,
             },
         })

@@ -62,6 +62,15 @@ pub fn predict(model: &Mlp, images: Images, spread: bool) -> Vec<u8> {
     .concat()
 }
 
+/// The output margin of `model` on each of `images` against the labels
+/// `source` (one per image of their split), in their order.
+pub fn margins(model: &Mlp, images: Images, source: &[u8], spread: bool) -> Vec<f32> {
+    over_chunks(model, images, source, spread, |acts, _, labels| {
+        model.margins(acts, labels)
+    })
+    .concat()
+}
+
 /// Runs `model` forward over `images` in chunks of [`EVAL_CHUNK`] and
 /// `per_chunk` on each chunk's outputs with its image indices and labels
 /// (read from `source`); the results in order. With `spread`, the chunks

@@ -23,21 +23,23 @@ mod corruption;
 mod evaluate;
 mod forgetting;
 mod inputs;
+mod measures;
 mod run;
 mod watch;
 
 pub use checkpoint::Checkpoint;
 pub use corruption::{PixelCorruption, TrainingLabels, corruption_seed, training_labels};
-pub use evaluate::{Evaluation, Images, evaluate, evaluate_against, predict};
+pub use evaluate::{Evaluation, Images, evaluate, evaluate_against, margins, predict};
 pub use forgetting::{ForgettingSummary, roc_auc};
 pub use inputs::{InputMap, pixel_table};
+pub use measures::Measures;
 use run::Run;
 
 /// Rows per forward pass when evaluating (large chunks keep the GEMMs efficient).
 pub const EVAL_CHUNK: usize = 1000;
 
 /// Metrics of one evaluated epoch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
     /// Epochs completed (1-based).
     pub epoch: usize,
@@ -59,7 +61,8 @@ pub struct EpochMetrics {
     /// Wall-clock seconds spent training in this epoch (the epoch alone,
     /// also when `eval_every` > 1).
     pub train_seconds: f64,
-    /// Wall-clock seconds spent evaluating after this epoch.
+    /// Wall-clock seconds spent evaluating after this epoch (and taking
+    /// the measures, when `measures_every` asks for them here).
     pub eval_seconds: f64,
     /// The learning rate this epoch trained at (absent in records written
     /// before schedules existed, whose rate was `learning_rate` throughout).
@@ -83,6 +86,43 @@ pub struct EpochMetrics {
     /// records written before sweep 0.5).
     #[serde(default)]
     pub weight_norm: Option<f64>,
+    /// ∏ ‖W‖_F, when the measures are taken at this evaluation
+    /// (`measures_every`); the measures' other columns likewise.
+    #[serde(default)]
+    pub frobenius_product: Option<f64>,
+    /// ∏ ‖W‖₂.
+    #[serde(default)]
+    pub spectral_product: Option<f64>,
+    /// Σ ‖W − W₀‖_F.
+    #[serde(default)]
+    pub init_distance: Option<f64>,
+    /// The path-norm.
+    #[serde(default)]
+    pub path_norm: Option<f64>,
+    /// The 10th percentile of the training images' output margins.
+    #[serde(default)]
+    pub margin: Option<f64>,
+    /// The flatness σ (`measures = "all"`).
+    #[serde(default)]
+    pub flatness_sigma: Option<f64>,
+    /// The magnitude-aware flatness σ' (`measures = "all"`).
+    #[serde(default)]
+    pub magnitude_sigma: Option<f64>,
+}
+
+impl EpochMetrics {
+    /// Records `measures` as taken after this epoch (their time counts
+    /// as evaluating).
+    pub fn set_measures(&mut self, measures: &Measures) {
+        self.eval_seconds += measures.seconds;
+        self.frobenius_product = Some(measures.frobenius_product());
+        self.spectral_product = Some(measures.spectral_product());
+        self.init_distance = Some(measures.init_distance);
+        self.path_norm = Some(measures.path_norm);
+        self.margin = measures.margin;
+        self.flatness_sigma = measures.flatness_sigma;
+        self.magnitude_sigma = measures.magnitude_sigma;
+    }
 }
 
 /// How one column of `epochs.csv` reads its value off an epoch (`None`:
@@ -93,7 +133,7 @@ pub type EpochValue = fn(&EpochMetrics) -> Option<f64>;
 /// the order of [`EpochMetrics`]'s fields, which a run's own file is
 /// serialised from: a test checks that the two agree. A new metric is a
 /// field at the end of the struct and a row at the end here.
-pub const EPOCH_COLUMNS: [(&str, EpochValue); 16] = [
+pub const EPOCH_COLUMNS: [(&str, EpochValue); 23] = [
     ("epoch", |e| Some(e.epoch as f64)),
     ("train_loss", |e| Some(e.train_loss)),
     ("train_acc", |e| Some(e.train_acc)),
@@ -110,6 +150,13 @@ pub const EPOCH_COLUMNS: [(&str, EpochValue); 16] = [
     ("train_acc_clean", |e| e.train_acc_clean),
     ("noisy_fit", |e| e.noisy_fit),
     ("weight_norm", |e| e.weight_norm),
+    ("frobenius_product", |e| e.frobenius_product),
+    ("spectral_product", |e| e.spectral_product),
+    ("init_distance", |e| e.init_distance),
+    ("path_norm", |e| e.path_norm),
+    ("margin", |e| e.margin),
+    ("flatness_sigma", |e| e.flatness_sigma),
+    ("magnitude_sigma", |e| e.magnitude_sigma),
 ];
 
 /// How a run ended.
@@ -157,7 +204,7 @@ pub struct RunOutcome {
     pub epochs: Vec<EpochMetrics>,
     /// Wall-clock seconds spent training, over every epoch run (evaluated or not).
     pub train_seconds: f64,
-    /// Wall-clock seconds spent evaluating.
+    /// Wall-clock seconds spent evaluating and taking the measures.
     pub eval_seconds: f64,
     /// The class predicted for each test image after the last epoch (low
     /// bits; the top bit set when it is right), when asked for
@@ -173,6 +220,9 @@ pub struct RunOutcome {
     /// The forgetting events of each training image, when asked for
     /// (`save_forgetting`): `u32::MAX` for an image never learned.
     pub forgetting_counts: Option<Vec<u32>>,
+    /// The generalization measures of the network it ended with (`None`
+    /// with `measures = "none"`, and for a run that diverged or paused).
+    pub measures: Option<Measures>,
 }
 
 /// The images of the training split a run trains on and validates on.
@@ -348,12 +398,21 @@ pub fn train_until(
             continue;
         }
         let spread = options.idle_threads.is_none_or(|idle| idle());
-        let Some(metrics) = run.evaluate(&trained, spread) else {
+        let Some(mut metrics) = run.evaluate(&trained, spread) else {
             return Ok(Span::ended(run.diverged(epoch)));
         };
         let stop_now = run.should_stop_early(&metrics);
-        if options.keep_predictions && (stop_now || epoch == last) {
-            run.keep_test_predictions(spread);
+        let ends = stop_now || epoch == last;
+        if run.measures_due(ends)
+            && let Some(measures) = run.measure(spread)
+        {
+            metrics.set_measures(&measures);
+        }
+        if ends {
+            run.measure_at_end(spread);
+            if options.keep_predictions {
+                run.keep_test_predictions(spread);
+            }
         }
         on_epoch(&metrics);
         run.record(metrics);
@@ -437,6 +496,13 @@ mod tests {
             train_acc_clean: Some(0.875),
             noisy_fit: Some(0.03125),
             weight_norm: Some(12.5),
+            frobenius_product: Some(3.0),
+            spectral_product: Some(2.0),
+            init_distance: Some(1.25),
+            path_norm: Some(40.0),
+            margin: Some(-0.5),
+            flatness_sigma: Some(0.25),
+            magnitude_sigma: Some(0.75),
         };
         csv.serialize(&e).unwrap();
         let text = String::from_utf8(csv.into_inner().unwrap()).unwrap();

@@ -13,9 +13,10 @@ use super::corruption::{PixelCorruption, TrainingLabels, training_labels};
 use super::evaluate::{Images, evaluate_against, predict};
 use super::forgetting::Forgetting;
 use super::inputs::{InputMap, gather};
+use super::measures::{Measures, measure, measured_images};
 use super::watch::Watch;
 use super::{Checkpoint, DataSplit, EpochMetrics, RunOutcome, Status, data_split};
-use crate::config::{RunParams, Sampling};
+use crate::config::{MeasureSet, RunParams, Sampling};
 use crate::data::{Dataset, NUM_CLASSES};
 use crate::nn::dropout::Dropout;
 use crate::nn::optim::Optimizer;
@@ -52,6 +53,13 @@ pub(super) struct Run<'a> {
     forgetting: Option<Forgetting>,
     /// Whether the counts per image go into the outcome when it ends.
     keep_forgetting: bool,
+    /// The network as initialised (for the distance from initialisation),
+    /// unless the run takes no measures.
+    start: Option<Mlp>,
+    /// The training images the measures are taken on.
+    measured: Vec<u32>,
+    /// The measures last taken, and after which epoch.
+    last_measures: Option<(usize, Measures)>,
     outcome: RunOutcome,
     epochs_done: usize,
 }
@@ -126,6 +134,12 @@ impl<'a> Run<'a> {
             kernel: kernel.label(),
             forgetting: None,
             forgetting_counts: None,
+            measures: None,
+        };
+        let measuring = params.measures != MeasureSet::None;
+        let measured = match measuring {
+            true => measured_images(params, &split.train),
+            false => Vec::new(),
         };
         Run {
             params,
@@ -146,6 +160,9 @@ impl<'a> Run<'a> {
             watch: params.early_stopping.map(Watch::new),
             forgetting: Some(Forgetting::new(n)),
             keep_forgetting: false,
+            start: measuring.then(|| model.clone()),
+            measured,
+            last_measures: None,
             outcome,
             epochs_done: 0,
             model,
@@ -314,6 +331,7 @@ impl<'a> Run<'a> {
             train_acc_clean: train.accuracy_other,
             noisy_fit,
             weight_norm: Some(model.parameter_norm()),
+            ..EpochMetrics::default()
         };
         self.outcome.eval_seconds += metrics.eval_seconds;
         let finite = [
@@ -337,6 +355,43 @@ impl<'a> Run<'a> {
             .stop_at_train_loss
             .is_some_and(|x| metrics.train_loss <= x);
         watched || fitted
+    }
+
+    /// Whether the measures are due with the evaluation about to be
+    /// recorded: at every `measures_every`-th evaluation, and at the last
+    /// (`ends`) when they are taken along the way at all.
+    pub(super) fn measures_due(&self, ends: bool) -> bool {
+        let k = self.params.measures_every;
+        k.is_some_and(|k| ends || (self.outcome.epochs.len() + 1).is_multiple_of(k))
+    }
+
+    /// Takes the measures of the network as it is now (`None` when the run
+    /// takes none), and keeps them as the last taken.
+    pub(super) fn measure(&mut self, spread: bool) -> Option<Measures> {
+        let start = self.start.as_ref()?;
+        let images = self.images(&self.data.train, &self.measured, &self.map);
+        let steps = (self.epochs_done * self.steps) as u64;
+        let labels = &self.trained_on.labels;
+        let taken = measure(
+            self.params,
+            &self.model,
+            start,
+            images,
+            labels,
+            steps,
+            spread,
+        )?;
+        self.last_measures = Some((self.epochs_done, taken.clone()));
+        Some(taken)
+    }
+
+    /// Puts the measures of the network it ends with into the outcome
+    /// (those taken at its last evaluation, when they were).
+    pub(super) fn measure_at_end(&mut self, spread: bool) {
+        self.outcome.measures = match self.last_measures.take() {
+            Some((epoch, taken)) if epoch == self.epochs_done => Some(taken),
+            _ => self.measure(spread),
+        };
     }
 
     /// Keeps the class the network predicts for each test image: the class,

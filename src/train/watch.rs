@@ -67,6 +67,7 @@ mod tests {
             train_acc_clean: None,
             noisy_fit: None,
             weight_norm: None,
+            ..Default::default()
         }
     }
 

@@ -399,3 +399,121 @@ fn forgetting_counts_are_kept_and_their_summary_and_noisy_auc_follow_from_them()
     // Corrupted labels are forgotten (or never learned) more often.
     assert!(wins / pairs > 0.6, "{}", wins / pairs);
 }
+
+#[test]
+fn measures_follow_from_the_network_and_flatness_noise_drops_accuracy_as_found() {
+    use rand::SeedableRng;
+    use sweep::config::MeasureSet;
+    use sweep::nn::Mlp;
+    use sweep::train::{InputMap, PixelCorruption, data_split, evaluate, train_until};
+
+    let data = crate::util::mnist();
+    let params = RunParams {
+        train_subset: Some(300),
+        hidden: Some(vec![24, 16]),
+        epochs: 4,
+        batch_size: 50,
+        measures: MeasureSet::All,
+        measures_every: Some(1),
+        ..RunParams::default()
+    };
+    let straight = run(&params, data);
+    let untimed = |m: &sweep::train::Measures| sweep::train::Measures {
+        seconds: 0.0,
+        ..m.clone()
+    };
+    let end = untimed(straight.measures.as_ref().expect("measures at the end"));
+    let last = straight.epochs.last().unwrap();
+    // The last evaluation's row holds the measures the run ended with.
+    assert_eq!(last.path_norm, Some(end.path_norm));
+    assert_eq!(last.flatness_sigma, end.flatness_sigma);
+    assert_eq!((end.steps, end.images), (4 * 6, 300));
+    assert!(straight.epochs.iter().all(|e| e.margin.is_some()));
+
+    // Paused after epoch 3 and continued: the same measures, bit for bit;
+    // the checkpoint holds the network they were taken of at epoch 3.
+    let options = TrainOptions {
+        until: Some(3),
+        ..TrainOptions::new(Kernel::MatrixMultiply)
+    };
+    let span = train_until(&params, data, &options, &mut |_| {}, &|| false).unwrap();
+    let checkpoint = span.paused.unwrap();
+    let resumed = TrainOptions {
+        from: Some(&checkpoint),
+        ..TrainOptions::new(Kernel::MatrixMultiply)
+    };
+    let rest = train_until(&params, data, &resumed, &mut |_| {}, &|| false).unwrap();
+    assert_eq!(rest.outcome.measures.as_ref().map(untimed), Some(end));
+
+    let sizes = params.layer_sizes(data.pixels(), 10);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(params.seed);
+    let start = Mlp::new(&sizes, params.init, &mut rng);
+    let mut model = start.clone();
+    assert!(model.set_tensors(&checkpoint.tensors));
+    let at3 = &span.outcome.epochs[2];
+
+    // Products and distance from the weights, by hand.
+    let fro = |m: &Mlp, other: Option<&Mlp>| -> Vec<f64> {
+        m.layers()
+            .iter()
+            .enumerate()
+            .map(|(l, layer)| {
+                let base = other.map(|o| &o.layers()[l].weights);
+                layer
+                    .weights
+                    .indexed_iter()
+                    .map(|(ij, &w)| {
+                        let w0 = base.map_or(0.0, |b| b[ij]);
+                        (f64::from(w) - f64::from(w0)).powi(2)
+                    })
+                    .sum::<f64>()
+                    .sqrt()
+            })
+            .collect()
+    };
+    let product: f64 = fro(&model, None).iter().product();
+    let distance: f64 = fro(&model, Some(&start)).iter().sum();
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs();
+    assert!(close(at3.frobenius_product.unwrap(), product));
+    assert!(close(at3.init_distance.unwrap(), distance));
+
+    // Gaussian noise of the σ found lowers training accuracy by about 0.1
+    // (within the search's tolerance and the noise of 20 fresh draws);
+    // half of it by less, twice it by more.
+    let split = data_split(&params, data.train.len());
+    let corruption = PixelCorruption::new(&params, &data.train, data.pixels(), &split.train);
+    let map = InputMap::new(
+        params.inputs,
+        corruption,
+        &data.train,
+        data.pixels(),
+        &split.train,
+    );
+    let accuracy = |m: &Mlp| evaluate(m, &data.train, data.pixels(), &split.train, &map).1;
+    let base = accuracy(&model);
+    let mut noise_rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
+    let mut drop_at = |sigma: f64| -> f64 {
+        let mut total = 0.0;
+        for _ in 0..20 {
+            let mut noisy = model.clone();
+            for layer in noisy.layers_mut() {
+                let mut noise = vec![0f32; layer.weights.len() + layer.bias.len()];
+                sweep::nn::init::fill_normal(&mut noise, sigma, &mut noise_rng);
+                for (w, z) in layer
+                    .weights
+                    .iter_mut()
+                    .chain(layer.bias.iter_mut())
+                    .zip(&noise)
+                {
+                    *w += z;
+                }
+            }
+            total += accuracy(&noisy);
+        }
+        base - total / 20.0
+    };
+    let sigma = at3.flatness_sigma.unwrap();
+    let found = drop_at(sigma);
+    assert!((found - 0.1).abs() < 0.04, "σ = {sigma}: drop {found}");
+    assert!(drop_at(sigma / 2.0) < found && drop_at(2.0 * sigma) > found);
+}

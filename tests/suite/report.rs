@@ -83,6 +83,22 @@ fn count(svg: &str, tag: &str, attrs: &[(&str, &str)]) -> usize {
 }
 
 fn plot_files(dir: &Path) -> Vec<String> {
+    every_plot(dir)
+        .into_iter()
+        .filter(|name| !name.starts_with("measure_"))
+        .collect()
+}
+
+/// The plots of the best-ranked generalization measures against the gap
+/// (which measures depends on the numbers), SVG only.
+fn measure_plots(dir: &Path) -> Vec<String> {
+    every_plot(dir)
+        .into_iter()
+        .filter(|name| name.starts_with("measure_") && name.ends_with(".svg"))
+        .collect()
+}
+
+fn every_plot(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir.join("plots"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -97,6 +113,20 @@ fn a_lambda_sweep_gets_a_summary_plots_with_one_error_bar_per_lambda_and_a_repor
         "gap",
         "lambda = [0, 0.001, 0.01, 0.1]\nseed = { count = 2 }",
     );
+
+    // The three measures ranked first against the accuracy gap are drawn.
+    let ranked = Table::read(&dir.join("measures.csv"));
+    let mut best: Vec<String> = ranked
+        .rows
+        .iter()
+        .filter(|r| ranked.get(r, "gap") == "gap_acc")
+        .take(3)
+        .map(|r| format!("measure_{}_vs_gap.svg", ranked.get(r, "measure")))
+        .collect();
+    best.sort();
+    assert_eq!(measure_plots(&dir), best);
+    let report = fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(report.contains("<h2>What predicts the gap</h2>"));
 
     let summary = Table::read(&dir.join("summary.csv"));
     assert_eq!(summary.rows.len(), 4);
@@ -159,7 +189,8 @@ fn a_lambda_sweep_gets_a_summary_plots_with_one_error_bar_per_lambda_and_a_repor
     }
 
     let html = fs::read_to_string(dir.join("report.html")).unwrap();
-    assert_eq!(html.matches("<svg").count(), 4);
+    // Four plots of the sweep and three of the measures ranked first.
+    assert_eq!(html.matches("<svg").count(), 4 + 3);
     assert!(html.contains("A test sweep of gap."));
     // The best-configuration cards name what a test cannot tell apart from
     // the best, over the three other values of λ.

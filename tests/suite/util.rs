@@ -326,11 +326,12 @@ impl Table {
 }
 
 /// Wall-clock columns of `runs.csv`.
-pub const RUN_CLOCK: [&str; 4] = [
+pub const RUN_CLOCK: [&str; 5] = [
     "seconds",
     "train_seconds",
     "eval_seconds",
     "finished_at_utc",
+    "measure_seconds",
 ];
 /// Wall-clock columns of the `epochs.csv` files.
 pub const EPOCH_CLOCK: [&str; 2] = ["train_seconds", "eval_seconds"];

@@ -11,6 +11,7 @@ mod curves;
 mod heatmap;
 mod lines;
 mod norms;
+mod predictors;
 mod scatter;
 
 use std::sync::OnceLock;
@@ -126,6 +127,50 @@ pub fn figures(
         None => grid_figures(sweep, &keys, configs),
     }
 }
+
+/// Scatter plots of the gap against the measures that rank it best:
+/// the first [`PREDICTOR_PLOTS`] of `rankings` against the accuracy gap,
+/// coloured by the first swept setting other than a seed.
+pub fn predictor_figures(
+    sweep: &str,
+    rankings: &[crate::report::predictors::Ranking],
+    configs: &[Config],
+    swept: &[Key],
+) -> Result<Vec<Figure>> {
+    let colour_by = crate::report::predictors::hyperparameters(swept)
+        .first()
+        .copied();
+    rankings
+        .iter()
+        .filter(|r| r.gap == Metric::GapAcc && (r.psi().is_some() || r.overall.tau_b().is_some()))
+        .filter_map(|r| {
+            Some((
+                r,
+                predictors::PredictorChart::new(sweep, r, configs, colour_by)?,
+            ))
+        })
+        .take(PREDICTOR_PLOTS)
+        .map(|(r, chart)| {
+            let caption = format!(
+                "The train − test accuracy gap of every finished run against {} ({}), {}.",
+                r.measure.name,
+                r.measure.words,
+                colour_by.map_or("one point per run".to_string(), |k| format!(
+                    "one point per run, coloured by {}",
+                    k.name()
+                )),
+            );
+            render(
+                format!("measure_{}_vs_gap", r.measure.name),
+                caption,
+                &chart,
+            )
+        })
+        .collect()
+}
+
+/// How many of the best-ranked measures are drawn against the gap.
+pub const PREDICTOR_PLOTS: usize = 3;
 
 /// Learning curves, one panel per configuration (when there are not too
 /// many); for runs evaluated at log-spaced epochs, on a log epoch axis and
