@@ -198,8 +198,12 @@ pub struct SlurmArgs {
 /// Flags of `sweep status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The sweep's results folder, e.g. results/lambda.
+    /// The sweep's results folder, e.g. results/lambda, or its experiment
+    /// file, e.g. experiments/lambda.toml (its folder under --out).
     pub dir: PathBuf,
+    /// With an experiment file: the folder `sweep run --out` wrote under.
+    #[arg(short, long, default_value = crate::results::DEFAULT_OUT)]
+    pub out: PathBuf,
 }
 
 /// Flags of `sweep report`.

@@ -93,6 +93,9 @@ fn print_run_summary(
         "{}{shard}: {} runs ({} trained now, {} reused{diverged}{failed}) in {:.1} s",
         exp.name, summary.total, summary.trained, summary.reused, summary.seconds
     )?;
+    if let Some(headline) = summary.report.as_ref().and_then(|r| r.headline.as_ref()) {
+        writeln!(out, "{headline}")?;
+    }
     writeln!(out, "results: {}", summary.dir.display())?;
     writeln!(
         out,
@@ -243,13 +246,21 @@ fn print_comparisons(out: &mut impl Write, rows: &[compare::Comparison]) -> Resu
     writeln!(
         out,
         "  {:<28} {:<9} {:<7} {:>24} {:>9} {:>7} {:>7}",
-        "configuration", "metric", "test", "difference [95 % CI], pts", "p (Holm)", "g", "P(A>B)"
+        "configuration",
+        "metric",
+        "test",
+        "difference [simult. CI], pts",
+        "p (Holm)",
+        "g",
+        "P(A>B)"
     )?;
     let pts = |x: f64| format!("{:+.2}", 100.0 * x);
     let opt = |x: Option<f64>, f: &dyn Fn(f64) -> String| x.map_or("—".to_string(), f);
     for r in rows {
         let d = &r.difference;
-        let ci = d.ci95.map_or(String::new(), |(lo, hi)| {
+        // The interval that agrees with the Holm-adjusted p beside it
+        // (simultaneous over the rows; compare.csv has the unadjusted one).
+        let ci = r.ci_simultaneous.map_or(String::new(), |(lo, hi)| {
             format!(" [{}, {}]", pts(lo), pts(hi))
         });
         writeln!(
@@ -763,8 +774,19 @@ fn print_halving_submission(
 
 /// `sweep status`: finished, running, failed and missing runs.
 pub fn status(args: &StatusArgs) -> Result<()> {
-    let s = crate::cluster::status(&args.dir)?;
+    // An experiment file names its folder: the one `sweep run` writes.
+    let dir = match args.dir.is_file() {
+        true => {
+            let exp = Experiment::load(&args.dir)?;
+            crate::sweep::results_dir(&exp, &args.out)
+        }
+        false => args.dir.clone(),
+    };
+    let s = crate::cluster::status(&dir)?;
     let mut out = std::io::stdout().lock();
+    if dir != args.dir {
+        writeln!(out, "results: {}", dir.display())?;
+    }
     let line = |name: String, s: &crate::cluster::ShardStatus| {
         format!(
             "{name:<10} {:>5} {:>9} {:>9} {:>7} {:>8}  {}",

@@ -192,7 +192,7 @@ impl<'k> Parser<'_> {
             .chain([RANDOM_LABELS].iter())
             .copied()
             .chain(Key::ALL.iter().map(|k| k.name()));
-        let hint = locate::suggest(key, valid);
+        let hint = locate::suggest_setting(key, valid);
         self.error_on_key(
             at,
             format!(
@@ -235,7 +235,7 @@ impl<'k> Parser<'_> {
                     valid.push(RANDOM_LABELS);
                     valid.extend(DATA_KEYS);
                 }
-                let hint = locate::suggest(key, valid.iter().copied());
+                let hint = locate::suggest_setting(key, valid.iter().copied());
                 Err(self.error_on_key(
                     at,
                     format!(
@@ -310,7 +310,7 @@ impl<'k> Parser<'_> {
                     .filter(|k| k.sweepable())
                     .map(|k| k.name())
                     .chain([RANDOM_LABELS]);
-                let hint = locate::suggest(name, sweepable.clone());
+                let hint = locate::suggest_setting(name, sweepable.clone());
                 Err(self.error_on_key(
                     at,
                     format!(

@@ -62,7 +62,7 @@ impl<'k> Parser<'_> {
     /// A setting of any table, or an error naming the nearest one.
     fn setting_anywhere(&self, name: &str, at: &[&str]) -> Result<Key> {
         Key::from_name(name).ok_or_else(|| {
-            let hint = locate::suggest(name, Key::ALL.iter().map(|k| k.name()));
+            let hint = locate::suggest_setting(name, Key::ALL.iter().map(|k| k.name()));
             self.error_on_key(at, format!("unknown setting `{name}`{hint}"))
         })
     }

@@ -74,6 +74,24 @@ pub fn suggest<'a>(typo: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map_or(String::new(), |(_, c)| format!(" (did you mean `{c}`?)"))
 }
 
+/// [`suggest`] for setting names: a short name sweep prints in progress
+/// lines and plots (`lr`, `width`, `batch`) points to its setting when that
+/// is one of `candidates`.
+pub fn suggest_setting<'a>(typo: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    let candidates: Vec<&str> = candidates.into_iter().collect();
+    let short = super::Key::ALL.iter().find(|k| {
+        let spec = k.spec();
+        (spec.tag == typo || spec.short == typo) && candidates.contains(&k.name())
+    });
+    match short {
+        Some(key) if key.name() != typo => format!(
+            " (did you mean `{}`? `{typo}` is its short name in sweep's output)",
+            key.name()
+        ),
+        _ => suggest(typo, candidates),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +130,18 @@ mod tests {
         );
         assert_eq!(suggest("nm", ["num", "log"]), " (did you mean `num`?)");
         assert_eq!(suggest("zzz", ["lambda", "seed"]), "");
+    }
+
+    #[test]
+    fn short_names_from_the_output_point_to_their_setting() {
+        let all = || super::super::Key::ALL.iter().map(|k| k.name());
+        assert_eq!(
+            suggest_setting("lr", all()),
+            " (did you mean `learning_rate`? `lr` is its short name in sweep's output)"
+        );
+        assert!(suggest_setting("width", all()).contains("`hidden_size`"));
+        assert_eq!(suggest_setting("lamda", all()), " (did you mean `lambda`?)");
+        // Not offered where the setting is not allowed.
+        assert_eq!(suggest_setting("lr", ["lambda", "seed"]), "");
     }
 }

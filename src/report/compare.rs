@@ -17,7 +17,7 @@ use crate::results::csv_text;
 pub const COMPARED: [Metric; 2] = [Metric::GapAcc, Metric::TestAcc];
 
 /// The columns of `compare.csv`, in order.
-pub const COLUMNS: [&str; 18] = [
+pub const COLUMNS: [&str; 20] = [
     "configuration",
     "baseline",
     "metric",
@@ -36,6 +36,8 @@ pub const COLUMNS: [&str; 18] = [
     "prob_greater",
     "binomial_se",
     "binomial_se_baseline",
+    "ci_simultaneous_low",
+    "ci_simultaneous_high",
 ];
 
 /// One configuration against the baseline in one metric.
@@ -59,6 +61,9 @@ pub struct Comparison {
     /// For test accuracy on a test set of known size: the binomial
     /// standard error of the configuration's and the baseline's mean.
     pub binomial_se: Option<(f64, f64)>,
+    /// The interval with simultaneous 95 % coverage over every comparison
+    /// Holm's adjustment is over ([`Difference::simultaneous`]).
+    pub ci_simultaneous: Option<(f64, f64)>,
 }
 
 /// Settings that decide a run's random streams besides its seed: two
@@ -230,6 +235,7 @@ fn compare_pairs(
                 difference: difference(&a, &b, pair),
                 p_holm: None,
                 binomial_se: binomial,
+                ci_simultaneous: None,
             });
         }
     }
@@ -239,8 +245,10 @@ fn compare_pairs(
         .filter_map(|(i, c)| c.difference.p_value.map(|p| (i, p)))
         .collect();
     let adjusted = holm(&tested.iter().map(|t| t.1).collect::<Vec<_>>());
+    let family = tested.len();
     for ((i, _), p) in tested.into_iter().zip(adjusted) {
         out[i].p_holm = Some(p);
+        out[i].ci_simultaneous = out[i].difference.simultaneous(family);
     }
     out
 }
@@ -335,6 +343,8 @@ pub fn compare_csv(comparisons: &[Comparison]) -> Result<Vec<u8>> {
             num(d.prob_greater),
             num(c.binomial_se.map(|b| b.0)),
             num(c.binomial_se.map(|b| b.1)),
+            num(c.ci_simultaneous.map(|ci| ci.0)),
+            num(c.ci_simultaneous.map(|ci| ci.1)),
         ])?;
     }
     Ok(csv.into_inner()?)

@@ -54,6 +54,22 @@ pub struct Difference {
     pub prob_greater: Option<f64>,
 }
 
+impl Difference {
+    /// The interval of the difference with simultaneous 95 % coverage over
+    /// `family` comparisons (Bonferroni: the t quantile at 1 − 0.025 /
+    /// `family`, on the same standard error and degrees of freedom). An
+    /// interval that excludes 0 is a Bonferroni rejection, which Holm's
+    /// procedure also rejects; Holm may reject a few more.
+    pub fn simultaneous(&self, family: usize) -> Option<(f64, f64)> {
+        let (lo, hi) = self.ci95?;
+        let df = self.df?;
+        let dist = StudentsT::new(0.0, 1.0, df).ok()?;
+        let se = (hi - lo) / 2.0 / dist.inverse_cdf(0.975);
+        let half = dist.inverse_cdf(1.0 - 0.025 / family.max(1) as f64) * se;
+        Some((self.mean - half, self.mean + half))
+    }
+}
+
 /// Compares `a` and `b`, the values of one metric for two configurations:
 /// paired when `paired` (then `a[i]` and `b[i]` come from the same seed and
 /// must be as many), Welch otherwise.
@@ -194,6 +210,19 @@ pub fn binomial_se(p: f64, n: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// SciPy: `m ± t.ppf(1 − 0.025 / 5, 2) · se` for the per-seed
+    /// differences 0.01, 0.02, 0.035 (a family of 5 comparisons).
+    #[test]
+    fn simultaneous_intervals_widen_with_the_family() {
+        let d = difference(&[0.11, 0.22, 0.335], &[0.1, 0.2, 0.3], true);
+        let (lo, hi) = d.simultaneous(5).unwrap();
+        assert!((lo + 0.050_435_647_572_149_27).abs() < 1e-9, "{lo}");
+        assert!((hi - 0.093_768_980_905_482_61).abs() < 1e-9, "{hi}");
+        let one = d.simultaneous(1).unwrap();
+        let ci = d.ci95.unwrap();
+        assert!((one.0 - ci.0).abs() < 1e-12 && (one.1 - ci.1).abs() < 1e-12);
+    }
 
     // Reference values from SciPy 1.17.1 (`ttest_rel`, `ttest_ind(equal_var=
     // False)` and their `confidence_interval(0.95)`, `mannwhitneyu`), from

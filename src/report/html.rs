@@ -15,6 +15,7 @@ use crate::report::predictors::{self, Ranking};
 use crate::report::rungs::Rung;
 use crate::report::stats::Stat;
 use crate::report::summary::{Config, Metric, config_keys, selection_metric};
+use crate::report::tradeoff;
 
 const STYLE: &str = r#"
 body { font-family: "DejaVu Sans", "Helvetica Neue", Arial, sans-serif; color: #1d1d1f;
@@ -93,22 +94,11 @@ pub fn report_html(
     }
     status_lines(&mut h, results, configs);
 
-    match extras.rungs {
-        // Only configurations trained to the last rung compete for "best":
-        // the others stopped earlier, at fewer epochs.
-        Some(_) => {
-            let finalists: Vec<Config> = configs
-                .iter()
-                .filter(|c| {
-                    !c.finished.is_empty()
-                        && c.finished.iter().all(|r| r.done.stopped_epoch.is_none())
-                })
-                .cloned()
-                .collect();
-            best_cards(&mut h, &finalists);
-        }
-        None => best_cards(&mut h, configs),
-    }
+    best_cards(
+        &mut h,
+        &tradeoff::contenders(configs, extras.rungs.is_some()),
+        &results.grid.dataset,
+    );
     if let Some(rungs) = extras.rungs {
         rungs_section(&mut h, rungs);
     }
@@ -290,13 +280,17 @@ fn comparison_section(h: &mut String, baseline: &Config, rows: &[Comparison]) {
     let _ = writeln!(
         h,
         "<h2>Against the baseline {}</h2>\n<p>Each configuration minus the baseline, in \
-         points, with the 95 % interval; paired over seeds where the runs of a seed share \
-         their initialisation and batches, Welch otherwise; p-values Holm-adjusted over every \
-         row. The intervals cover training randomness over seeds, not the choice of test \
-         images: <code>compare.csv</code> adds each test accuracy's binomial standard error \
-         (about {} points here). Rebuild with <code>sweep compare</code>.</p>\n<table>\n\
+         points; paired over seeds where the runs of a seed share their initialisation and \
+         batches, Welch otherwise. Two intervals: the <em>unadjusted</em> 95 % interval of \
+         each row alone, and the <em>simultaneous</em> one, which covers every row at once \
+         (Bonferroni over the rows): read it beside the p-value, which is Holm-adjusted over \
+         every row — a simultaneous interval that excludes 0 is always a Holm rejection. The \
+         intervals cover training randomness over seeds, not the choice of test images: \
+         <code>compare.csv</code> adds each test accuracy's binomial standard error (about {} \
+         points here). Rebuild with <code>sweep compare</code>.</p>\n<table>\n\
          <tr><th class=\"text\">configuration</th><th class=\"text\">metric</th>\
-         <th class=\"text\">test</th><th>difference</th><th>95 % CI</th><th>p (Holm)</th>\
+         <th class=\"text\">test</th><th>difference</th><th>95 % CI, unadjusted</th>\
+         <th>95 % CI, simultaneous</th><th>p (Holm-adjusted)</th>\
          <th>Hedges' g</th><th>P(A &gt; B)</th></tr>",
         esc(&baseline.label),
         rows.iter()
@@ -304,6 +298,11 @@ fn comparison_section(h: &mut String, baseline: &Config, rows: &[Comparison]) {
             .unwrap_or_else(|| "—".into()),
     );
     let opt = |x: Option<f64>, f: &dyn Fn(f64) -> String| x.map_or("—".to_string(), f);
+    let interval = |ci: Option<(f64, f64)>| {
+        ci.map_or("—".to_string(), |(lo, hi)| {
+            format!("[{:+.2}, {:+.2}]", 100.0 * lo, 100.0 * hi)
+        })
+    };
     for r in rows {
         let d = &r.difference;
         let significant = r.p_holm.is_some_and(|p| p < 0.05);
@@ -311,7 +310,7 @@ fn comparison_section(h: &mut String, baseline: &Config, rows: &[Comparison]) {
             h,
             "<tr{}><td class=\"text\">{}</td><td class=\"text\">{}</td>\
              <td class=\"text\">{}</td><td>{:+.2}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td></tr>",
+             <td>{}</td><td>{}</td></tr>",
             if significant {
                 " class=\"significant\""
             } else {
@@ -321,11 +320,8 @@ fn comparison_section(h: &mut String, baseline: &Config, rows: &[Comparison]) {
             r.metric,
             d.test.as_str(),
             100.0 * d.mean,
-            opt(d.ci95.map(|c| c.0), &|lo| format!(
-                "[{:+.2}, {:+.2}]",
-                100.0 * lo,
-                100.0 * d.ci95.map_or(0.0, |c| c.1)
-            )),
+            interval(d.ci95),
+            interval(r.ci_simultaneous),
             opt(r.p_holm, &|p| format!("{p:.3}")),
             opt(d.hedges_g, &|g| format!("{g:+.2}")),
             opt(d.prob_greater, &|p| format!("{p:.2}")),
@@ -393,28 +389,14 @@ fn interpolation_section(h: &mut String, crossings: &[Crossing]) {
 }
 
 /// The best configuration by test accuracy and by smallest gap.
-fn best_cards(h: &mut String, configs: &[Config]) {
-    let by = |name: Metric, highest: bool| {
-        configs
-            .iter()
-            .filter_map(|c| Some((c, c.metric(name).mean?)))
-            .max_by(|a, b| {
-                if highest {
-                    a.1.total_cmp(&b.1)
-                } else {
-                    b.1.total_cmp(&a.1)
-                }
-            })
-            .map(|(c, _)| c)
-    };
+fn best_cards(h: &mut String, configs: &[Config], dataset: &str) {
     let best_metric = selection_metric(configs);
     let validated = best_metric == Metric::ValAcc;
-    let best_title = if validated {
-        "Best validation accuracy"
-    } else {
-        "Best test accuracy"
+    let (best_title, accuracy) = match validated {
+        true => ("Best validation accuracy", "validation accuracy"),
+        false => ("Best test accuracy", "test accuracy"),
     };
-    let (Some(best), Some(best_gap)) = (by(best_metric, true), by(Metric::GapAcc, false)) else {
+    let Some(choice) = tradeoff::answer(configs, dataset) else {
         return;
     };
     if validated {
@@ -425,10 +407,12 @@ fn best_cards(h: &mut String, configs: &[Config]) {
              test set: the test accuracy shown beside them is an unbiased estimate.</p>"
         );
     }
+    let (best, chosen) = (&configs[choice.best], &configs[choice.chosen]);
+    let rule = gap_rule_sentence(configs, &choice, accuracy);
     let _ = writeln!(h, "<div class=\"cards\">");
-    for (title, c, metric) in [
-        (best_title, best, best_metric),
-        ("Smallest train − test gap", best_gap, Metric::GapAcc),
+    for (title, c, note) in [
+        (best_title, best, ties_sentence(configs, best, best_metric)),
+        ("Smallest gap at the best accuracy", chosen, rule),
     ] {
         let _ = writeln!(
             h,
@@ -441,10 +425,36 @@ fn best_cards(h: &mut String, configs: &[Config]) {
             pct(&c.metric(Metric::TrainAcc)),
             c.finished.len(),
             if c.finished.len() == 1 { "" } else { "s" },
-            ties_sentence(configs, c, metric),
+            note,
         );
     }
     let _ = writeln!(h, "</div>");
+}
+
+/// How the gap card's configuration was chosen, and what the smallest gap
+/// of all would cost.
+fn gap_rule_sentence(configs: &[Config], choice: &tradeoff::GapChoice, accuracy: &str) -> String {
+    let within = choice.within.len();
+    let mut out = match choice.standard_error {
+        Some(se) => format!(
+            "The smallest gap among the {within} configuration{} whose {accuracy} is within one \
+             standard error ({:.2} points) of the best: the one-standard-error rule.",
+            if within == 1 { "" } else { "s" },
+            100.0 * se
+        ),
+        None => format!("The best {accuracy} (no standard error to widen the choice)."),
+    };
+    if let Some(cost) = choice.cost_of_smallest(configs) {
+        let smallest = &configs[choice.smallest_overall];
+        out.push_str(&format!(
+            " The smallest gap of all, {} ({} points), costs {:.1} points of {accuracy}: a \
+             network that fits less also overfits less.",
+            esc(&smallest.label),
+            pct(&smallest.metric(Metric::GapAcc)),
+            100.0 * cost
+        ));
+    }
+    out
 }
 
 /// Which configurations a t-test cannot tell apart from the card's
@@ -498,43 +508,50 @@ fn grid_section(h: &mut String, results: &SweepResults) {
         "<tr><th class=\"text\">setting</th><th class=\"text\">values</th></tr>"
     );
     let first = results.grid.runs.first().map(|s| &s.params);
+    let row = |key: Key, shown: String| {
+        format!(
+            "<tr><td class=\"text\"><code>{}</code></td><td class=\"text\">{shown}</td></tr>\n",
+            key.name()
+        )
+    };
+    let mut fixed = Vec::new();
     for &key in Key::ALL {
         if !results.grid.runs.iter().any(|s| key.applies_to(&s.params)) {
             continue;
         }
-        let mut values: Vec<String> = results
-            .grid
-            .runs
-            .iter()
-            .map(|s| s.params.text(key))
-            .collect();
-        values.dedup();
-        let mut seen = Vec::new();
-        for v in values {
-            if !seen.contains(&v) {
-                seen.push(v);
+        if results.swept.contains(&key) {
+            let mut seen: Vec<String> = Vec::new();
+            for v in results.grid.runs.iter().map(|s| s.params.text(key)) {
+                if !seen.contains(&v) {
+                    seen.push(v);
+                }
             }
-        }
-        let swept = results.swept.contains(&key);
-        let shown = if swept {
-            format!("<b>{}</b> (swept)", esc(&seen.join(", ")))
+            h.push_str(&row(
+                key,
+                format!("<b>{}</b> (swept)", esc(&seen.join(", "))),
+            ));
         } else {
             let v = first.map(|p| p.text(key)).unwrap_or_default();
-            esc(if v.is_empty() {
+            let text = if v.is_empty() {
                 key.absent_text().unwrap_or("")
             } else {
                 &v
-            })
-        };
-        let _ = writeln!(
-            h,
-            "<tr><td class=\"text\"><code>{}</code></td><td class=\"text\">{shown}</td></tr>",
-            key.name()
-        );
+            };
+            fixed.push(row(key, esc(text)));
+        }
     }
+    // The settings every run shares: there to look up, folded away.
     let _ = writeln!(
         h,
-        "</table>\n<p>{} runs: {} configurations × seeds.</p>",
+        "</table>\n<details><summary>The {} settings every run shares</summary>\n<table>\n\
+         <tr><th class=\"text\">setting</th><th class=\"text\">value</th></tr>\n{}</table>\n\
+         </details>",
+        fixed.len(),
+        fixed.concat()
+    );
+    let _ = writeln!(
+        h,
+        "<p>{} runs: {} configurations × seeds.</p>",
         results.grid.runs.len(),
         results
             .grid
@@ -552,11 +569,21 @@ fn grid_section(h: &mut String, results: &SweepResults) {
 
 /// Per configuration: test accuracy and gap, mean ± CI.
 fn headline_table(h: &mut String, configs: &[Config], keys: &[Key]) {
+    // The note on the number of seeds, once when every row shares it.
+    let seed_notes: HashSet<&str> = configs
+        .iter()
+        .map(|c| crate::report::stats::ci_note(c.finished.len()))
+        .collect();
+    let shared_note = match seed_notes.len() {
+        1 => seed_notes.into_iter().next().filter(|n| !n.is_empty()),
+        _ => None,
+    };
     let _ = writeln!(
         h,
         "<h2>Results per configuration</h2>\n<p>Final epoch, mean ± half-width of the 95 % \
          confidence interval over seeds (Student's t, n − 1 degrees of freedom; the gap's \
-         interval comes from the per-seed gaps). All values in percent.</p>\n<table>"
+         interval comes from the per-seed gaps). All values in percent.{}</p>\n<table>",
+        shared_note.map_or(String::new(), |n| format!(" Every row: {}.", esc(n)))
     );
     let mut head: String = keys
         .iter()
@@ -603,12 +630,28 @@ fn headline_table(h: &mut String, configs: &[Config], keys: &[Key]) {
         if !c.missing.is_empty() {
             note.push(format!("{} missing", c.missing.len()));
         }
+        let stopped: Vec<usize> = c
+            .finished
+            .iter()
+            .filter_map(|r| r.done.stopped_epoch)
+            .collect();
+        if !stopped.is_empty() {
+            let (lo, hi) = (stopped.iter().min(), stopped.iter().max());
+            let at = match (lo, hi) {
+                (Some(lo), Some(hi)) if lo != hi => format!("epochs {lo}–{hi}"),
+                (Some(lo), _) => format!("epoch {lo}"),
+                _ => String::new(),
+            };
+            note.push(format!("{} stopped early ({at})", stopped.len()));
+        }
         let n = c.finished.len();
-        let note = if note.is_empty() {
-            crate::report::stats::ci_note(n).to_string()
-        } else {
-            note.join(", ")
-        };
+        if shared_note.is_none() {
+            let seeds = crate::report::stats::ci_note(n);
+            if !seeds.is_empty() {
+                note.push(seeds.to_string());
+            }
+        }
+        let note = note.join(", ");
         let _ = writeln!(
             h,
             "<tr{}>{row}<td>{n}/{}</td>{}<td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
@@ -739,6 +782,22 @@ fn problems(h: &mut String, results: &SweepResults, configs: &[Config]) {
 }
 
 /// Versions, checksums and timings.
+/// When the sweep last finished: the manifest's time when it finished
+/// after it last started, else (while `sweep run` writes the report, or a
+/// sweep stopped early) the time its last run finished.
+fn last_finished(results: &SweepResults) -> String {
+    let m = &results.manifest;
+    if !m.finished_at.is_empty() && m.finished_at >= m.started_at {
+        return m.finished_at.clone();
+    }
+    results
+        .runs
+        .values()
+        .map(|r| r.done.finished_at.as_str())
+        .max()
+        .map_or(String::new(), |t| format!("{t} (its last run)"))
+}
+
 fn manifest_section(h: &mut String, results: &SweepResults) {
     let m = &results.manifest;
     let train: f64 = results.runs.values().map(|r| r.done.train_seconds).sum();
@@ -758,7 +817,7 @@ fn manifest_section(h: &mut String, results: &SweepResults) {
         ),
         ("worker threads", m.jobs.to_string()),
         ("last started", m.started_at.clone()),
-        ("last finished", m.finished_at.clone()),
+        ("last finished", last_finished(results)),
         (
             "compute time",
             format!(

@@ -13,6 +13,7 @@ pub mod predictors;
 pub mod rungs;
 pub mod stats;
 pub mod summary;
+pub mod tradeoff;
 
 use std::collections::HashMap;
 use std::fs;
@@ -137,6 +138,10 @@ pub struct ReportOutcome {
     /// Where the networks cross the interpolation threshold, when the
     /// sweep varies their size around it.
     pub crossings: Vec<interpolation::Crossing>,
+    /// The sweep's answer in one line: the best configuration by the
+    /// selection rule, the smallest gap at the best accuracy, and the range
+    /// of the gaps.
+    pub headline: Option<String>,
 }
 
 /// Rebuilds the results folder `root`'s report from the files in it:
@@ -197,12 +202,22 @@ pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
         &summary::summary_csv(&configs, &results.swept)?,
     )?;
 
-    let figures = plots::figures(
+    let mut figures = plots::figures(
         &results.manifest.name,
         &results.swept,
         &configs,
         results.grid.search.as_ref(),
     )?;
+    // The trade-off first: it is the sweep's answer.
+    let rungs = rungs::read(root);
+    let contenders = tradeoff::contenders(&configs, rungs.is_some());
+    let choice = tradeoff::answer(&contenders, &results.grid.dataset);
+    if let Some(choice) = &choice
+        && let Some(figure) = plots::tradeoff_figure(&results.manifest.name, &contenders, choice)?
+    {
+        figures.insert(0, figure);
+    }
+    let headline = choice.map(|c| tradeoff::headline(&contenders, &c));
     let rankings = predictors::rank(&configs, &results.swept);
     let measured = configs
         .iter()
@@ -249,7 +264,6 @@ pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
         write_atomic(&root.join("compare.csv"), &compare::compare_csv(rows)?)?;
         write_mcnemar(root, &configs, *base)?;
     }
-    let rungs = rungs::read(root);
     let html = root.join("report.html");
     let extras = html::Extras {
         crossings: &crossings,
@@ -278,6 +292,7 @@ pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
         plots: written,
         note: None,
         crossings,
+        headline,
     })
 }
 

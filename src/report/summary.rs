@@ -232,12 +232,13 @@ pub fn num(x: f64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::results::RunDone;
     use crate::train::EpochMetrics;
 
-    fn spec(lambda: f64, seed: u64) -> RunSpec {
+    /// A run of λ = `lambda` with seed `seed` (for other modules' tests).
+    pub(crate) fn spec(lambda: f64, seed: u64) -> RunSpec {
         let params = RunParams {
             lambda,
             seed,
@@ -249,7 +250,13 @@ mod tests {
         }
     }
 
-    fn run(spec: &RunSpec, status: Status, train_acc: f64, test_acc: f64) -> FinishedRun {
+    /// Its record with two epochs, the last at these accuracies.
+    pub(crate) fn run(
+        spec: &RunSpec,
+        status: Status,
+        train_acc: f64,
+        test_acc: f64,
+    ) -> FinishedRun {
         let epoch = |epoch, test_acc: f64| EpochMetrics {
             epoch,
             train_loss: 0.1,

@@ -92,7 +92,9 @@ fn the_report_renders_in_headless_chromium_with_every_plot() {
         .unwrap()
         .filter(|e| e.as_ref().unwrap().path().extension() == Some("svg".as_ref()))
         .count();
-    assert_eq!(plots, 4);
+    // Gap against accuracy, gap, accuracy and loss against λ, the learning
+    // curves, and the three measures that rank the gap best.
+    assert_eq!(plots, 8);
 
     // The DOM after loading holds every plot inline.
     let dom = headless(&browser, &tmp.path().join("profile-dom"))
@@ -107,7 +109,12 @@ fn the_report_renders_in_headless_chromium_with_every_plot() {
     );
     let dom = String::from_utf8_lossy(&dom.stdout);
     assert_eq!(dom.matches("<svg").count(), plots, "inline SVGs in the DOM");
-    for id in ["gap_vs_lambda", "accuracy_vs_lambda", "learning_curves"] {
+    for id in [
+        "gap_vs_accuracy",
+        "gap_vs_lambda",
+        "accuracy_vs_lambda",
+        "learning_curves",
+    ] {
         assert!(
             dom.contains(&format!("<figure id=\"{id}\"")),
             "no figure {id}"

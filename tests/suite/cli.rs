@@ -61,6 +61,37 @@ fn a_small_sweep_writes_every_result_file_with_the_expected_columns() {
         said.contains(&format!("results: {}", root.display())),
         "{said}"
     );
+    // One line with the answer before the files: the best configuration
+    // and the smallest gap at the best accuracy.
+    let answer = said
+        .lines()
+        .find(|l| l.starts_with("best test accuracy: lambda="))
+        .unwrap_or_else(|| panic!("no answer line in {said}"));
+    assert!(
+        answer.contains("; smallest gap at the best accuracy: lambda=")
+            && answer.contains("over 2 configurations"),
+        "{answer}"
+    );
+
+    // `sweep status` finds the folder from the experiment file too.
+    let status = sb.sweep(
+        &[
+            "status",
+            file.to_str().unwrap(),
+            "--out",
+            sb.out().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(status.status.success(), "{}", stderr(&status));
+    let status = stdout(&status);
+    assert!(
+        status.contains(&format!("results: {}", root.display()))
+            && status
+                .lines()
+                .any(|l| l.starts_with("all") && l.contains(" 4 ")),
+        "{status}"
+    );
 
     for name in ["runs.csv", "epochs.csv", "manifest.json"] {
         assert!(root.join(name).is_file(), "missing {name}");

@@ -111,7 +111,7 @@ fn every_plot(dir: &Path) -> Vec<String> {
 fn a_lambda_sweep_gets_a_summary_plots_with_one_error_bar_per_lambda_and_a_report() {
     let (_tmp, dir) = run_sweep(
         "gap",
-        "lambda = [0, 0.001, 0.01, 0.1]\nseed = { count = 2 }",
+        "lambda = [0, 0.001, 0.01, 0.1]\nseed = { count = 3 }",
     );
 
     // The three measures ranked first against the accuracy gap are drawn.
@@ -131,7 +131,7 @@ fn a_lambda_sweep_gets_a_summary_plots_with_one_error_bar_per_lambda_and_a_repor
     let summary = Table::read(&dir.join("summary.csv"));
     assert_eq!(summary.rows.len(), 4);
     for row in &summary.rows {
-        assert_eq!(summary.get(row, "seeds_finished"), "2");
+        assert_eq!(summary.get(row, "seeds_finished"), "3");
         assert_eq!(summary.get(row, "seeds_missing"), "0");
         let mean: f64 = summary.get(row, "gap_acc_mean").parse().unwrap();
         let lo: f64 = summary.get(row, "gap_acc_ci95_low").parse().unwrap();
@@ -144,6 +144,8 @@ fn a_lambda_sweep_gets_a_summary_plots_with_one_error_bar_per_lambda_and_a_repor
         [
             "accuracy_vs_lambda.png",
             "accuracy_vs_lambda.svg",
+            "gap_vs_accuracy.png",
+            "gap_vs_accuracy.svg",
             "gap_vs_lambda.png",
             "gap_vs_lambda.svg",
             "learning_curves.png",
@@ -166,7 +168,7 @@ fn a_lambda_sweep_gets_a_summary_plots_with_one_error_bar_per_lambda_and_a_repor
             "circle",
             &[("fill", FIRST_SERIES), ("opacity", "0.3")]
         ),
-        8
+        12
     );
     // λ = 0 has its own tick on the log axis.
     assert!(gap.contains(">\n0\n</text>") || gap.contains(">0\n</text>"));
@@ -189,18 +191,21 @@ fn a_lambda_sweep_gets_a_summary_plots_with_one_error_bar_per_lambda_and_a_repor
     }
 
     let html = fs::read_to_string(dir.join("report.html")).unwrap();
-    // Four plots of the sweep and three of the measures ranked first.
-    assert_eq!(html.matches("<svg").count(), 4 + 3);
+    // The trade-off, four plots of the sweep and three of the measures
+    // ranked first.
+    assert_eq!(html.matches("<svg").count(), 1 + 4 + 3);
     assert!(html.contains("A test sweep of gap."));
-    // The best-configuration cards name what a test cannot tell apart from
-    // the best, over the three other values of λ.
+    // The best card names what a test cannot tell apart from the best,
+    // over the three other values of λ; the gap card says how it chose.
     assert_eq!(
         html.matches("Holm-adjusted over 3 comparisons, α = 0.05")
             .count(),
-        2,
+        1,
         "{html}"
     );
-    assert!(html.contains("8 of 8 runs finished"));
+    assert!(html.contains("Smallest gap at the best accuracy"));
+    assert!(html.contains("the one-standard-error rule"));
+    assert!(html.contains("12 of 12 runs finished"));
     assert!(html.contains("None: every run of the grid finished."));
     assert!(!html.contains("<script"));
     // Nothing is fetched from the network (the SVG namespace is only a name).
@@ -229,7 +234,17 @@ fn two_swept_settings_get_a_line_per_value_and_heatmaps() {
     }
     let gap = svg(&dir.join("plots/gap_vs_lambda.svg"));
     assert!(gap.contains("learning_rate = 0.05") && gap.contains("learning_rate = 0.1"));
-    assert_eq!(count(&gap, "line", &[("stroke", FIRST_SERIES)]), 3 * 2);
+    // Two seeds: no error bars (a t-interval of two spans the axis), the
+    // seeds as faint dots instead.
+    assert_eq!(count(&gap, "line", &[("stroke", FIRST_SERIES)]), 0);
+    assert_eq!(
+        count(
+            &gap,
+            "circle",
+            &[("fill", FIRST_SERIES), ("opacity", "0.3")]
+        ),
+        2 * 2
+    );
 
     // Each heatmap cell carries its value: the mean gap in points.
     let summary = Table::read(&dir.join("summary.csv"));
@@ -511,6 +526,7 @@ fn a_sobol_search_gets_scatter_plots_and_doubling_its_samples_keeps_the_runs_don
     assert_eq!(
         plots,
         [
+            "gap_vs_accuracy.svg",
             "gap_vs_lambda.svg",
             "gap_vs_learning_rate.svg",
             "learning_curves.svg",

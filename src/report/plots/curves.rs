@@ -1,6 +1,6 @@
 //! Learning curves as small multiples: one panel per configuration with
 //! training and test accuracy per evaluated epoch, mean over seeds and a
-//! 95 % confidence band.
+//! 95 % confidence band (the range of the seeds with fewer than three).
 
 use std::collections::BTreeMap;
 
@@ -69,7 +69,9 @@ pub fn values_by_epoch(
     by_epoch
 }
 
-/// Mean and band of a metric per epoch over the finished seeds, in percent.
+/// Mean and band of a metric per epoch over the finished seeds, in
+/// percent: the 95 % interval with three seeds or more, else the range of
+/// the seeds themselves (a t-interval of two spans most of the axis).
 fn curve(config: &Config, get: fn(&crate::train::EpochMetrics) -> Option<f64>) -> Vec<CurvePoint> {
     values_by_epoch(config, get)
         .into_iter()
@@ -77,7 +79,12 @@ fn curve(config: &Config, get: fn(&crate::train::EpochMetrics) -> Option<f64>) -
             let percent: Vec<f64> = values.iter().map(|v| 100.0 * v).collect();
             let s = Stat::of(&percent);
             let mean = s.mean?;
-            let (lo, hi) = s.ci95.unwrap_or((mean, mean));
+            let (lo, hi) = match s.ci95 {
+                Some(ci) if s.n >= super::lines::SEEDS_FOR_INTERVALS => ci,
+                _ => percent
+                    .iter()
+                    .fold((mean, mean), |(lo, hi), &v| (lo.min(v), hi.max(v))),
+            };
             Some((epoch as f64, mean, lo, hi))
         })
         .collect()
@@ -132,7 +139,9 @@ impl CurvesChart {
             .map(|t| t.2)
             .fold(100.0, f64::min);
         Some(CurvesChart {
-            title: format!("{sweep}: learning curves (mean over seeds, 95 % band)"),
+            title: format!(
+                "{sweep}: learning curves (mean over seeds, 95 % band or the seeds' range)"
+            ),
             panels,
             columns,
             epochs,

@@ -172,12 +172,29 @@ fn scaled_means(axis: &Axis, s: &Series, metric: Metric, shift: f64, scale: f64)
         .filter_map(|c| {
             let stat = c.metric(metric);
             let x = axis.pos_of(c)? + shift;
+            // With fewer than 3 seeds a t-interval spans most of the axis
+            // (t = 12.7 for two): the seeds are drawn instead.
+            let ci = stat.ci95.filter(|_| stat.n >= SEEDS_FOR_INTERVALS);
             Some((
                 x,
                 scale * stat.mean?,
-                stat.ci95.map(|(lo, hi)| (scale * lo, scale * hi)),
+                ci.map(|(lo, hi)| (scale * lo, scale * hi)),
             ))
         })
+        .collect()
+}
+
+/// Fewest seeds for which a mean gets its 95 % interval drawn.
+pub(super) const SEEDS_FOR_INTERVALS: usize = 3;
+
+/// The seeds of the configurations of a series that have fewer than
+/// [`SEEDS_FOR_INTERVALS`], as (position, value × `scale`) points.
+fn few_seeds(axis: &Axis, s: &Series, metric: Metric, shift: f64, scale: f64) -> Vec<(f64, f64)> {
+    s.configs
+        .iter()
+        .filter(|c| c.finished.len() < SEEDS_FOR_INTERVALS)
+        .filter_map(|c| Some((axis.pos_of(c)? + shift, c)))
+        .flat_map(|(x, c)| c.values(metric).into_iter().map(move |v| (x, scale * v)))
         .collect()
 }
 
@@ -216,11 +233,21 @@ fn bars<DB: DrawingBackend>(
 fn train_and_test<DB: DrawingBackend>(
     chart: &mut ChartContext<'_, DB, Plane>,
     series: &[Series],
-    trains: &[Vec<MeanPoint>],
-    tests: &[Vec<MeanPoint>],
+    (trains, tests): (&[Vec<MeanPoint>], &[Vec<MeanPoint>]),
+    seeds: (&Axis, [Metric; 2], f64),
 ) -> DrawResult<DB> {
     let n = series.len();
+    let (axis, [train_metric, test_metric], scale) = seeds;
     for (i, s) in series.iter().enumerate() {
+        let shift = dodge(axis, i, n);
+        for (metric, c) in [(train_metric, TRAIN_COLOR), (test_metric, TEST_COLOR)] {
+            let c = if n == 1 { c } else { color(i) };
+            chart.draw_series(
+                few_seeds(axis, s, metric, shift, scale)
+                    .into_iter()
+                    .map(|p| Circle::new(p, 3, c.mix(0.35).filled())),
+            )?;
+        }
         let (test_color, train_color) = if n == 1 {
             (TEST_COLOR, TRAIN_COLOR)
         } else {
@@ -381,7 +408,8 @@ impl Chart for AccuracyChart<'_> {
         );
         let y = (y.0, y.1.min(101.0));
         let mut chart = frame(area, &self.title, self.axis, y, "accuracy (%)", 1)?;
-        train_and_test(&mut chart, &self.series, &trains, &tests)?;
+        let seeds = (self.axis, [Metric::TrainAcc, Metric::TestAcc], 100.0);
+        train_and_test(&mut chart, &self.series, (&trains, &tests), seeds)?;
         // The best configuration is chosen on validation when there is one.
         let chosen_on =
             selection_metric(self.series.iter().flat_map(|s| s.configs.iter().copied()));
@@ -491,7 +519,8 @@ impl Chart for LossChart<'_> {
         let y = (lo.max(-0.02 * hi), hi);
         let decimals = if hi < 0.1 { 3 } else { 2 };
         let mut chart = frame(area, &self.title, self.axis, y, "mean loss", decimals)?;
-        train_and_test(&mut chart, &self.series, &trains, &tests)?;
+        let seeds = (self.axis, [Metric::TrainLoss, Metric::TestLoss], 1.0);
+        train_and_test(&mut chart, &self.series, (&trains, &tests), seeds)?;
         legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         Ok(())
     }

@@ -13,6 +13,7 @@ mod lines;
 mod norms;
 mod predictors;
 mod scatter;
+mod tradeoff;
 
 use std::sync::OnceLock;
 
@@ -128,6 +129,24 @@ pub fn figures(
     }
 }
 
+/// The gap against accuracy, one point per configuration, with the
+/// Pareto front and the report's gap answer `choice` ringed; `None` with
+/// fewer than two configurations.
+pub fn tradeoff_figure(
+    sweep: &str,
+    configs: &[Config],
+    choice: &crate::report::tradeoff::GapChoice,
+) -> Result<Option<Figure>> {
+    let Some(chart) = tradeoff::TradeoffChart::new(sweep, configs, choice) else {
+        return Ok(None);
+    };
+    let caption = "The train − test gap against accuracy, one point per configuration: the \
+                   line joins the Pareto front (nothing else is both more accurate and smaller \
+                   in gap), the shaded band holds the accuracies within one standard error of \
+                   the best, and the ring marks the smallest gap among them (the card above).";
+    render("gap_vs_accuracy".into(), caption.into(), &chart).map(Some)
+}
+
 /// Scatter plots of the gap against the measures that rank it best:
 /// the first [`PREDICTOR_PLOTS`] of `rankings` against the accuracy gap,
 /// coloured by the first swept setting other than a seed.
@@ -185,7 +204,8 @@ fn learning_curves(sweep: &str, keys: &[Key], configs: &[Config]) -> Result<Vec<
         "learning_curves".into(),
         format!(
             "Training, validation (when held out) and test accuracy per epoch{axis}, one panel \
-             per configuration: mean over seeds with a 95 % confidence band."
+             per configuration: mean over seeds with a 95 % confidence band (with fewer than \
+             three seeds, the band spans the seeds themselves)."
         ),
         &curves,
     )?];
@@ -291,7 +311,8 @@ fn grid_figures(sweep: &str, keys: &[Key], configs: &[Config]) -> Result<Vec<Fig
             format!("gap_vs_{}", quantity.name()),
             format!(
                 "Train − test accuracy gap against {}: mean over seeds with 95 % confidence \
-                 intervals; faint dots are single seeds.{threshold}",
+                 intervals (none with fewer than three seeds); faint dots are single \
+                 seeds.{threshold}",
                 axis.title()
             ),
             &gap,
@@ -314,7 +335,8 @@ fn grid_figures(sweep: &str, keys: &[Key], configs: &[Config]) -> Result<Vec<Fig
             format!(
                 "Final training and test loss (the training loss is measured on the labels \
                  trained on) against {}: mean over seeds with 95 % confidence \
-                 intervals.{threshold}",
+                 intervals (with fewer than three seeds, faint dots for the seeds \
+                 instead).{threshold}",
                 axis.title(),
             ),
             &loss,
