@@ -228,6 +228,12 @@ pub struct CompareArgs {
     /// experiment's `[compare] baseline`.
     #[arg(long, value_name = "SETTING=VALUE")]
     pub baseline: Vec<String>,
+    /// Compare each configuration with the baseline at its own value of
+    /// this setting (repeatable), e.g. --baseline lambda=0 --within
+    /// learning_rate: is λ better than λ = 0 at each learning rate? Holm
+    /// over every row. Default: the experiment's `[compare] within`.
+    #[arg(long, value_name = "SETTING")]
+    pub within: Vec<String>,
 }
 
 #[cfg(test)]

@@ -176,7 +176,7 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
             rows.len() / compare::COMPARED.len(),
             rows.iter().filter(|r| r.p_holm.is_some()).count()
         )?;
-        print_comparisons(&mut out, &rows)?;
+        print_comparisons(&mut out, &rows, true)?;
         if !unmatched.is_empty() {
             writeln!(
                 out,
@@ -196,22 +196,40 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
     } else {
         &args.baseline
     };
-    let (base, rows) = compare::against(&configs, wanted, &results.grid.dataset)?;
+    // --within applies to the baseline given with it; the experiment's
+    // `within` goes with the experiment's baseline.
+    let within = match args.baseline.is_empty() {
+        true if args.within.is_empty() => &results.manifest.within,
+        _ => &args.within,
+    };
+    let against = compare::stratified(&configs, wanted, within, &results.grid.dataset)?;
+    let rows = &against.rows;
     let test_images = compare::test_images(&results.grid.dataset);
-    let baseline = &configs[base];
+    let baseline = &configs[against.pairs.first().map_or(0, |p| p.1)];
     let path = args.dir.join("compare.csv");
-    write_atomic(&path, &compare::compare_csv(&rows)?)?;
+    write_atomic(&path, &compare::compare_csv(rows)?)?;
     let tested = rows.iter().filter(|r| r.p_holm.is_some()).count();
     writeln!(
         out,
         "{}: {} configuration(s) against {} ({} seed(s)); p-values Holm-adjusted over {tested} \
          comparisons",
         args.dir.display(),
-        configs.len() - 1,
-        baseline.label,
+        against.pairs.len(),
+        match against.stratified() {
+            true => against.title.clone(),
+            false => baseline.label.clone(),
+        },
         baseline.finished.len()
     )?;
-    print_comparisons(&mut out, &rows)?;
+    print_comparisons(&mut out, rows, against.stratified())?;
+    if !against.unmatched.is_empty() {
+        writeln!(
+            out,
+            "{} configuration(s) have no baseline at their own values and are left out:",
+            against.unmatched.len()
+        )?;
+        write_some(&mut out, &against.unmatched, 10, "")?;
+    }
     if let Some(n) = test_images {
         writeln!(
             out,
@@ -230,7 +248,7 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         )?;
     }
     writeln!(out, "  compare.csv  {}", path.display())?;
-    let pairs = crate::report::write_mcnemar(&args.dir, &configs, base)?;
+    let pairs = crate::report::write_mcnemar(&args.dir, &configs, &against.pairs)?;
     if pairs > 0 {
         writeln!(
             out,
@@ -242,17 +260,22 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
 }
 
 /// The comparison table `sweep compare` prints.
-fn print_comparisons(out: &mut impl Write, rows: &[compare::Comparison]) -> Result<()> {
+fn print_comparisons(
+    out: &mut impl Write,
+    rows: &[compare::Comparison],
+    each_own_baseline: bool,
+) -> Result<()> {
     writeln!(
         out,
-        "  {:<28} {:<9} {:<7} {:>24} {:>9} {:>7} {:>7}",
+        "  {:<28} {:<9} {:<7} {:>24} {:>9} {:>7} {:>7}{}",
         "configuration",
         "metric",
         "test",
         "difference [simult. CI], pts",
         "p (Holm)",
         "g",
-        "P(A>B)"
+        "P(A>B)",
+        if each_own_baseline { "  baseline" } else { "" }
     )?;
     let pts = |x: f64| format!("{:+.2}", 100.0 * x);
     let opt = |x: Option<f64>, f: &dyn Fn(f64) -> String| x.map_or("—".to_string(), f);
@@ -265,7 +288,7 @@ fn print_comparisons(out: &mut impl Write, rows: &[compare::Comparison]) -> Resu
         });
         writeln!(
             out,
-            "  {:<28} {:<9} {:<7} {:>24} {:>9} {:>7} {:>7}",
+            "  {:<28} {:<9} {:<7} {:>24} {:>9} {:>7} {:>7}{}",
             r.config,
             r.metric,
             d.test.as_str(),
@@ -273,6 +296,11 @@ fn print_comparisons(out: &mut impl Write, rows: &[compare::Comparison]) -> Resu
             opt(r.p_holm, &|p| format!("{p:.3}")),
             opt(d.hedges_g, &|g| format!("{g:+.2}")),
             opt(d.prob_greater, &|p| format!("{p:.2}")),
+            if each_own_baseline {
+                format!("  {}", r.against)
+            } else {
+                String::new()
+            },
         )?;
     }
     Ok(())

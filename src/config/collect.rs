@@ -39,7 +39,7 @@ impl<'k> Parser<'_> {
             match key.as_str() {
                 k if TEXT_KEYS.contains(&k) => self.text_key(key, value, &at, &mut draft)?,
                 k if SECTIONS.contains(&k) => self.section(key, value, &mut draft)?,
-                "compare" => draft.baseline = self.compare_table(value)?,
+                "compare" => (draft.baseline, draft.within) = self.compare_table(value)?,
                 "search" => draft.search = Some(value),
                 SAVE_PREDICTIONS => draft.save_predictions = self.flag(key, value, &at)?,
                 SAVE_FORGETTING => draft.save_forgetting = self.flag(key, value, &at)?,

@@ -93,6 +93,9 @@ pub struct Experiment {
     /// The configuration `[compare] baseline` names, as `setting=value`
     /// pairs in canonical form; empty when there is none.
     pub baseline: Vec<String>,
+    /// `[compare] within`: the settings each configuration is compared
+    /// with the baseline at its own value of; empty for one baseline.
+    pub within: Vec<String>,
     /// How the configurations were chosen (`[search]`).
     pub search: Search,
     /// For a sampled search, what was drawn and how (kept in `grid.json`).

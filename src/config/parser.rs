@@ -47,6 +47,9 @@ pub(super) struct Draft<'k> {
     pub(super) random_labels: Option<(&'k toml::Value, At<'k>)>,
     /// `[compare] baseline`: each setting, its canonical text and where.
     pub(super) baseline: Vec<(Key, String, At<'k>)>,
+    /// `[compare] within`: the settings each configuration keeps its own
+    /// value of when compared with the baseline, and where.
+    pub(super) within: Vec<(Key, At<'k>)>,
     pub(super) search: Option<&'k toml::Value>,
     pub(super) save_predictions: bool,
     pub(super) save_forgetting: bool,
@@ -110,7 +113,8 @@ impl Parser<'_> {
         let (points, sampled) = expand(&search, &draft, &axes);
         let grid_points = points.len();
         let runs = self.distinct_runs(points, &dataset_label, &given)?;
-        let baseline = self.check_baseline(&runs, &axes, &draft.baseline)?;
+        let (baseline, within) =
+            self.check_baseline(&runs, &axes, &draft.baseline, &draft.within)?;
         if let Some(halving) = &search.halving {
             self.check_halving(halving, &runs)?;
         }
@@ -129,6 +133,7 @@ impl Parser<'_> {
             runs,
             config_sha256: hex(&Sha256::digest(self.text.as_bytes())),
             baseline,
+            within,
             search,
             sampled,
             save_predictions: draft.save_predictions,

@@ -99,9 +99,9 @@ pub fn paired(a: &Config, b: &Config) -> bool {
             .all(|&k| a.params.raw_text(k) == b.params.raw_text(k))
 }
 
-/// Finds the configuration `baseline` describes (`key=value` pairs, from
-/// `--baseline`): exactly one must match.
-pub fn find_baseline(configs: &[Config], baseline: &[String]) -> Result<usize> {
+/// The settings `baseline` names (`key=value` pairs, from `--baseline` or
+/// the manifest), each parsed and checked as in an experiment file.
+pub fn parse_baseline(baseline: &[String]) -> Result<Vec<(Key, String)>> {
     let mut wanted: Vec<(Key, String)> = Vec::new();
     for item in baseline {
         let Some((name, value)) = item.split_once('=') else {
@@ -128,34 +128,162 @@ pub fn find_baseline(configs: &[Config], baseline: &[String]) -> Result<usize> {
              every other one is compared with"
         ));
     }
+    Ok(wanted)
+}
+
+/// Finds the configuration `baseline` describes (`key=value` pairs, from
+/// `--baseline`): exactly one must match.
+pub fn find_baseline(configs: &[Config], baseline: &[String]) -> Result<usize> {
+    let wanted = parse_baseline(baseline)?;
     let matches: Vec<usize> = configs
         .iter()
         .enumerate()
         .filter(|(_, c)| wanted.iter().all(|(k, v)| c.params.raw_text(*k) == *v))
         .map(|(i, _)| i)
         .collect();
-    let labels = || {
-        let mut shown: Vec<String> = configs.iter().take(12).map(|c| c.label.clone()).collect();
-        if configs.len() > 12 {
-            shown.push(format!("… {} more in summary.csv", configs.len() - 12));
-        }
-        shown.join("; ")
-    };
     match matches[..] {
         [one] => Ok(one),
-        [] => Err(bad_input!(
-            "--baseline {}: no configuration of this sweep has it; its configurations are: {}",
-            baseline.join(" "),
-            labels()
-        )),
+        [] => {
+            let mut shown: Vec<String> = configs.iter().take(12).map(|c| c.label.clone()).collect();
+            if configs.len() > 12 {
+                shown.push(format!("… {} more in summary.csv", configs.len() - 12));
+            }
+            Err(bad_input!(
+                "--baseline {}: no configuration of this sweep has it; its configurations are: {}",
+                baseline.join(" "),
+                shown.join("; ")
+            ))
+        }
         _ => Err(bad_input!(
-            "--baseline {}: {} configurations have it; add settings until one is left \
-             (its configurations are: {})",
+            "--baseline {}: {} configurations have it: {}; add settings until one is left, or \
+             compare each configuration with the baseline at its own value of the others \
+             (--within SETTING)",
             baseline.join(" "),
             matches.len(),
-            labels()
+            matches
+                .iter()
+                .map(|&i| configs[i].label.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
         )),
     }
+}
+
+/// A comparison with a baseline: which configuration is compared with
+/// which (indices into the configurations), and the rows of `compare.csv`.
+#[derive(Debug, Clone)]
+pub struct Against {
+    /// `baseline=…`, and `within …` when stratified, for titles.
+    pub title: String,
+    /// (configuration, its baseline), in the order of the configurations.
+    pub pairs: Vec<(usize, usize)>,
+    /// Configurations with no baseline at their own values of the `within`
+    /// settings (left out).
+    pub unmatched: Vec<String>,
+    /// Every comparison, Holm-adjusted over all rows.
+    pub rows: Vec<Comparison>,
+}
+
+impl Against {
+    /// Whether the configurations have baselines of their own (`within`).
+    pub fn stratified(&self) -> bool {
+        self.pairs.iter().any(|p| p.1 != self.pairs[0].1)
+    }
+}
+
+/// Each configuration against the configuration that has the `baseline`
+/// settings and the configuration's own values of the `within` settings
+/// (the one baseline when `within` is empty), in each metric of
+/// [`COMPARED`], Holm over every row.
+pub fn stratified(
+    configs: &[Config],
+    baseline: &[String],
+    within: &[String],
+    dataset: &str,
+) -> Result<Against> {
+    let wanted = parse_baseline(baseline)?;
+    let mut strata: Vec<Key> = Vec::new();
+    for name in within {
+        let key = Key::from_name(name.trim()).ok_or_else(|| {
+            bad_input!("--within {name:?}: not a setting of sweep (e.g. --within learning_rate)")
+        })?;
+        if wanted.iter().any(|(k, _)| *k == key) || key == Key::Seed {
+            return Err(bad_input!(
+                "--within {name}: the baseline already fixes it (or it is the seed); --within \
+                 names the settings each configuration keeps its own value of"
+            ));
+        }
+        strata.push(key);
+    }
+    let is_baseline = |c: &Config| wanted.iter().all(|(k, v)| c.params.raw_text(*k) == *v);
+    let mut pairs = Vec::new();
+    let mut unmatched = Vec::new();
+    for (i, c) in configs.iter().enumerate() {
+        if is_baseline(c) && !strata.is_empty() {
+            continue;
+        }
+        let own: Vec<usize> = configs
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| is_baseline(b))
+            .filter(|(_, b)| {
+                strata
+                    .iter()
+                    .all(|&k| b.params.raw_text(k) == c.params.raw_text(k))
+            })
+            .map(|(j, _)| j)
+            .collect();
+        match own[..] {
+            [j] if j != i => pairs.push((i, j)),
+            [_] => {}
+            [] => unmatched.push(c.label.clone()),
+            _ => {
+                return Err(bad_input!(
+                    "--baseline {}{}: {} configurations have it{}: {}; add settings to \
+                     --baseline or --within until one is left",
+                    baseline.join(" "),
+                    strata
+                        .iter()
+                        .map(|k| format!(" --within {}", k.name()))
+                        .collect::<String>(),
+                    own.len(),
+                    if strata.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" beside {}", c.label)
+                    },
+                    own.iter()
+                        .map(|&j| configs[j].label.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ));
+            }
+        }
+    }
+    if pairs.is_empty() {
+        // No configuration has its baseline: say which exist.
+        find_baseline(configs, baseline)?;
+    }
+    let refs: Vec<(&Config, &Config)> = pairs
+        .iter()
+        .map(|&(i, j)| (&configs[i], &configs[j]))
+        .collect();
+    let rows = compare_pairs(
+        &refs,
+        |b| b.label.clone(),
+        (test_images(dataset), test_images(dataset)),
+    );
+    let mut title = baseline.join(" ");
+    if !strata.is_empty() {
+        let names: Vec<&str> = strata.iter().map(|k| k.name()).collect();
+        title.push_str(&format!(", within each {}", names.join(" and ")));
+    }
+    Ok(Against {
+        title,
+        pairs,
+        unmatched,
+        rows,
+    })
 }
 
 /// Every configuration but the baseline `base` against it, in each metric
@@ -291,18 +419,6 @@ pub fn indistinguishable(configs: &[Config], best: usize, metric: Metric) -> Ind
         .map(|((i, _), _)| *i)
         .collect();
     out
-}
-
-/// The comparison with the baseline `baseline` (`setting=value` pairs):
-/// its configuration's index and every comparison, for `compare.csv` and
-/// the report.
-pub fn against(
-    configs: &[Config],
-    baseline: &[String],
-    dataset: &str,
-) -> Result<(usize, Vec<Comparison>)> {
-    let base = find_baseline(configs, baseline)?;
-    Ok((base, compare(configs, base, test_images(dataset))))
 }
 
 /// The size of `dataset`'s test set when it is one of the built-in

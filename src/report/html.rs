@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::config::Key;
 use crate::report::SweepResults;
-use crate::report::compare::{self, Comparison};
+use crate::report::compare;
 use crate::report::interpolation::Crossing;
 use crate::report::plots::Figure;
 use crate::report::predictors::{self, Ranking};
@@ -63,8 +63,8 @@ fn pct(stat: &Stat) -> String {
 pub struct Extras<'a> {
     /// Where the networks cross the interpolation threshold.
     pub crossings: &'a [Crossing],
-    /// The experiment's baseline configuration and every comparison with it.
-    pub comparison: Option<(&'a Config<'a>, &'a [Comparison])>,
+    /// The experiment's baseline and every comparison with it.
+    pub comparison: Option<&'a compare::Against>,
     /// The rungs of a successive-halving search.
     pub rungs: Option<&'a [Rung]>,
     /// Every measure ranked against the gaps, and the plots of the best.
@@ -104,8 +104,8 @@ pub fn report_html(
     }
     grid_section(&mut h, results);
     headline_table(&mut h, configs, &keys);
-    if let Some((baseline, rows)) = extras.comparison {
-        comparison_section(&mut h, baseline, rows);
+    if let Some(against) = extras.comparison {
+        comparison_section(&mut h, against);
     }
     interpolation_section(&mut h, extras.crossings);
 
@@ -276,10 +276,12 @@ fn rungs_section(h: &mut String, rungs: &[Rung]) {
 
 /// Every configuration against the experiment's baseline, as `compare.csv`
 /// has it.
-fn comparison_section(h: &mut String, baseline: &Config, rows: &[Comparison]) {
+fn comparison_section(h: &mut String, against: &compare::Against) {
+    let rows = &against.rows;
+    let stratified = against.stratified();
     let _ = writeln!(
         h,
-        "<h2>Against the baseline {}</h2>\n<p>Each configuration minus the baseline, in \
+        "<h2>Against the baseline {}</h2>\n<p>Each configuration minus {}, in \
          points; paired over seeds where the runs of a seed share their initialisation and \
          batches, Welch otherwise. Two intervals: the <em>unadjusted</em> 95 % interval of \
          each row alone, and the <em>simultaneous</em> one, which covers every row at once \
@@ -288,14 +290,24 @@ fn comparison_section(h: &mut String, baseline: &Config, rows: &[Comparison]) {
          intervals cover training randomness over seeds, not the choice of test images: \
          <code>compare.csv</code> adds each test accuracy's binomial standard error (about {} \
          points here). Rebuild with <code>sweep compare</code>.</p>\n<table>\n\
-         <tr><th class=\"text\">configuration</th><th class=\"text\">metric</th>\
+         <tr><th class=\"text\">configuration</th>{}<th class=\"text\">metric</th>\
          <th class=\"text\">test</th><th>difference</th><th>95 % CI, unadjusted</th>\
          <th>95 % CI, simultaneous</th><th>p (Holm-adjusted)</th>\
          <th>Hedges' g</th><th>P(A &gt; B)</th></tr>",
-        esc(&baseline.label),
+        esc(&against.title),
+        if stratified {
+            "the baseline at its own value of the other settings (a baseline per row)"
+        } else {
+            "the baseline"
+        },
         rows.iter()
             .find_map(|r| r.binomial_se.map(|b| format!("{:.2}", 100.0 * b.1)))
             .unwrap_or_else(|| "—".into()),
+        if stratified {
+            "<th class=\"text\">its baseline</th>"
+        } else {
+            ""
+        },
     );
     let opt = |x: Option<f64>, f: &dyn Fn(f64) -> String| x.map_or("—".to_string(), f);
     let interval = |ci: Option<(f64, f64)>| {
@@ -308,7 +320,7 @@ fn comparison_section(h: &mut String, baseline: &Config, rows: &[Comparison]) {
         let significant = r.p_holm.is_some_and(|p| p < 0.05);
         let _ = writeln!(
             h,
-            "<tr{}><td class=\"text\">{}</td><td class=\"text\">{}</td>\
+            "<tr{}><td class=\"text\">{}</td>{}<td class=\"text\">{}</td>\
              <td class=\"text\">{}</td><td>{:+.2}</td><td>{}</td><td>{}</td><td>{}</td>\
              <td>{}</td><td>{}</td></tr>",
             if significant {
@@ -317,6 +329,10 @@ fn comparison_section(h: &mut String, baseline: &Config, rows: &[Comparison]) {
                 ""
             },
             esc(&r.config),
+            match stratified {
+                true => format!("<td class=\"text\">{}</td>", esc(&r.against)),
+                false => String::new(),
+            },
             r.metric,
             d.test.as_str(),
             100.0 * d.mean,

@@ -256,21 +256,23 @@ pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
 
     let crossings = interpolation::crossings(&results.swept, &configs);
     // The experiment's `[compare] baseline`, once its configuration has runs.
-    let comparison = match &results.manifest.baseline[..] {
+    let m = &results.manifest;
+    let comparison = match &m.baseline[..] {
         [] => None,
-        wanted => compare::against(&configs, wanted, &results.grid.dataset).ok(),
+        wanted => compare::stratified(&configs, wanted, &m.within, &results.grid.dataset).ok(),
     };
-    if let Some((base, rows)) = &comparison {
-        write_atomic(&root.join("compare.csv"), &compare::compare_csv(rows)?)?;
-        write_mcnemar(root, &configs, *base)?;
+    if let Some(against) = &comparison {
+        write_atomic(
+            &root.join("compare.csv"),
+            &compare::compare_csv(&against.rows)?,
+        )?;
+        write_mcnemar(root, &configs, &against.pairs)?;
     }
     let html = root.join("report.html");
     let extras = html::Extras {
         crossings: &crossings,
         rungs: rungs.as_deref(),
-        comparison: comparison
-            .as_ref()
-            .map(|(base, rows)| (&configs[*base], &rows[..])),
+        comparison: comparison.as_ref(),
         predictors: ranked.then_some((&rankings[..], &predictor_figures[..])),
     };
     write_atomic(
@@ -296,15 +298,17 @@ pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
     })
 }
 
-/// `mcnemar.csv`: McNemar's test between each run and the baseline's run
-/// of the same seed, when runs saved their test predictions
+/// `mcnemar.csv`: McNemar's test between each run and its baseline's run
+/// of the same seed (`pairs`: configuration, baseline), when runs saved their test predictions
 /// (`save_predictions = true`); nothing is written when none did.
-pub fn write_mcnemar(root: &Path, configs: &[summary::Config], base: usize) -> Result<usize> {
-    let pairs: Vec<(&summary::Config, &summary::Config)> = configs
+pub fn write_mcnemar(
+    root: &Path,
+    configs: &[summary::Config],
+    pairs: &[(usize, usize)],
+) -> Result<usize> {
+    let pairs: Vec<(&summary::Config, &summary::Config)> = pairs
         .iter()
-        .enumerate()
-        .filter(|&(i, _)| i != base)
-        .map(|(_, c)| (c, &configs[base]))
+        .map(|&(i, base)| (&configs[i], &configs[base]))
         .collect();
     let rows = mcnemar::tests(&pairs, (root, root));
     if !rows.is_empty() {

@@ -54,6 +54,10 @@ pub struct Manifest {
     /// (absent before 0.3 and when the experiment names none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub baseline: Vec<String>,
+    /// The experiment's `[compare] within`: settings each configuration is
+    /// compared with the baseline at its own value of (absent before 0.6).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub within: Vec<String>,
     /// The GEMM kernel the folder's runs train with, and the instruction
     /// set it dispatched to where the folder was created, e.g.
     /// `gemm/avx512` (see [`crate::nn::Kernel::label`]). Absent in folders

@@ -327,6 +327,7 @@ fn new_manifest(
         started_at,
         finished_at: String::new(),
         baseline: exp.baseline.clone(),
+        within: exp.within.clone(),
         kernel: None,
         kernel_choice: String::new(),
     }

@@ -47,7 +47,7 @@ fn small_sweep(tmp: &Path) -> PathBuf {
         "name = \"browser\"\ndescription = \"Rendered by Chromium.\"\n\
          [data]\ndataset = \"mnist\"\ntrain_subset = 500\n\
          [model]\nhidden_size = 32\n[train]\nepochs = 3\n\
-         [grid]\nlambda = [0, 0.003, 0.03]\nseed = { count = 2 }\n",
+         [grid]\nlambda = [0, 0.003, 0.03]\nseed = { count = 3 }\n",
     )
     .unwrap();
     let out = tmp.join("results");

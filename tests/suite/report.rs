@@ -633,3 +633,71 @@ fn saved_predictions_give_mcnemar_tables_that_agree_with_the_test_accuracies() {
     assert!(plain.join("compare.csv").is_file());
     assert!(!plain.join("mcnemar.csv").exists());
 }
+
+#[test]
+fn a_stratified_baseline_compares_each_configuration_at_its_own_learning_rate() {
+    let grid = "lambda = [0, 0.01]\nlearning_rate = [0.05, 0.1]\nseed = { count = 2 }\n\
+                [compare]\nbaseline = { lambda = 0 }\nwithin = [\"learning_rate\"]";
+    let (_tmp, dir) = run_sweep("strata", grid);
+    // The report compares as the experiment says.
+    let compare = Table::read(&dir.join("compare.csv"));
+    assert_eq!(
+        compare.rows.len(),
+        2 * 2,
+        "λ = 0.01 at each rate, two metrics"
+    );
+    for row in &compare.rows {
+        let config = compare.get(row, "configuration");
+        let rate = config
+            .split(' ')
+            .find(|p| p.starts_with("learning_rate="))
+            .unwrap();
+        assert!(config.contains("lambda=0.01"), "{config}");
+        let baseline = compare.get(row, "baseline");
+        assert!(
+            baseline.contains(rate) && baseline.contains("lambda=0"),
+            "{config} against {baseline}"
+        );
+        // Holm over all four rows; the simultaneous interval is the wider.
+        let (lo, hi): (f64, f64) = (
+            compare.get(row, "ci95_low").parse().unwrap(),
+            compare.get(row, "ci95_high").parse().unwrap(),
+        );
+        let (slo, shi): (f64, f64) = (
+            compare.get(row, "ci_simultaneous_low").parse().unwrap(),
+            compare.get(row, "ci_simultaneous_high").parse().unwrap(),
+        );
+        assert!(slo < lo && shi > hi, "{slo} {lo} {hi} {shi}");
+    }
+    let html = fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("within each learning_rate") && html.contains("its baseline"));
+
+    // The same from the command line; without --within the baseline is
+    // ambiguous and the refusal lists only the two configurations it matched.
+    let out = sweep()
+        .args([
+            "compare",
+            "--baseline",
+            "lambda=0",
+            "--within",
+            "learning_rate",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Holm-adjusted over 4 comparisons"));
+    let out = sweep()
+        .args(["compare", "--baseline", "lambda=0"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("2 configurations have it")
+            && err.contains("--within")
+            && !err.contains("lambda=0.01"),
+        "{err}"
+    );
+}
