@@ -208,7 +208,15 @@ pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
         &configs,
         results.grid.search.as_ref(),
     )?;
-    // The trade-off first: it is the sweep's answer.
+    // The gap heatmap (when two settings vary) before the other plots, and
+    // the trade-off before it: they answer the sweep's question.
+    if let Some(i) = figures
+        .iter()
+        .position(|f| f.stem.starts_with("heatmap_gap_"))
+    {
+        let heatmap = figures.remove(i);
+        figures.insert(0, heatmap);
+    }
     let rungs = rungs::read(root);
     let contenders = tradeoff::contenders(&configs, rungs.is_some());
     let choice = tradeoff::answer(&contenders, &results.grid.dataset);

@@ -998,4 +998,12 @@ fn a_run_stops_at_the_first_evaluation_that_reaches_stop_at_train_loss() {
     let stopped = runs.column("stopped_epoch")[0];
     assert_eq!(stopped, losses.len().to_string());
     assert!(losses.len() < 200);
+    // The report says where: in the table's note and on the curves.
+    let html = fs::read_to_string(root.join("report.html")).unwrap();
+    assert!(
+        html.contains(&format!("1 stopped early (epoch {stopped})")),
+        "{html}"
+    );
+    let curves = fs::read_to_string(root.join("plots/learning_curves.svg")).unwrap();
+    assert!(curves.contains("1 stopped early, dashed"));
 }

@@ -232,6 +232,11 @@ fn two_swept_settings_get_a_line_per_value_and_heatmaps() {
             assert!(plots.contains(&format!("{stem}.{ext}")), "no {stem}.{ext}");
         }
     }
+    // The report shows the trade-off first, then the gap heatmap.
+    let html = fs::read_to_string(dir.join("report.html")).unwrap();
+    let at = |id: &str| html.find(&format!("<figure id=\"{id}\"")).unwrap();
+    assert!(at("gap_vs_accuracy") < at("heatmap_gap_lambda_learning_rate"));
+    assert!(at("heatmap_gap_lambda_learning_rate") < at("gap_vs_lambda"));
     let gap = svg(&dir.join("plots/gap_vs_lambda.svg"));
     assert!(gap.contains("learning_rate = 0.05") && gap.contains("learning_rate = 0.1"));
     // Two seeds: no error bars (a t-interval of two spans the axis), the

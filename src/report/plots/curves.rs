@@ -1,6 +1,7 @@
 //! Learning curves as small multiples: one panel per configuration with
 //! training and test accuracy per evaluated epoch, mean over seeds and a
-//! 95 % confidence band (the range of the seeds with fewer than three).
+//! 95 % confidence band (the range of the seeds with fewer than three), and a
+//! dashed line where early stopping ended a seed.
 
 use std::collections::BTreeMap;
 
@@ -31,6 +32,9 @@ struct Panel {
     test: Vec<CurvePoint>,
     seeds: usize,
     diverged: usize,
+    /// The epochs after which early stopping (or `stop_at_train_loss`)
+    /// ended a seed, one per seed it ended.
+    stops: Vec<f64>,
 }
 
 /// The small-multiples chart.
@@ -106,6 +110,11 @@ impl CurvesChart {
                 test: curve(c, |e| Some(e.test_acc)),
                 seeds: c.finished.len(),
                 diverged: c.diverged.len(),
+                stops: c
+                    .finished
+                    .iter()
+                    .filter_map(|r| r.done.stopped_epoch.map(|e| e as f64))
+                    .collect(),
             })
             .collect();
         if panels.iter().all(|p| p.test.is_empty()) {
@@ -181,10 +190,16 @@ impl Chart for CurvesChart {
         }
         let cells = grid.split_evenly((self.rows(), self.columns));
         for (panel, cell) in self.panels.iter().zip(&cells) {
-            let caption = if panel.diverged > 0 {
-                format!("{} ({} diverged)", panel.label, panel.diverged)
-            } else {
-                panel.label.clone()
+            let mut notes = Vec::new();
+            if panel.diverged > 0 {
+                notes.push(format!("{} diverged", panel.diverged));
+            }
+            if !panel.stops.is_empty() {
+                notes.push(format!("{} stopped early, dashed", panel.stops.len()));
+            }
+            let caption = match notes.is_empty() {
+                true => panel.label.clone(),
+                false => format!("{} ({})", panel.label, notes.join(", ")),
             };
             let x_max = self.epochs.max(2.0);
             // Long labels (three or more settings) get a smaller font so
@@ -200,10 +215,10 @@ impl Chart for CurvesChart {
             let y = self.y_low..100.5;
             if self.log_epochs {
                 let chart = builder.build_cartesian_2d((1.0..x_max).log_scale(), y)?;
-                draw_panel(chart, panel, cell)?;
+                draw_panel(chart, panel, cell, self.y_low)?;
             } else {
                 let chart = builder.build_cartesian_2d(1.0..x_max, y)?;
-                draw_panel(chart, panel, cell)?;
+                draw_panel(chart, panel, cell, self.y_low)?;
             }
         }
         Ok(())
@@ -215,6 +230,7 @@ fn draw_panel<DB: DrawingBackend, X>(
     mut chart: ChartContext<'_, DB, Cartesian2d<X, RangedCoordf64>>,
     panel: &Panel,
     cell: &DrawingArea<DB, Shift>,
+    y_low: f64,
 ) -> DrawResult<DB>
 where
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
@@ -238,6 +254,15 @@ where
             font(20.0).color(&RED),
         ))?;
         return Ok(());
+    }
+    // Where early stopping ended a seed: a dashed line at its last epoch.
+    for &epoch in &panel.stops {
+        chart.draw_series(DashedLineSeries::new(
+            [(epoch, y_low), (epoch, 100.0)],
+            6,
+            5,
+            RGBColor(90, 90, 90).stroke_width(2),
+        ))?;
     }
     for (points, color) in [
         (&panel.train, TRAIN_COLOR),

@@ -205,7 +205,8 @@ fn learning_curves(sweep: &str, keys: &[Key], configs: &[Config]) -> Result<Vec<
         format!(
             "Training, validation (when held out) and test accuracy per epoch{axis}, one panel \
              per configuration: mean over seeds with a 95 % confidence band (with fewer than \
-             three seeds, the band spans the seeds themselves)."
+             three seeds, the band spans the seeds themselves); a dashed line marks the epoch \
+             at which early stopping ended a seed."
         ),
         &curves,
     )?];
