@@ -225,6 +225,21 @@ pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
     {
         figures.insert(0, figure);
     }
+    // Parallel coordinates after the answers, over every configuration.
+    let answer_among_all = tradeoff::answer(&configs, &results.grid.dataset);
+    if let Some(figure) = plots::parallel_figure(
+        &results.manifest.name,
+        &results.swept,
+        &configs,
+        results.grid.search.as_ref(),
+        answer_among_all.as_ref(),
+    )? {
+        let after_answers = figures
+            .iter()
+            .take_while(|f| f.stem == "gap_vs_accuracy" || f.stem.starts_with("heatmap_gap_"))
+            .count();
+        figures.insert(after_answers, figure);
+    }
     let headline = choice.map(|c| tradeoff::headline(&contenders, &c));
     let rankings = predictors::rank(&configs, &results.swept);
     let measured = configs

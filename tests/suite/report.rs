@@ -236,7 +236,14 @@ fn two_swept_settings_get_a_line_per_value_and_heatmaps() {
     let html = fs::read_to_string(dir.join("report.html")).unwrap();
     let at = |id: &str| html.find(&format!("<figure id=\"{id}\"")).unwrap();
     assert!(at("gap_vs_accuracy") < at("heatmap_gap_lambda_learning_rate"));
-    assert!(at("heatmap_gap_lambda_learning_rate") < at("gap_vs_lambda"));
+    assert!(at("heatmap_gap_lambda_learning_rate") < at("parallel_coordinates"));
+    assert!(at("parallel_coordinates") < at("gap_vs_lambda"));
+    // Parallel coordinates: a line per configuration (4) and the two
+    // answers drawn again on top, outlined (twice each), over 3 axes.
+    let parallel = svg(&dir.join("plots/parallel_coordinates.svg"));
+    assert!(parallel.contains("weight decay λ") && parallel.contains("gap (points)"));
+    let lines = parallel.matches("<polyline").count();
+    assert!(lines >= 4 + 3, "{lines} polylines");
     let gap = svg(&dir.join("plots/gap_vs_lambda.svg"));
     assert!(gap.contains("learning_rate = 0.05") && gap.contains("learning_rate = 0.1"));
     // Two seeds: no error bars (a t-interval of two spans the axis), the
@@ -535,6 +542,7 @@ fn a_sobol_search_gets_scatter_plots_and_doubling_its_samples_keeps_the_runs_don
             "gap_vs_lambda.svg",
             "gap_vs_learning_rate.svg",
             "learning_curves.svg",
+            "parallel_coordinates.svg",
             "test_acc_vs_lambda.svg",
             "test_acc_vs_learning_rate.svg",
         ]

@@ -124,6 +124,11 @@ pub struct Axis {
 }
 
 impl Axis {
+    /// The ticks: position and label.
+    pub fn ticks(&self) -> &[(f64, String)] {
+        &self.ticks
+    }
+
     /// The axis for `key` over the values the configurations take, or `None`
     /// when it is not numeric or takes fewer than two values.
     pub fn new(quantity: Quantity, configs: &[Config]) -> Option<Axis> {

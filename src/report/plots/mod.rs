@@ -11,6 +11,7 @@ mod curves;
 mod heatmap;
 mod lines;
 mod norms;
+mod parallel;
 mod predictors;
 mod scatter;
 mod tradeoff;
@@ -145,6 +146,30 @@ pub fn tradeoff_figure(
                    in gap), the shaded band holds the accuracies within one standard error of \
                    the best, and the ring marks the smallest gap among them (the card above).";
     render("gap_vs_accuracy".into(), caption.into(), &chart).map(Some)
+}
+
+/// Parallel coordinates of every configuration across the swept settings
+/// (but the seeds) and the gap, the report's answers `choice` outlined;
+/// `None` with fewer than two such settings or three configurations.
+pub fn parallel_figure(
+    sweep: &str,
+    swept: &[Key],
+    configs: &[Config],
+    search: Option<&SearchRecord>,
+    choice: Option<&crate::report::tradeoff::GapChoice>,
+) -> Result<Option<Figure>> {
+    let keys = crate::report::predictors::hyperparameters(swept);
+    let Some(chart) = parallel::ParallelChart::new(sweep, &keys, configs, search, choice) else {
+        return Ok(None);
+    };
+    let caption = format!(
+        "Every configuration as a line across the swept settings' axes and its gap, \
+         coloured by the gap (mean over seeds; {} configurations): lines that stay bright \
+         show where the gap is small. Outlined: the best accuracy and the smallest gap at the \
+         best accuracy.",
+        configs.len()
+    );
+    render("parallel_coordinates".into(), caption, &chart).map(Some)
 }
 
 /// Scatter plots of the gap against the measures that rank it best:
