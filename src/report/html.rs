@@ -8,6 +8,7 @@ use std::path::Path;
 
 use crate::config::Key;
 use crate::report::SweepResults;
+use crate::report::anova;
 use crate::report::compare;
 use crate::report::interpolation::Crossing;
 use crate::report::plots::Figure;
@@ -69,6 +70,9 @@ pub struct Extras<'a> {
     pub rungs: Option<&'a [Rung]>,
     /// Every measure ranked against the gaps, and the plots of the best.
     pub predictors: Option<(&'a [Ranking], &'a [Figure])>,
+    /// The analysis of variance of the gap (a plain grid), or why there
+    /// is none.
+    pub variance: Option<&'a Result<Vec<anova::Effect>, String>>,
 }
 
 /// The page.
@@ -104,6 +108,9 @@ pub fn report_html(
     }
     grid_section(&mut h, results);
     headline_table(&mut h, configs, &keys);
+    if let Some(variance) = extras.variance {
+        variance_section(&mut h, variance);
+    }
     if let Some(against) = extras.comparison {
         comparison_section(&mut h, against);
     }
@@ -223,6 +230,63 @@ fn predictors_section(h: &mut String, rankings: &[Ranking], figures: &[Figure]) 
     for f in figures {
         figure(h, f);
     }
+}
+
+/// "What moves the gap": the analysis of variance of the gap, effects by
+/// their share of the variance, interactions that matter flagged.
+fn variance_section(h: &mut String, variance: &Result<Vec<anova::Effect>, String>) {
+    let _ = writeln!(h, "<h2>What moves the gap</h2>");
+    let effects = match variance {
+        Ok(effects) => effects,
+        Err(why) => {
+            let _ = writeln!(h, "<p>No analysis of variance: {}.</p>", esc(why));
+            return;
+        }
+    };
+    let tested = effects.iter().any(|e| e.f.is_some());
+    let _ = writeln!(
+        h,
+        "<p>The grid as a factorial experiment with the seeds as replicates: the share of the \
+         variance of the gap (over every finished run) that each swept setting and each pair \
+         of them explains, {}. <a href=\"anova.csv\">anova.csv</a> has the same for test \
+         accuracy, test loss and validation accuracy.</p>\n<table>\n<tr>\
+         <th class=\"text\">effect</th><th>df</th><th>share of the variance</th><th>F</th>\
+         <th>p</th><th class=\"text\">note</th></tr>",
+        if tested {
+            "with an F-test against the variance between seeds"
+        } else {
+            "without F-tests: with one seed per configuration there is no variance between \
+             seeds to test against"
+        }
+    );
+    for e in anova::ranked(effects) {
+        let matters = e.interaction && e.p.is_some_and(|p| p < 0.05) && e.share >= 0.01;
+        let _ = writeln!(
+            h,
+            "<tr{}><td class=\"text\">{}</td><td>{}</td><td>{:.1} %</td><td>{}</td><td>{}</td>\
+             <td class=\"text\">{}</td></tr>",
+            if matters {
+                " class=\"significant\""
+            } else {
+                ""
+            },
+            esc(&e.name),
+            e.df,
+            100.0 * e.share,
+            e.f.map_or("—".into(), |f| format!("{f:.1}")),
+            e.p.map_or("—".into(), |p| if p < 0.001 {
+                "< 0.001".into()
+            } else {
+                format!("{p:.3}")
+            }),
+            if matters {
+                "an interaction that matters: the settings' effects do not add up"
+            } else {
+                ""
+            },
+        );
+    }
+    let _ = writeln!(h, "</table>");
 }
 
 /// One plot, inline, with its caption and links to its files.

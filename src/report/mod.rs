@@ -2,6 +2,7 @@
 //! alone: `summary.csv` (statistics over seeds per configuration), plots as
 //! SVG and PNG under `plots/`, and a self-contained `report.html`.
 
+pub mod anova;
 pub mod compare;
 pub mod difference;
 pub mod html;
@@ -291,12 +292,25 @@ pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
         )?;
         write_mcnemar(root, &configs, &against.pairs)?;
     }
+    // Which settings matter: an analysis of variance of a plain grid.
+    let variance = results
+        .grid
+        .search
+        .is_none()
+        .then(|| anova::of_metric(&configs, &results.swept, summary::Metric::GapAcc));
+    if variance.is_some() {
+        write_atomic(
+            &root.join("anova.csv"),
+            &anova::anova_csv(&configs, &results.swept)?,
+        )?;
+    }
     let html = root.join("report.html");
     let extras = html::Extras {
         crossings: &crossings,
         rungs: rungs.as_deref(),
         comparison: comparison.as_ref(),
         predictors: ranked.then_some((&rankings[..], &predictor_figures[..])),
+        variance: variance.as_ref(),
     };
     write_atomic(
         &html,

@@ -232,12 +232,35 @@ fn two_swept_settings_get_a_line_per_value_and_heatmaps() {
             assert!(plots.contains(&format!("{stem}.{ext}")), "no {stem}.{ext}");
         }
     }
+    // The grid's analysis of variance: each setting, their pair and the
+    // seeds, for each metric; the shares of a metric add up to 1.
+    let variance = Table::read(&dir.join("anova.csv"));
+    let gap_rows: Vec<&Vec<String>> = variance
+        .rows
+        .iter()
+        .filter(|r| variance.get(r, "metric") == "gap_acc")
+        .collect();
+    let effects: Vec<&str> = gap_rows.iter().map(|r| variance.get(r, "effect")).collect();
+    for effect in [
+        "lambda",
+        "learning_rate",
+        "learning_rate × lambda",
+        "seeds (residual)",
+    ] {
+        assert!(effects.contains(&effect), "{effects:?}");
+    }
+    let shares: f64 = gap_rows
+        .iter()
+        .map(|r| variance.get(r, "share").parse::<f64>().unwrap())
+        .sum();
+    assert!((shares - 1.0).abs() < 1e-9, "{shares}");
     // The report shows the trade-off first, then the gap heatmap.
     let html = fs::read_to_string(dir.join("report.html")).unwrap();
     let at = |id: &str| html.find(&format!("<figure id=\"{id}\"")).unwrap();
     assert!(at("gap_vs_accuracy") < at("heatmap_gap_lambda_learning_rate"));
     assert!(at("heatmap_gap_lambda_learning_rate") < at("parallel_coordinates"));
     assert!(at("parallel_coordinates") < at("gap_vs_lambda"));
+    assert!(html.contains("<h2>What moves the gap</h2>"));
     // Parallel coordinates: a line per configuration (4) and the two
     // answers drawn again on top, outlined (twice each), over 3 axes.
     let parallel = svg(&dir.join("plots/parallel_coordinates.svg"));
@@ -533,6 +556,8 @@ fn a_sobol_search_gets_scatter_plots_and_doubling_its_samples_keeps_the_runs_don
                 seed = { count = 2 }\n\
                 [search]\nmethod = \"sobol\"\nsamples = 4\nseed = 3";
     let (tmp, dir) = run_sweep("sobol", grid);
+    // No factorial structure: no analysis of variance.
+    assert!(!dir.join("anova.csv").exists());
     let mut plots = plot_files(&dir);
     plots.retain(|p| p.ends_with(".svg"));
     assert_eq!(
