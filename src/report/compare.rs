@@ -286,20 +286,6 @@ pub fn stratified(
     })
 }
 
-/// Every configuration but the baseline `base` against it, in each metric
-/// of [`COMPARED`], with Holm's adjustment over all of these comparisons.
-/// `test_images` is the size of the test set when it is known.
-pub fn compare(configs: &[Config], base: usize, test_images: Option<usize>) -> Vec<Comparison> {
-    let pairs: Vec<(&Config, &Config)> = configs
-        .iter()
-        .enumerate()
-        .filter(|&(i, _)| i != base)
-        .map(|(_, c)| (c, &configs[base]))
-        .collect();
-    let baseline = configs[base].label.clone();
-    compare_pairs(&pairs, |_| baseline.clone(), (test_images, test_images))
-}
-
 /// Each configuration of one sweep against the configuration of another
 /// with the same settings (every setting but the seed), in each metric of
 /// [`COMPARED`], Holm-adjusted over all; `other` names the second sweep in

@@ -226,8 +226,12 @@ pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
     {
         figures.insert(0, figure);
     }
-    // Parallel coordinates after the answers, over every configuration.
-    let answer_among_all = tradeoff::answer(&configs, &results.grid.dataset);
+    // Parallel coordinates after the answers, over every configuration
+    // (the contenders themselves, but in a successive-halving search).
+    let answer_among_all = match rungs {
+        None => choice.clone(),
+        Some(_) => tradeoff::answer(&configs, &results.grid.dataset),
+    };
     if let Some(figure) = plots::parallel_figure(
         &results.manifest.name,
         &results.swept,

@@ -32,6 +32,16 @@ pub struct Ranked {
     pub transform: fn(f64) -> Option<f64>,
 }
 
+impl Ranked {
+    /// A run's (measure, gap) as ranked, when it has both and both are
+    /// finite.
+    pub fn point(&self, gap: Metric, run: &FinishedRun) -> Option<(f64, f64)> {
+        let m = self.metric.of(run).and_then(self.transform)?;
+        let g = gap.of(run)?;
+        (m.is_finite() && g.is_finite()).then_some((m, g))
+    }
+}
+
 /// `x` itself.
 fn same(x: f64) -> Option<f64> {
     Some(x)
@@ -378,11 +388,7 @@ fn rank_one(
     let points: Vec<(usize, f64, f64)> = runs
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| {
-            let m = measure.metric.of(r).and_then(measure.transform)?;
-            let g = gap.of(r)?;
-            (m.is_finite() && g.is_finite()).then_some((i, m, g))
-        })
+        .filter_map(|(i, r)| measure.point(gap, r).map(|(m, g)| (i, m, g)))
         .collect();
     let (x, y): (Vec<f64>, Vec<f64>) = points.iter().map(|p| (p.1, p.2)).unzip();
     let settings = groups

@@ -43,15 +43,9 @@ impl PredictorChart {
         let measure = ranking.measure;
         let mut groups: Vec<Group> = Vec::new();
         for run in configs.iter().flat_map(|c| c.finished.iter()) {
-            let Some(x) = measure.metric.of(run).and_then(measure.transform) else {
+            let Some((x, y)) = measure.point(ranking.gap, run) else {
                 continue;
             };
-            let Some(y) = ranking.gap.of(run) else {
-                continue;
-            };
-            if !(x.is_finite() && y.is_finite()) {
-                continue;
-            }
             let label = colour_by.map_or(String::new(), |k| {
                 format!("{} = {}", k.name(), run.spec.params.text(k))
             });
