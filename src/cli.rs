@@ -107,6 +107,12 @@ pub struct RunArgs {
     /// runs.csv).
     #[arg(long)]
     pub switch_kernel: bool,
+    /// Refresh report.html, summary.csv and the plots while runs train, at
+    /// most every SECONDS (and never taking more than about 5 % of the
+    /// sweep's time); 0: only when the sweep ends.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(0..=86_400))]
+    pub report_every: u32,
 }
 
 /// Reads `--kernel`: auto, gemm or matrixmultiply.

@@ -50,6 +50,8 @@ fn run_options(args: &RunArgs) -> RunOptions {
         kernel: args.kernel,
         switch_kernel: args.switch_kernel,
         stop: interrupt::StopToken::new(),
+        report_every: (args.report_every > 0)
+            .then(|| std::time::Duration::from_secs(u64::from(args.report_every))),
     }
 }
 
@@ -451,26 +453,41 @@ pub fn plan(args: &PlanArgs) -> Result<()> {
             sampled.method,
             sampled.samples,
             sampled.seed,
-            exp.runs.len() / sampled.samples.max(1)
+            (exp.runs.len() + exp.merged_points) / sampled.samples.max(1)
         )?;
     }
     if let Some(halving) = &exp.search.halving {
-        let configurations = exp.configuration_count();
-        let seeds = exp.runs.len() / configurations.max(1);
-        let trained = halving.run_epochs(configurations, seeds);
+        let shapes = sweep::shapes(&exp, halving);
+        let trained: usize = shapes.iter().map(sweep::BracketShape::run_epochs).sum();
         let full = exp.runs.len() * halving.max_epochs;
-        writeln!(
-            out,
-            "successive halving: {}; configurations per rung {}; it trains {trained} \
-             run-epochs, {:.1} % of the {full} of every run to {} epochs (which the total \
-             work above is for)",
-            halving.describe(),
-            halving
-                .configurations_per_rung(configurations)
+        let per_rung = |shape: &sweep::BracketShape| {
+            shape
+                .configurations
                 .iter()
                 .map(|n| n.to_string())
                 .collect::<Vec<_>>()
-                .join(" → "),
+                .join(" → ")
+        };
+        let layout = match shapes.as_slice() {
+            [one] if one.bracket.is_none() => format!("configurations per rung {}", per_rung(one)),
+            _ => shapes
+                .iter()
+                .map(|s| {
+                    format!(
+                        "bracket s = {}: {} configurations from {} epochs",
+                        s.bracket.unwrap_or(0),
+                        per_rung(s),
+                        s.rungs.first().copied().unwrap_or(0)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        writeln!(
+            out,
+            "successive halving: {}; {layout}; it trains {trained} run-epochs, {:.1} % of the \
+             {full} of every run to {} epochs (which the total work above is for)",
+            halving.describe(),
             100.0 * trained as f64 / full.max(1) as f64,
             halving.max_epochs
         )?;
@@ -478,7 +495,14 @@ pub fn plan(args: &PlanArgs) -> Result<()> {
     if let Some(note) = exp.search.note() {
         writeln!(out, "{note}")?;
     }
-    if exp.merged_points > 0 {
+    if exp.merged_points > 0 && exp.sampled.is_some() {
+        writeln!(
+            out,
+            "note: {} drawn run(s) fell on a configuration drawn before (or differ from one \
+             only in settings it does not use); each network is planned once",
+            exp.merged_points
+        )?;
+    } else if exp.merged_points > 0 {
         writeln!(
             out,
             "note: {} grid point(s) differ from another only in settings their optimizer, \
@@ -736,6 +760,7 @@ fn kernel_check_options(args: &SlurmArgs) -> RunOptions {
         kernel: args.kernel,
         switch_kernel: false,
         stop: crate::interrupt::StopToken::new(),
+        report_every: None,
     }
 }
 
@@ -748,9 +773,13 @@ fn print_halving_submission(
 ) -> Result<()> {
     let again = crate::shell::command_line("slurm", &args.file, &args.out);
     let mut out = std::io::stdout().lock();
+    let search = match exp.search.is_hyperband() {
+        true => "Hyperband (rung r: every bracket's r-th rung)",
+        false => "successive halving",
+    };
     writeln!(
         out,
-        "{}: successive halving in {} rungs, one array job each, each after the one before:",
+        "{}: {search} in {} rungs, one array job each, each after the one before:",
         exp.name,
         outcome.rungs.len()
     )?;

@@ -7,7 +7,8 @@
 //!   sweep reaches `<point>` (`run-saved`: a run's `done.json` is written,
 //!   aggregates not yet; `aggregate`: `runs.csv`'s new text is in its
 //!   temporary file, not yet renamed; `checkpoint-saved`: a run paused by
-//!   successive halving has just been saved).
+//!   successive halving has just been saved; `live-report`: a refresh of
+//!   the live report has replaced the plots and tables, not yet the page).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -39,8 +39,9 @@ const JOBS_FILE: &str = "halving.json";
 pub struct HalvingOutcome {
     /// Folder holding the scripts.
     pub script_dir: PathBuf,
-    /// Per rung: its epochs, runs and array tasks.
-    pub rungs: Vec<(usize, usize, usize)>,
+    /// Per rung (Hyperband: per round, every bracket's rung of it): its
+    /// epochs, runs and array tasks.
+    pub rungs: Vec<(String, usize, usize)>,
     /// The first rung submitted (`None`: every rung is done, only the
     /// decide job is submitted).
     pub from_rung: Option<usize>,
@@ -54,17 +55,6 @@ pub struct HalvingOutcome {
     /// For `--retry`: each option given now that replaced the first
     /// submission's.
     pub changed: Vec<String>,
-}
-
-/// Runs per rung: configurations left × seeds.
-fn runs_per_rung(exp: &Experiment, halving: &Halving) -> Vec<usize> {
-    let configurations = exp.configuration_count();
-    let seeds = exp.runs.len() / configurations.max(1);
-    halving
-        .configurations_per_rung(configurations)
-        .iter()
-        .map(|n| n * seeds)
-        .collect()
 }
 
 /// Writes the scripts of a halving search and, with `submit` (or `retry`),
@@ -97,8 +87,8 @@ pub fn prepare(
         submit: options,
         ..base
     };
-    let epochs = halving.rungs();
-    let runs = runs_per_rung(exp, halving);
+    let epochs = sweep::round_epochs(halving);
+    let runs = sweep::runs_per_round(exp, halving);
     let tasks: Vec<usize> = runs
         .iter()
         .map(|&n| opts.submit.tasks.min(n).max(1))
@@ -147,7 +137,10 @@ pub fn prepare(
             .iter()
             .zip(&runs)
             .zip(&tasks)
-            .map(|((&e, &n), &t)| (e, n, t))
+            .map(|((e, &n), &t)| {
+                let epochs: Vec<String> = e.iter().map(|e| e.to_string()).collect();
+                (epochs.join(", "), n, t)
+            })
             .collect(),
         from_rung,
         commands,

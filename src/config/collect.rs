@@ -15,6 +15,8 @@ use crate::nn::KernelRequest;
 
 /// The sections settings are grouped in.
 const SECTIONS: &[&str] = &["data", "model", "train"];
+/// The section of the settings a search gives each run, never the file.
+const SET_BY_SEARCH: &str = "search";
 /// Keys of the data section that are not per-run settings.
 const DATA_KEYS: &[&str] = &["dataset", "data_dir"];
 /// Top-level keys other than sections and settings.
@@ -48,12 +50,28 @@ impl<'k> Parser<'_> {
                 k if DATA_KEYS.contains(&k) => self.data_key(key, value, at, &mut draft)?,
                 RANDOM_LABELS => self.once(&mut draft.random_labels, value, at)?,
                 _ => match Key::from_name(key) {
+                    Some(setting) if setting.section() == SET_BY_SEARCH => {
+                        return Err(self.set_by_search(setting, &at));
+                    }
                     Some(setting) => self.scalar(setting, value, at, &mut draft)?,
                     None => return Err(self.unknown_top_level_key(key, &at)),
                 },
             }
         }
         Ok(draft)
+    }
+
+    /// The refusal of a setting that the search gives each run (the
+    /// Hyperband bracket), found in the file.
+    fn set_by_search(&self, key: Key, at: &[&str]) -> anyhow::Error {
+        self.error_on_key(
+            at,
+            format!(
+                "`{}` is not set in the experiment file: [search] `brackets = \"hyperband\"` \
+                 gives each run its bracket",
+                key.name()
+            ),
+        )
     }
 
     /// `name` or `description`.
@@ -205,6 +223,7 @@ impl<'k> Parser<'_> {
     /// The setting `key` found in `[section]`, or an error saying where it belongs.
     fn setting(&self, section: &str, key: &str, at: &[&str]) -> Result<Key> {
         match Key::from_name(key) {
+            Some(k) if k.section() == SET_BY_SEARCH => Err(self.set_by_search(k, at)),
             Some(k) if k.section() == section => Ok(k),
             Some(k) => Err(self.error_on_key(
                 at,
@@ -294,6 +313,7 @@ impl<'k> Parser<'_> {
     /// what can be swept.
     fn sweepable(&self, name: &str, at: &[&str]) -> Result<Key> {
         match Key::from_name(name) {
+            Some(k) if k.section() == SET_BY_SEARCH => Err(self.set_by_search(k, at)),
             Some(k) if k.sweepable() => Ok(k),
             Some(k) => Err(self.error_on_key(
                 at,

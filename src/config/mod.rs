@@ -381,6 +381,74 @@ mod tests {
         assert_eq!(a.runs[0].params.lambda.to_bits(), 0.0f64.to_bits());
     }
 
+    /// The settings of each configuration (seed 0) of `exp`, without
+    /// `epochs` and the bracket, as text.
+    fn points(exp: &Experiment, bracket: Option<usize>) -> Vec<String> {
+        exp.runs
+            .iter()
+            .filter(|r| r.params.seed == 0 && r.params.bracket == bracket)
+            .map(|r| {
+                let p = &r.params;
+                format!("{} {}", p.learning_rate, p.hidden_size)
+            })
+            .collect()
+    }
+
+    const SPACE: &str = "[data]\nvalidation = 100\n[grid]\n\
+        learning_rate = { log_uniform = [0.01, 0.5] }\nhidden_size = [16, 64]\n\
+        seed = { count = 2 }\n";
+
+    #[test]
+    fn sampled_halving_draws_the_points_of_the_same_sampled_search() {
+        for sampler in ["random", "sobol"] {
+            let halving = parse(&format!(
+                "{SPACE}[search]\nmethod = \"halving\"\nsampler = \"{sampler}\"\nsamples = 8\n\
+                 seed = 5\nmin_epochs = 1\nmax_epochs = 4\n"
+            ))
+            .unwrap();
+            let search = parse(&format!(
+                "epochs = 4\n{SPACE}[search]\nmethod = \"{sampler}\"\nsamples = 8\nseed = 5\n"
+            ))
+            .unwrap();
+            assert_eq!(points(&halving, None), points(&search, None), "{sampler}");
+            let ids = |e: &Experiment| e.runs.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
+            assert_eq!(ids(&halving), ids(&search), "{sampler}: the same runs");
+            assert_eq!(
+                halving.swept,
+                [Key::HiddenSize, Key::LearningRate, Key::Seed]
+            );
+        }
+    }
+
+    #[test]
+    fn each_hyperband_bracket_draws_its_own_points_whatever_the_others() {
+        let hyperband = |max: usize| {
+            parse(&format!(
+                "{SPACE}[search]\nmethod = \"halving\"\nsampler = \"sobol\"\n\
+                 brackets = \"hyperband\"\neta = 2\nmin_epochs = 1\nmax_epochs = {max}\n"
+            ))
+            .unwrap()
+        };
+        // Rungs 1, 2, 4: brackets s = 2, 1, 0 of 4, 3 and 3 points; with
+        // rungs 1, 2, 4, 8: s = 3, 2, 1, 0 of 8, 6, 4 and 4.
+        let (small, large) = (hyperband(4), hyperband(8));
+        assert!(small.swept.contains(&Key::Bracket));
+        for (s, few, many) in [(2, 4, 6), (1, 3, 4), (0, 3, 4)] {
+            let a = points(&small, Some(s));
+            let b = points(&large, Some(s));
+            assert_eq!(a.len(), few, "bracket {s}: {a:?}");
+            assert_eq!(b.len(), many, "bracket {s}");
+            assert_eq!(a[..], b[..few], "bracket {s} keeps its first points");
+        }
+        assert_ne!(points(&small, Some(2)), points(&small, Some(1))[..]);
+        // Brackets are settings of the runs: the same point in two
+        // brackets is two runs.
+        let ids: std::collections::HashSet<&str> =
+            small.runs.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids.len(), small.runs.len());
+        assert_eq!(small.runs.len(), (4 + 3 + 3) * 2);
+    }
+
     #[test]
     fn sizes_beyond_any_machine_are_refused_before_anything_is_built() {
         for (text, want) in [

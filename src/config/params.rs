@@ -835,6 +835,14 @@ settings! {
         label: "images measured", short: "measured images", tag: "measured",
         plot: PlotAxis::Log, applies: MEASURED,
     }
+    /// The Hyperband bracket a run belongs to: Li et al.'s s, the number of
+    /// times its bracket halves. Set by `brackets = "hyperband"` in
+    /// [search], never in the file; absent otherwise.
+    Bracket bracket: Option<usize> = None, {
+        section: "search", kind: Kind::Int { min: 0, max: 64 }, sweepable: false,
+        label: "Hyperband bracket", short: "bracket", tag: "bracket",
+        plot: PlotAxis::Categorical, applies: None,
+    }
 }
 
 /// The settings sweep 0.1 had, whose full text made its run ids.
@@ -1369,6 +1377,7 @@ mod tests {
             "measures",
             "measures_every",
             "measures_subset",
+            "bracket",
         ];
         let names: Vec<&str> = Key::ALL.iter().map(|k| k.name()).collect();
         assert_eq!(names[..pinned.len()], pinned);

@@ -128,7 +128,7 @@ impl Parser<'_> {
             path: self.path.to_path_buf(),
             data,
             dataset_label,
-            swept: draft.swept(),
+            swept: swept_keys(&draft, &search),
             merged_points: grid_points - runs.len(),
             runs,
             config_sha256: hex(&Sha256::digest(self.text.as_bytes())),
@@ -252,6 +252,17 @@ impl Parser<'_> {
         }
         self.error_on(&path, e.part, e.message)
     }
+}
+
+/// The settings that vary between runs, in canonical order: the grid's,
+/// and for Hyperband the bracket.
+fn swept_keys(draft: &Draft, search: &Search) -> Vec<Key> {
+    let mut swept = draft.swept();
+    if search.is_hyperband() {
+        swept.push(Key::Bracket);
+        swept.sort();
+    }
+    swept
 }
 
 /// The grid's points: every combination of the axes, or for a sampled

@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use super::grid::Axis;
 use super::parser::{At, Draft, Parser};
-use super::search::{Halving, Search};
+use super::search::{Halving, Method, Search};
 use super::{Key, MAX_RUNS, RunParams, RunSpec, run_id};
 
 impl Parser<'_> {
@@ -60,10 +60,16 @@ impl Parser<'_> {
         };
         if !search.is_sampled() {
             if let Some((key, d, at)) = drawn.first() {
+                let how = match search.method {
+                    Method::Halving => {
+                        "add `sampler = \"sobol\"` (or \"random\") and `samples = N` to [search]"
+                    }
+                    _ => "use [search] `method = \"random\"` or \"sobol\" with `samples = N`",
+                };
                 return Err(self.error(
                     at,
                     format!(
-                        "`{} = {{ {} = … }}` is a distribution, and `method = \"{}\"` does not draw: use [search] `method = \"random\"` or \"sobol\" with `samples = N`, or list the values to train, `{} = [a, b, c]`",
+                        "`{} = {{ {} = … }}` is a distribution, and `method = \"{}\"` does not draw: {how}, or list the values to train, `{} = [a, b, c]`",
                         key.name(),
                         d.law,
                         search.method,

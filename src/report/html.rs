@@ -10,6 +10,7 @@ use crate::config::Key;
 use crate::report::SweepResults;
 use crate::report::anova;
 use crate::report::compare;
+use crate::report::importance;
 use crate::report::interpolation::Crossing;
 use crate::report::plots::Figure;
 use crate::report::predictors::{self, Ranking};
@@ -26,6 +27,7 @@ h2 { font-size: 1.35rem; margin-top: 2.4rem; border-bottom: 1px solid #ddd; padd
 .lead { font-size: 1.1rem; color: #444; }
 .status { color: #555; }
 .warn { color: #a33; }
+.running { background: #fff4d6; border: 1px solid #e0b84c; padding: 0.5em 0.8em; }
 tr.significant td { font-weight: bold; }
 table { border-collapse: collapse; margin: .8rem 0; font-size: .92rem; }
 th, td { padding: .3rem .7rem; border-bottom: 1px solid #e5e5e5; text-align: right; }
@@ -73,6 +75,11 @@ pub struct Extras<'a> {
     /// The analysis of variance of the gap (a plain grid), or why there
     /// is none.
     pub variance: Option<&'a Result<Vec<anova::Effect>, String>>,
+    /// The permutation importances of the settings for the gap (a sampled
+    /// search), or why there are none.
+    pub importances: Option<&'a Result<importance::Importances, String>>,
+    /// While the sweep trains: when it started and this page was made.
+    pub live: Option<&'a crate::report::Live>,
 }
 
 /// The page.
@@ -85,14 +92,33 @@ pub fn report_html(
     let m = &results.manifest;
     let keys = config_keys(&results.swept);
     let mut h = String::new();
+    let reload = extras.live.map_or(String::new(), |live| {
+        format!(
+            "<meta http-equiv=\"refresh\" content=\"{}\">\n",
+            live.reload_seconds
+        )
+    });
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>sweep report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+         {reload}<title>sweep report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
         esc(&m.name)
     );
     let _ = writeln!(h, "<h1>{}</h1>", esc(&m.name));
+    if let Some(live) = extras.live {
+        let _ = writeln!(
+            h,
+            "<p class=\"running\">running: {} of {} runs, started {}, last refreshed {}. \
+             This page reloads itself every {} s until the sweep ends; its numbers are those \
+             of the runs ended so far.</p>",
+            results.runs.len(),
+            results.grid.runs.len(),
+            esc(&live.started_at),
+            esc(&live.refreshed_at),
+            live.reload_seconds
+        );
+    }
     if !m.description.is_empty() {
         let _ = writeln!(h, "<p class=\"lead\">{}</p>", esc(m.description.trim()));
     }
@@ -110,6 +136,9 @@ pub fn report_html(
     headline_table(&mut h, configs, &keys);
     if let Some(variance) = extras.variance {
         variance_section(&mut h, variance);
+    }
+    if let Some(importances) = extras.importances {
+        importance_section(&mut h, importances);
     }
     if let Some(against) = extras.comparison {
         comparison_section(&mut h, against);
@@ -234,6 +263,50 @@ fn predictors_section(h: &mut String, rankings: &[Ranking], figures: &[Figure]) 
 
 /// "What moves the gap": the analysis of variance of the gap, effects by
 /// their share of the variance, interactions that matter flagged.
+/// What moves the gap in a sampled search: each setting's permutation
+/// importance.
+fn importance_section(h: &mut String, found: &Result<importance::Importances, String>) {
+    let _ = writeln!(h, "<h2>What moves the gap</h2>");
+    let found = match found {
+        Ok(found) => found,
+        Err(why) => {
+            let _ = writeln!(h, "<p>No importances: {}.</p>", esc(why));
+            return;
+        }
+    };
+    let _ = writeln!(
+        h,
+        "<p>A sampled search has no factorial grid, so no analysis of variance: instead a \
+         random forest of 500 trees learns the gap (mean over seeds) from the settings of {} \
+         configurations and predicts {:.0} % of its variance for configurations it did not \
+         see (out-of-bag R²). A setting's importance is how much worse the forest predicts \
+         once that setting is shuffled between configurations (Breiman's permutation \
+         importance, mean ± SD over 20 shuffles), as half the rise in squared error over the \
+         gap's variance: about the share of the variance the setting accounts for, its \
+         interactions included (Jansen's total-effect estimator), and 0 for a setting that \
+         does nothing; settings that interact each count the interaction. \
+         <a href=\"importance.csv\">importance.csv</a> has the same for test accuracy, test \
+         loss and validation accuracy.{}</p>\n<table>\n<tr><th class=\"text\">setting</th>\
+         <th>importance</th><th>± SD</th></tr>",
+        found.configurations,
+        100.0 * found.oob_r2,
+        match importance::note(found) {
+            "" => String::new(),
+            note => format!(" <span class=\"warn\">Note: {}.</span>", esc(note)),
+        }
+    );
+    for s in &found.settings {
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"text\">{}</td><td>{:.1} %</td><td>{:.1} %</td></tr>",
+            esc(s.key.spec().label),
+            100.0 * s.share,
+            100.0 * s.sd
+        );
+    }
+    let _ = writeln!(h, "</table>");
+}
+
 fn variance_section(h: &mut String, variance: &Result<Vec<anova::Effect>, String>) {
     let _ = writeln!(h, "<h2>What moves the gap</h2>");
     let effects = match variance {
@@ -302,17 +375,30 @@ fn figure(h: &mut String, f: &Figure) {
     );
 }
 
-/// The decisions of a successive-halving search, rung by rung.
+/// The decisions of a successive-halving search, rung by rung (and for
+/// Hyperband, bracket by bracket).
 fn rungs_section(h: &mut String, rungs: &[Rung]) {
+    let hyperband = rungs.iter().any(|r| r.bracket.is_some());
+    let (title, brackets) = match hyperband {
+        true => (
+            "Hyperband",
+            " Hyperband runs several halvings side by side, its brackets: bracket s draws its \
+             own configurations and starts s rungs before the last, so bracket 0 trains a few \
+             configurations to the end and the widest bracket many for a few epochs; the best \
+             of every bracket's last rung compete for the cards above.",
+        ),
+        false => ("Successive halving", ""),
+    };
     let _ = writeln!(
         h,
-        "<h2>Successive halving</h2>\n<p>Each rung trains the configurations left to its \
+        "<h2>{title}</h2>\n<p>Each rung trains the configurations left to its \
          epochs, ranks them on the mean over seeds of the validation metric, and promotes the \
          best; runs dropped at a rung are recorded as stopped there (<code>stopped_epoch</code>), \
          so their rows in the tables below are at fewer epochs. Only configurations trained to \
-         the last rung compete for the cards above. Every decision: \
-         <a href=\"rungs.csv\">rungs.csv</a>.</p>\n<table>\n<tr><th>rung</th><th>epochs</th>\
+         the last rung compete for the cards above.{brackets} Every decision: \
+         <a href=\"rungs.csv\">rungs.csv</a>.</p>\n<table>\n<tr>{}<th>rung</th><th>epochs</th>\
          <th>configurations</th><th>promoted</th><th class=\"text\">best (mean {})</th></tr>",
+        if hyperband { "<th>bracket s</th>" } else { "" },
         rungs.first().map_or("", |r| r.metric.as_str())
     );
     for r in rungs {
@@ -326,9 +412,14 @@ fn rungs_section(h: &mut String, rungs: &[Rung]) {
                 })
             )
         });
+        let bracket = match (hyperband, r.bracket) {
+            (true, Some(s)) => format!("<td>{s}</td>"),
+            (true, None) => "<td></td>".to_string(),
+            (false, _) => String::new(),
+        };
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"text\">{best}</td></tr>",
+            "<tr>{bracket}<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"text\">{best}</td></tr>",
             r.rung,
             r.epochs,
             r.ranked.len(),

@@ -6,6 +6,7 @@ pub mod anova;
 pub mod compare;
 pub mod difference;
 pub mod html;
+pub mod importance;
 pub mod interpolation;
 pub mod mcnemar;
 pub mod metric;
@@ -196,6 +197,31 @@ pub fn write(root: &Path) -> Result<ReportOutcome> {
 /// Writes `summary.csv`, `plots/` and `report.html` of `results` into its
 /// folder.
 pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
+    write_report(results, None)
+}
+
+/// A report written while its sweep still trains.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    /// When the sweep started.
+    pub started_at: String,
+    /// When this report was made.
+    pub refreshed_at: String,
+    /// Seconds after which the page reloads itself.
+    pub reload_seconds: u64,
+}
+
+/// Rebuilds `summary.csv`, `plots/` and `report.html` of the results folder
+/// `root` while its sweep trains, from the records on disk, the page saying
+/// that the sweep is running. It takes no lock: `runs.csv` and
+/// `epochs.csv` stay the workers' to append to.
+pub fn write_live(root: &Path, live: &Live) -> Result<ReportOutcome> {
+    let results = SweepResults::load(root)?;
+    write_report(&results, Some(live))
+}
+
+/// Writes the report of `results`; `live` while the sweep trains.
+fn write_report(results: &SweepResults, live: Option<&Live>) -> Result<ReportOutcome> {
     let root = results.root.as_path();
     let configs = summary::configs(&results.grid.runs, &results.swept, &results.runs);
     write_atomic(
@@ -296,16 +322,25 @@ pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
         )?;
         write_mcnemar(root, &configs, &against.pairs)?;
     }
-    // Which settings matter: an analysis of variance of a plain grid.
-    let variance = results
-        .grid
-        .search
-        .is_none()
+    // Which settings matter: an analysis of variance of a plain grid, the
+    // permutation importances of a sampled search; neither for halving,
+    // whose configurations end at different epochs.
+    let halving = rungs.is_some();
+    let sampled = results.grid.search.is_some();
+    let variance = (!sampled && !halving)
         .then(|| anova::of_metric(&configs, &results.swept, summary::Metric::GapAcc));
     if variance.is_some() {
         write_atomic(
             &root.join("anova.csv"),
             &anova::anova_csv(&configs, &results.swept)?,
+        )?;
+    }
+    let importances = (sampled && !halving)
+        .then(|| importance::of_metric(&configs, &results.swept, summary::Metric::GapAcc));
+    if importances.is_some() {
+        write_atomic(
+            &root.join("importance.csv"),
+            &importance::importance_csv(&configs, &results.swept)?,
         )?;
     }
     let html = root.join("report.html");
@@ -315,7 +350,13 @@ pub fn write_results(results: &SweepResults) -> Result<ReportOutcome> {
         comparison: comparison.as_ref(),
         predictors: ranked.then_some((&rankings[..], &predictor_figures[..])),
         variance: variance.as_ref(),
+        importances: importances.as_ref(),
+        live,
     };
+    if live.is_some() {
+        // Plots and tables replaced, the page not yet.
+        crate::faults::crash_point("live-report");
+    }
     write_atomic(
         &html,
         html::report_html(results, &configs, &figures, &extras).as_bytes(),

@@ -10,7 +10,10 @@ use crate::results::RUNGS_FILE;
 /// One rung as the report shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rung {
-    /// 1, 2, …
+    /// Hyperband's bracket s, or `None` for a search of one bracket (and in
+    /// a `rungs.csv` written before brackets existed).
+    pub bracket: Option<usize>,
+    /// 1, 2, … within its bracket.
     pub rung: usize,
     /// Epochs its runs were trained to.
     pub epochs: usize,
@@ -37,12 +40,18 @@ pub fn read(root: &Path) -> Option<Vec<Rung>> {
         col("mean")?,
         col("promoted")?,
     );
+    let bracket = col("bracket");
     let mut rungs: Vec<Rung> = Vec::new();
     for record in reader.records() {
         let r = record.ok()?;
         let number: usize = r[rung].parse().ok()?;
-        if rungs.last().is_none_or(|last| last.rung != number) {
+        let in_bracket = bracket.and_then(|b| r.get(b)?.parse().ok());
+        if rungs
+            .last()
+            .is_none_or(|last| (last.bracket, last.rung) != (in_bracket, number))
+        {
             rungs.push(Rung {
+                bracket: in_bracket,
                 rung: number,
                 epochs: r[epochs].parse().ok()?,
                 metric: r[metric].to_string(),
@@ -81,5 +90,25 @@ mod tests {
         assert_eq!(rungs[0].ranked[1], ("lambda=0".to_string(), Some(0.8)));
         assert_eq!((rungs[1].epochs, rungs[1].promoted), (6, 0));
         assert!(read(&dir.path().join("nothing")).is_none());
+    }
+
+    #[test]
+    fn hyperband_rungs_are_grouped_by_bracket() {
+        let dir = tempfile::TempDir::new().unwrap();
+        std::fs::write(
+            dir.path().join(RUNGS_FILE),
+            "rung,epochs,configuration,settings,seeds,metric,mean,ci95_low,ci95_high,rank,promoted,bracket\n\
+             1,2,1,lambda=0.1,2,val_acc,0.9,,,1,yes,1\n\
+             1,2,2,lambda=0,2,val_acc,0.8,,,2,no,1\n\
+             2,6,1,lambda=0.1,2,val_acc,0.95,,,1,no,1\n\
+             1,6,3,lambda=0.2,2,val_acc,0.93,,,1,no,0\n",
+        )
+        .unwrap();
+        let rungs = read(dir.path()).unwrap();
+        let shape: Vec<(Option<usize>, usize, usize)> = rungs
+            .iter()
+            .map(|r| (r.bracket, r.rung, r.ranked.len()))
+            .collect();
+        assert_eq!(shape, [(Some(1), 1, 2), (Some(1), 2, 1), (Some(0), 1, 1)]);
     }
 }

@@ -4,9 +4,16 @@
 //! of the validation metric at that epoch (ties by grid order), keeps the
 //! best 1/η, and records the runs of the others as stopped there.
 //!
+//! Hyperband runs several such halvings, its brackets, side by side:
+//! round r trains the r-th rung of every bracket that has one (each run to
+//! its own bracket's epochs), then each bracket decides alone. A search of
+//! one bracket has rounds that are its rungs.
+//!
 //! Every decision is a pure function of what the records and checkpoints on
 //! disk hold, so a resumed or re-run search makes the same decisions, and
 //! writes them to `rungs.csv`.
+
+use std::collections::HashMap;
 
 use anyhow::Result;
 
@@ -20,11 +27,122 @@ use crate::results::{FinishedRun, RUNGS_FILE, Record, ResultsDir, csv_text, writ
 use crate::shard::{self, DataSize};
 use crate::train::{Checkpoint, EpochMetrics, Status};
 
-/// One configuration: its index in grid order and its runs (one per seed).
+/// One configuration: its index in grid order, its Hyperband bracket and
+/// its runs (one per seed).
 struct Configuration<'a> {
     index: usize,
     label: String,
+    bracket: Option<usize>,
     runs: Vec<&'a RunSpec>,
+}
+
+/// One halving of the search as it stands: the epochs of its rungs and the
+/// configurations still in it.
+struct Bracket<'c, 'a> {
+    number: Option<usize>,
+    rungs: Vec<usize>,
+    alive: Vec<&'c Configuration<'a>>,
+}
+
+impl Bracket<'_, '_> {
+    /// The epochs of the bracket's rung in round `round` (0-based), if it
+    /// has one.
+    fn rung(&self, round: usize) -> Option<usize> {
+        self.rungs.get(round).copied()
+    }
+}
+
+/// The brackets of `halving`, each with its configurations of `configs`.
+fn brackets<'c, 'a>(halving: &Halving, configs: &'c [Configuration<'a>]) -> Vec<Bracket<'c, 'a>> {
+    halving
+        .brackets()
+        .iter()
+        .map(|b| Bracket {
+            number: b.number,
+            rungs: halving.bracket_rungs(b.number),
+            alive: configs.iter().filter(|c| c.bracket == b.number).collect(),
+        })
+        .collect()
+}
+
+/// What a bracket of a halving search trains, for plans and Slurm arrays.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BracketShape {
+    /// Hyperband's s, or `None` for a search of one bracket.
+    pub bracket: Option<usize>,
+    /// The epochs of its rungs.
+    pub rungs: Vec<usize>,
+    /// Configurations per rung (the first: every one drawn for it).
+    pub configurations: Vec<usize>,
+    /// Seeds per configuration.
+    pub seeds: usize,
+}
+
+impl BracketShape {
+    /// Run-epochs the bracket trains, whichever configurations it promotes.
+    pub fn run_epochs(&self) -> usize {
+        let mut before = 0;
+        self.rungs
+            .iter()
+            .zip(&self.configurations)
+            .map(|(&epochs, &n)| {
+                let added = n * self.seeds * (epochs - before);
+                before = epochs;
+                added
+            })
+            .sum()
+    }
+}
+
+/// The brackets of `exp`'s halving search, as its runs make them.
+pub fn shapes(exp: &Experiment, halving: &Halving) -> Vec<BracketShape> {
+    let configs = configurations(exp);
+    brackets(halving, &configs)
+        .iter()
+        .map(|b| BracketShape {
+            bracket: b.number,
+            rungs: b.rungs.clone(),
+            configurations: halving.configurations_per_rung(b.number, b.alive.len()),
+            seeds: b.alive.first().map_or(0, |c| c.runs.len()),
+        })
+        .collect()
+}
+
+/// Runs each round of `exp`'s halving search trains (every bracket's rung
+/// of that round): the Slurm array of that round.
+pub fn runs_per_round(exp: &Experiment, halving: &Halving) -> Vec<usize> {
+    let shapes = shapes(exp, halving);
+    let rounds = shapes.iter().map(|s| s.rungs.len()).max().unwrap_or(0);
+    (0..rounds)
+        .map(|r| {
+            shapes
+                .iter()
+                .filter_map(|s| s.configurations.get(r).map(|n| n * s.seeds))
+                .sum()
+        })
+        .collect()
+}
+
+/// The epochs each round of `halving` trains to, bracket by bracket.
+pub fn round_epochs(halving: &Halving) -> Vec<Vec<usize>> {
+    let per_bracket: Vec<Vec<usize>> = halving
+        .brackets()
+        .iter()
+        .map(|b| halving.bracket_rungs(b.number))
+        .collect();
+    (0..rounds(halving))
+        .map(|r| {
+            per_bracket
+                .iter()
+                .filter_map(|e| e.get(r).copied())
+                .collect()
+        })
+        .collect()
+}
+
+/// How many rounds `halving` has: the rungs of its widest bracket.
+pub fn rounds(halving: &Halving) -> usize {
+    halving.rungs().len()
 }
 
 /// The runs of `exp` grouped into configurations, in grid order.
@@ -51,6 +169,7 @@ fn configurations(exp: &Experiment) -> Vec<Configuration<'_>> {
                     Configuration {
                         index,
                         label,
+                        bracket: spec.params.bracket,
                         runs: vec![spec],
                     },
                 ));
@@ -132,6 +251,7 @@ fn scores(
 
 /// One row of `rungs.csv`.
 struct Decision {
+    bracket: Option<usize>,
     rung: usize,
     epochs: usize,
     index: usize,
@@ -142,8 +262,8 @@ struct Decision {
     promoted: bool,
 }
 
-/// The columns of `rungs.csv`.
-const COLUMNS: [&str; 11] = [
+/// The columns of `rungs.csv` (`bracket`, last, is empty but in Hyperband).
+const COLUMNS: [&str; 12] = [
     "rung",
     "epochs",
     "configuration",
@@ -155,78 +275,164 @@ const COLUMNS: [&str; 11] = [
     "ci95_high",
     "rank",
     "promoted",
+    "bracket",
 ];
 
-/// Runs the rungs of `halving` and writes `rungs.csv`.
+/// Runs the rounds of `halving` (the rungs of every bracket) and writes
+/// `rungs.csv`.
 pub(super) fn run_rungs(job: &Job, halving: &Halving, progress: &Progress) -> Result<Tally> {
     let Job {
         exp, opts, results, ..
     } = *job;
     let configs = configurations(exp);
-    let rungs = halving.rungs();
-    let mut alive: Vec<&Configuration> = configs.iter().collect();
+    let mut brackets = brackets(halving, &configs);
     let mut tally = Tally::default();
     let mut decisions: Vec<Decision> = Vec::new();
+    let sizes = match brackets.as_slice() {
+        [one] if one.number.is_none() => String::new(),
+        _ => format!(
+            " ({})",
+            brackets
+                .iter()
+                .map(|b| format!(
+                    "bracket s = {}: {} from {} epochs",
+                    b.number.unwrap_or(0),
+                    b.alive.len(),
+                    b.rungs[0]
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
     progress.note(&format!(
-        "successive halving: {} configurations × {} seed(s); {}",
+        "successive halving: {} configurations{sizes} × {} seed(s); {}",
         configs.len(),
         configs.first().map_or(0, |c| c.runs.len()),
         halving.describe()
     ));
-    for (rung, &epochs) in rungs.iter().enumerate() {
-        let last = rung + 1 == rungs.len();
+    for round in 0..rounds(halving) {
         // Train every run of the configurations left that has not reached
-        // this rung's epochs (nor ended).
-        let pending = pending_runs(results, &alive, epochs, opts.retry_failed);
-        let runs_in_rung: usize = alive.iter().map(|c| c.runs.len()).sum();
-        let rung_progress = Progress::new(runs_in_rung, runs_in_rung - pending.len(), opts.quiet);
-        let done = train_pending(job, &pending, &rung_progress, Some(epochs))?;
-        rung_progress.finish_all();
+        // its bracket's epochs this round (nor ended).
+        let (pending, until) = round_work(results, &brackets, round, opts.retry_failed);
+        let runs_in_round: usize = brackets
+            .iter()
+            .filter(|b| b.rung(round).is_some())
+            .flat_map(|b| &b.alive)
+            .map(|c| c.runs.len())
+            .sum();
+        let round_progress =
+            Progress::new(runs_in_round, runs_in_round - pending.len(), opts.quiet);
+        let done = train_pending(job, &pending, &round_progress, Some(&until))?;
+        round_progress.finish_all();
         tally.trained += done.trained;
         tally.diverged += done.diverged;
         tally.failed.extend(done.failed);
         if opts.stop.requested() {
             return Ok(tally);
         }
-
-        let ranked = rank(results, &alive, epochs, halving.metric);
-        let keep = if last {
-            0
-        } else {
-            halving.promoted(ranked.len())
-        };
-        for (rank, (config, stat)) in ranked.iter().enumerate() {
-            decisions.push(Decision {
-                rung: rung + 1,
-                epochs,
-                index: config.index + 1,
-                label: config.label.clone(),
-                seeds: config.runs.len(),
-                stat: *stat,
-                rank: rank + 1,
-                promoted: rank < keep,
-            });
+        for bracket in &mut brackets {
+            tally.trained += decide(results, halving, bracket, round, &mut decisions, progress)?;
         }
-        if !last {
-            for (config, _) in &ranked[keep..] {
-                tally.trained += stop_runs(results, config, epochs)?;
-            }
-            progress.note(&format!(
-                "rung {}: {} configuration(s) at {epochs} epochs; the best {keep} on mean {} go on \
-                 ({})",
-                rung + 1,
-                ranked.len(),
-                halving.metric,
-                ranked[..keep]
-                    .iter()
-                    .map(|(c, _)| c.label.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            ));
-        }
-        alive = promoted(&ranked, keep);
         write_rungs(results, &decisions, halving.metric)?;
     }
+    note_spent(exp, halving, results, &brackets, progress);
+    Ok(tally)
+}
+
+/// The runs round `round` trains, each with the epochs it trains to.
+fn round_work<'a>(
+    results: &ResultsDir,
+    brackets: &[Bracket<'_, 'a>],
+    round: usize,
+    retry_failed: bool,
+) -> (Vec<&'a RunSpec>, Vec<usize>) {
+    brackets
+        .iter()
+        .filter_map(|b| Some((b, b.rung(round)?)))
+        .flat_map(|(b, epochs)| {
+            pending_runs(results, &b.alive, epochs, retry_failed)
+                .into_iter()
+                .map(move |spec| (spec, epochs))
+        })
+        .unzip()
+}
+
+/// Ranks the configurations of `bracket` at its rung of round `round` (if
+/// it has one), records the decisions, stops the runs of those dropped,
+/// and keeps the promoted; says how many runs it recorded as stopped.
+fn decide(
+    results: &ResultsDir,
+    halving: &Halving,
+    bracket: &mut Bracket,
+    round: usize,
+    decisions: &mut Vec<Decision>,
+    progress: &Progress,
+) -> Result<usize> {
+    let Some(epochs) = bracket.rung(round) else {
+        return Ok(0);
+    };
+    let last = round + 1 == bracket.rungs.len();
+    let ranked = rank(results, &bracket.alive, epochs, halving.metric);
+    let keep = if last {
+        0
+    } else {
+        halving.promoted(ranked.len())
+    };
+    for (rank, (config, stat)) in ranked.iter().enumerate() {
+        decisions.push(Decision {
+            bracket: bracket.number,
+            rung: round + 1,
+            epochs,
+            index: config.index + 1,
+            label: config.label.clone(),
+            seeds: config.runs.len(),
+            stat: *stat,
+            rank: rank + 1,
+            promoted: rank < keep,
+        });
+    }
+    let mut stopped = 0;
+    let name = bracket
+        .number
+        .map_or(String::new(), |s| format!("bracket s = {s}, "));
+    if last {
+        if let Some((best, stat)) = ranked.first() {
+            progress.note(&format!(
+                "{name}last rung ({epochs} epochs): best {} on mean {} {}",
+                best.label,
+                halving.metric,
+                stat.mean.map_or("—".to_string(), num)
+            ));
+        }
+    } else {
+        for (config, _) in &ranked[keep..] {
+            stopped += stop_runs(results, config, epochs)?;
+        }
+        progress.note(&format!(
+            "{name}rung {}: {} configuration(s) at {epochs} epochs; the best {keep} on mean {} \
+             go on ({})",
+            round + 1,
+            ranked.len(),
+            halving.metric,
+            ranked[..keep]
+                .iter()
+                .map(|(c, _)| c.label.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    bracket.alive = promoted(&ranked, keep);
+    Ok(stopped)
+}
+
+/// Says what the search trained against training every run to the end.
+fn note_spent(
+    exp: &Experiment,
+    halving: &Halving,
+    results: &ResultsDir,
+    brackets: &[Bracket],
+    progress: &Progress,
+) {
     let trained: usize = exp
         .runs
         .iter()
@@ -241,13 +447,16 @@ pub(super) fn run_rungs(job: &Job, halving: &Halving, progress: &Progress) -> Re
         })
         .sum();
     let full = exp.runs.len() * halving.max_epochs;
+    let per_bracket = match brackets.first().and_then(|b| b.number) {
+        Some(_) => ", bracket by bracket",
+        None => "",
+    };
     progress.note(&format!(
-        "successive halving trained {trained} run-epochs, {:.1} % of the {full} that the full \
-         grid at {} epochs takes (decisions in {RUNGS_FILE})",
+        "successive halving trained {trained} run-epochs, {:.1} % of the {full} that training \
+         every run to {} epochs takes (decisions in {RUNGS_FILE}{per_bracket})",
         100.0 * trained as f64 / full.max(1) as f64,
         halving.max_epochs
     ));
-    Ok(tally)
 }
 
 /// The runs of `alive` that have not reached `epochs` (nor ended; with
@@ -322,38 +531,44 @@ fn promoted<'a, 'c>(
     kept
 }
 
-/// A rung whose work is not done: its index (0-based) and the runs that
-/// have not reached its epochs (or failed).
+/// A round whose work is not done: its index (0-based), the epochs of a
+/// bracket's rung in it, and the runs that have not reached their rung's
+/// epochs (or failed).
 struct Unfinished<'a> {
     rung: usize,
     epochs: usize,
     runs: Vec<&'a RunSpec>,
 }
 
-/// The configurations that rung `rung` (0-based) trains, from the decisions
-/// of the rungs before it, recomputed from the records and checkpoints on
-/// disk; the first of those rungs whose work is not done otherwise, since
+/// The brackets as round `round` (0-based) finds them, from the decisions
+/// of the rounds before it, recomputed from the records and checkpoints on
+/// disk; the first of those rounds whose work is not done otherwise, since
 /// deciding then would be wrong.
-fn replay<'a, 'c>(
+fn replay<'c, 'a>(
     results: &ResultsDir,
     configs: &'c [Configuration<'a>],
     halving: &Halving,
-    rung: usize,
-) -> Result<Vec<&'c Configuration<'a>>, Unfinished<'a>> {
-    let mut alive: Vec<&Configuration> = configs.iter().collect();
-    for (r, &epochs) in halving.rungs().iter().enumerate().take(rung) {
-        let runs = pending_runs(results, &alive, epochs, true);
-        if !runs.is_empty() {
+    round: usize,
+) -> Result<Vec<Bracket<'c, 'a>>, Unfinished<'a>> {
+    let mut brackets = brackets(halving, configs);
+    for r in 0..round {
+        let (runs, epochs) = round_work(results, &brackets, r, true);
+        if let Some(&epochs) = epochs.first() {
             return Err(Unfinished {
                 rung: r,
                 epochs,
                 runs,
             });
         }
-        let ranked = rank(results, &alive, epochs, halving.metric);
-        alive = promoted(&ranked, halving.promoted(ranked.len()));
+        for bracket in &mut brackets {
+            if let Some(epochs) = bracket.rung(r) {
+                let ranked = rank(results, &bracket.alive, epochs, halving.metric);
+                let keep = halving.promoted(ranked.len());
+                bracket.alive = promoted(&ranked, keep);
+            }
+        }
     }
-    Ok(alive)
+    Ok(brackets)
 }
 
 /// The first rung (1-based) with work left (a run short of its epochs, or
@@ -362,16 +577,22 @@ fn replay<'a, 'c>(
 pub fn first_unfinished_rung(exp: &Experiment, results: &ResultsDir) -> Option<usize> {
     let halving = exp.search.halving.as_ref()?;
     let configs = configurations(exp);
-    replay(results, &configs, halving, halving.rungs().len())
+    replay(results, &configs, halving, rounds(halving))
         .err()
         .map(|u| u.rung + 1)
 }
 
-/// `sweep run --rung R [--shard K/N]`: trains this shard's part of rung R
-/// (the configurations the earlier rungs' decisions leave, recomputed from
-/// disk) up to the rung's epochs, and decides nothing: the job after the
-/// last rung, a plain `sweep run`, makes and records every decision.
-pub(super) fn run_rung_task(job: &Job, halving: &Halving, rung: usize) -> Result<(usize, Tally)> {
+/// `sweep run --rung R [--shard K/N]`: trains this shard's part of round
+/// R (every bracket's R-th rung, with the configurations the earlier
+/// rounds' decisions leave, recomputed from disk), each run up to its
+/// rung's epochs, and decides nothing: the job after the last round, a
+/// plain `sweep run`, makes and records every decision.
+pub(super) fn run_rung_task(
+    job: &Job,
+    halving: &Halving,
+    rung: usize,
+    started_at: &str,
+) -> Result<(usize, Tally)> {
     let Job {
         exp,
         opts,
@@ -380,8 +601,8 @@ pub(super) fn run_rung_task(job: &Job, halving: &Halving, rung: usize) -> Result
         ..
     } = *job;
     let configs = configurations(exp);
-    let epochs = halving.rungs()[rung - 1];
-    let alive = replay(results, &configs, halving, rung - 1).map_err(|u| {
+    let round = rung - 1;
+    let brackets = replay(results, &configs, halving, round).map_err(|u| {
         crate::bad_input!(
             "rung {} of this halving search has not finished: {} run(s) have not reached \
              epoch {} (e.g. {}); train that rung first (`sweep slurm --retry` resubmits from \
@@ -392,28 +613,44 @@ pub(super) fn run_rung_task(job: &Job, halving: &Halving, rung: usize) -> Result
             u.runs[0].id
         )
     })?;
-    let runs: Vec<RunSpec> = alive
-        .iter()
-        .flat_map(|c| c.runs.iter().map(|s| (*s).clone()))
-        .collect();
+    let mut runs: Vec<RunSpec> = Vec::new();
+    let mut epochs_of: HashMap<String, usize> = HashMap::new();
+    for bracket in &brackets {
+        let Some(epochs) = bracket.rung(round) else {
+            continue;
+        };
+        for spec in bracket.alive.iter().flat_map(|c| &c.runs) {
+            epochs_of.insert(spec.id.clone(), epochs);
+            runs.push((*spec).clone());
+        }
+    }
     let mine: Vec<&RunSpec> = match &opts.shard {
         Some(shard) => shard.select(&runs, &shard::costs(&runs, DataSize::of(data))),
         None => runs.iter().collect(),
     };
-    let pending: Vec<&RunSpec> = mine
+    let (pending, until): (Vec<&RunSpec>, Vec<usize>) = mine
         .iter()
-        .copied()
-        .filter(|spec| needs_training(results, spec, epochs, opts.retry_failed))
-        .collect();
+        .map(|&spec| (spec, epochs_of[&spec.id]))
+        .filter(|&(spec, epochs)| needs_training(results, spec, epochs, opts.retry_failed))
+        .unzip();
     let progress = Progress::new(mine.len(), mine.len() - pending.len(), opts.quiet);
+    let epochs: Vec<String> = brackets
+        .iter()
+        .filter_map(|b| b.rung(round))
+        .map(|e| e.to_string())
+        .collect();
     progress.note(&format!(
-        "successive halving, rung {rung} ({epochs} epochs): {} of the rung's {} runs here, {} \
+        "successive halving, rung {rung} ({} epochs): {} of the rung's {} runs here, {} \
          to train",
+        epochs.join(", "),
         mine.len(),
         runs.len(),
         pending.len()
     ));
-    let tally = train_pending(job, &pending, &progress, Some(epochs))?;
+    let tally =
+        super::live::while_training(results, opts.report_every, started_at, &progress, || {
+            train_pending(job, &pending, &progress, Some(&until))
+        })?;
     progress.finish_all();
     Ok((mine.len(), tally))
 }
@@ -439,11 +676,14 @@ fn stop_runs(results: &ResultsDir, config: &Configuration, epochs: usize) -> Res
     Ok(recorded)
 }
 
-/// Writes every decision so far to `rungs.csv`.
+/// Every decision so far to `rungs.csv`, bracket by bracket (the widest
+/// first), rung by rung, best first.
 fn write_rungs(results: &ResultsDir, decisions: &[Decision], metric: StopMetric) -> Result<()> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(COLUMNS)?;
-    for d in decisions {
+    let mut ordered: Vec<&Decision> = decisions.iter().collect();
+    ordered.sort_by_key(|d| (std::cmp::Reverse(d.bracket), d.rung, d.rank));
+    for d in ordered {
         let (low, high) = d
             .stat
             .ci95
@@ -460,6 +700,7 @@ fn write_rungs(results: &ResultsDir, decisions: &[Decision], metric: StopMetric)
             high,
             d.rank.to_string(),
             if d.promoted { "yes" } else { "no" }.to_string(),
+            d.bracket.map_or(String::new(), |b| b.to_string()),
         ])?;
     }
     write_atomic(&results.root().join(RUNGS_FILE), &writer.into_inner()?)

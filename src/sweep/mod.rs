@@ -6,6 +6,7 @@
 
 mod halving;
 mod kernel;
+mod live;
 mod memory;
 mod plan;
 mod prepare;
@@ -15,12 +16,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 
-pub use halving::first_unfinished_rung;
+pub use halving::{BracketShape, first_unfinished_rung, round_epochs, runs_per_round, shapes};
 pub use kernel::check_request as check_kernel_request;
 pub use memory::memory_estimate;
 pub use plan::{PlannedRun, plan};
@@ -72,6 +73,9 @@ pub struct RunOptions {
     /// Set to stop the sweep (Ctrl-C, `--fail-fast`): no new runs start,
     /// runs in flight stop at their next step.
     pub stop: StopToken,
+    /// How often the report is refreshed while runs train, at most
+    /// (`--report-every`); `None`: only when the sweep ends.
+    pub report_every: Option<Duration>,
 }
 
 /// What every run of one invocation shares: the experiment, the options,
@@ -234,7 +238,7 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
         if results.read_grid().is_none() {
             results.write_grid(&GridFile::of(exp))?;
         }
-        let (mine, tally) = halving::run_rung_task(&job, halving, rung)?;
+        let (mine, tally) = halving::run_rung_task(&job, halving, rung, &started_at)?;
         lock.release_shard();
         return Ok(SweepSummary {
             dir: results.root().to_path_buf(),
@@ -275,17 +279,23 @@ pub fn run(exp: &Experiment, opts: &RunOptions) -> Result<SweepSummary> {
         progress.note(&kernel_note);
     }
     announce(&job, &progress, &found, mine.len());
-    let tally = match &exp.search.halving {
-        Some(h) => halving::run_rungs(&job, h, &progress)?,
-        None => {
-            let pending: Vec<&RunSpec> = mine
-                .iter()
-                .copied()
-                .filter(|s| !found.reused.contains_key(&s.id))
-                .collect();
-            train_pending(&job, &pending, &progress, None)?
-        }
-    };
+    let tally = live::while_training(
+        &results,
+        opts.report_every,
+        &manifest.started_at,
+        &progress,
+        || match &exp.search.halving {
+            Some(h) => halving::run_rungs(&job, h, &progress),
+            None => {
+                let pending: Vec<&RunSpec> = mine
+                    .iter()
+                    .copied()
+                    .filter(|s| !found.reused.contains_key(&s.id))
+                    .collect();
+                train_pending(&job, &pending, &progress, None)
+            }
+        },
+    )?;
     progress.finish_all();
 
     let report = finish(exp, &results, &mut lock, &mut manifest)?;
@@ -527,13 +537,14 @@ struct Tally {
 /// each taking the next run in grid order, so runs start in the order
 /// `sweep plan` lists them whatever the number of workers. Each run is
 /// saved (record and aggregate rows) the moment it ends. With `until`
-/// (a halving rung), runs continue from their checkpoint and pause after
-/// that epoch, saving a new checkpoint, unless they end first.
+/// (a halving rung: one epoch per pending run), runs continue from their
+/// checkpoint and pause after their epoch, saving a new checkpoint, unless
+/// they end first.
 fn train_pending(
     job: &Job,
     pending: &[&RunSpec],
     progress: &Progress,
-    until: Option<usize>,
+    until: Option<&[usize]>,
 ) -> Result<Tally> {
     let workers = job.opts.jobs.min(pending.len()).max(1);
     // Threads beyond the training workers (up to the cores) take chunks of
@@ -567,7 +578,8 @@ fn train_pending(
 struct Workers<'a> {
     job: &'a Job<'a>,
     progress: &'a Progress,
-    until: Option<usize>,
+    /// Per pending run, the epoch it pauses after (a halving rung).
+    until: Option<&'a [usize]>,
     /// Threads of the pool.
     threads: usize,
     tally: Mutex<Tally>,
@@ -589,10 +601,12 @@ impl Workers<'_> {
     /// sweep is asked to stop.
     fn work(&self, pending: &[&RunSpec]) -> Result<()> {
         while !self.job.opts.stop.requested() {
-            let Some(spec) = pending.get(self.next.fetch_add(1, Ordering::Relaxed)) else {
+            let next = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(spec) = pending.get(next) else {
                 break;
             };
-            if let Next::Stop = self.train_one(spec)? {
+            let until = self.until.map(|epochs| epochs[next]);
+            if let Next::Stop = self.train_one(spec, until)? {
                 break;
             }
         }
@@ -601,7 +615,7 @@ impl Workers<'_> {
 
     /// Trains `spec` (from its checkpoint at a halving rung) and saves what
     /// it gave: a paused run's checkpoint, or an ended run's record.
-    fn train_one(&self, spec: &RunSpec) -> Result<Next> {
+    fn train_one(&self, spec: &RunSpec, until: Option<usize>) -> Result<Next> {
         let Job {
             exp,
             data,
@@ -613,9 +627,7 @@ impl Workers<'_> {
             .progress
             .start(run_label(exp, spec), spec.params.epochs);
         let run_started = Instant::now();
-        let from = self
-            .until
-            .and_then(|_| halving::usable_checkpoint(results, spec, self.progress));
+        let from = until.and_then(|_| halving::usable_checkpoint(results, spec, self.progress));
         let idle_threads = || self.training.load(Ordering::Relaxed) < self.threads;
         let stop = || self.job.opts.stop.requested();
         self.training.fetch_add(1, Ordering::Relaxed);
@@ -624,7 +636,7 @@ impl Workers<'_> {
             let options = train::TrainOptions {
                 kernel,
                 from: from.as_ref(),
-                until: self.until,
+                until,
                 keep_predictions: exp.save_predictions,
                 keep_forgetting: exp.save_forgetting,
                 idle_threads: Some(&idle_threads),

@@ -733,3 +733,202 @@ fn a_halving_search_killed_mid_rung_resumes_to_the_same_decisions_and_numbers() 
     }
     assert_eq!(found, 4 * 8);
 }
+
+/// Hyperband over drawn learning rates and two widths: rungs at 1, 2 and 4
+/// epochs make brackets s = 2, 1 and 0 of 4, 3 and 3 Sobol points, each
+/// trained with 2 seeds.
+const HYPERBAND: &str = "name = \"r\"\n[data]\ndataset = \"mnist\"\ntrain_subset = 500\n\
+     validation = 500\n[model]\nhidden_layers = 1\n[grid]\n\
+     learning_rate = { log_uniform = [0.01, 0.5] }\nhidden_size = [16, 64]\n\
+     seed = { count = 2 }\n[search]\nmethod = \"halving\"\nsampler = \"sobol\"\n\
+     brackets = \"hyperband\"\neta = 2\nmin_epochs = 1\nmax_epochs = 4\n";
+
+/// A Hyperband search makes the same decisions and numbers with one worker
+/// or several, and when killed in its second round and resumed; a later
+/// round cannot be trained before the ones before it.
+#[test]
+fn a_hyperband_search_is_deterministic_and_resumes_to_the_same_decisions_and_numbers() {
+    let undisturbed = Sweep::new(HYPERBAND);
+    let out = undisturbed.run(&[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stderr);
+    // Configuration-epochs: s = 2: 4 + 2 + 2, s = 1: 6 + 2, s = 0: 12.
+    assert!(
+        said.contains("trained 56 run-epochs, 70.0 % of the 80"),
+        "{said}"
+    );
+    let rungs = fs::read_to_string(undisturbed.results().join("rungs.csv")).unwrap();
+    let brackets: Vec<&str> = rungs
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap())
+        .collect();
+    assert_eq!(
+        brackets,
+        [
+            "2", "2", "2", "2", "2", "2", "2", "1", "1", "1", "1", "0", "0", "0"
+        ],
+        "{rungs}"
+    );
+    assert_eq!(rungs.matches(",yes,").count(), 2 + 1 + 1, "{rungs}");
+    let report = fs::read_to_string(undisturbed.results().join("report.html")).unwrap();
+    assert!(report.contains("<h2>Hyperband</h2>"));
+    let runs = fs::read_to_string(undisturbed.results().join("runs.csv")).unwrap();
+    assert!(runs.lines().next().unwrap().contains(",bracket,"));
+
+    let one_worker = Sweep::new(HYPERBAND);
+    let out = one_worker.run(&["--quiet", "--jobs", "1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let same = |other: &Sweep, what: &str| {
+        assert_eq!(
+            fs::read_to_string(other.results().join("rungs.csv")).unwrap(),
+            rungs,
+            "{what}"
+        );
+        for table in ["runs.csv", "epochs.csv"] {
+            assert_eq!(
+                metrics(&other.results().join(table)),
+                metrics(&undisturbed.results().join(table)),
+                "{what}: {table}"
+            );
+        }
+    };
+    same(&one_worker, "--jobs 1");
+
+    let early = Sweep::new(HYPERBAND);
+    let out = early.run(&["--rung", "2"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("rung 1 of this halving search has not finished"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Round 1 pauses 14 runs (brackets 2 and 1) and ends bracket 0's six;
+    // the 16th checkpoint is in round 2.
+    let killed = Sweep::new(HYPERBAND);
+    let out = killed
+        .command(&["--quiet"])
+        .env("SWEEP_TEST_CRASH", "checkpoint-saved:16")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the crash did not happen");
+    let out = killed.run(&["--quiet"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    same(&killed, "killed and resumed");
+}
+
+/// Eight runs of about half a second each on one worker: long enough for
+/// several refreshes of the live report at `--report-every 1`.
+const LIVE: &str = "name = \"r\"\n[data]\ndataset = \"mnist\"\ntrain_subset = 1000\n\
+     [model]\nhidden_layers = 1\nhidden_size = 64\n[train]\nepochs = 50\n\
+     [grid]\nseed = { count = 8 }\n";
+
+/// "running: K of N runs" in a live report, or `None` in a final one.
+fn running_count(report: &str) -> Option<usize> {
+    let at = report.find("running: ")? + "running: ".len();
+    report[at..].split(' ').next()?.parse().ok()
+}
+
+/// A report.html is whole: a page that ends, with its reload exactly when
+/// it says the sweep is running.
+fn check_whole_report(path: &Path, when: &str) {
+    let Ok(page) = fs::read_to_string(path) else {
+        return;
+    };
+    assert!(page.ends_with("</html>\n"), "{when}: a cut report.html");
+    assert_eq!(
+        page.contains("http-equiv=\"refresh\""),
+        running_count(&page).is_some(),
+        "{when}"
+    );
+}
+
+/// While a sweep trains, its report says so, reloads itself, and is
+/// refreshed as runs end; the report at the end is final.
+#[test]
+fn the_live_report_is_refreshed_while_runs_train_and_final_at_the_end() {
+    let sweep = Sweep::new(LIVE);
+    let child = sweep.spawn(&["--quiet", "--jobs", "1", "--report-every", "1"], &[]);
+    let report = sweep.results().join("report.html");
+    let mut seen: Vec<usize> = Vec::new();
+    let started = std::time::Instant::now();
+    let mut child = child;
+    while child.try_wait().unwrap().is_none() {
+        if let Some(k) = fs::read_to_string(&report)
+            .ok()
+            .as_deref()
+            .and_then(running_count)
+            && seen.last() != Some(&k)
+        {
+            seen.push(k);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the sweep hangs"
+        );
+        sleep(Duration::from_millis(50));
+    }
+    assert!(child.wait().unwrap().success());
+    assert!(
+        seen.len() >= 2 && seen.windows(2).all(|w| w[0] < w[1]) && seen[seen.len() - 1] < 8,
+        "the run count of the live report should grow: {seen:?}"
+    );
+    let page = fs::read_to_string(&report).unwrap();
+    assert_eq!(running_count(&page), None, "the final report is not live");
+    assert!(!page.contains("http-equiv"));
+    assert!(page.contains("8 of 8 runs finished"));
+
+    // `--report-every 0`: no report before the end.
+    let quiet = Sweep::new(LIVE);
+    let mut child = quiet.spawn(&["--quiet", "--jobs", "1", "--report-every", "0"], &[]);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            !quiet.results().join("report.html").exists() || quiet.done() == 8,
+            "a report before the end with --report-every 0"
+        );
+        sleep(Duration::from_millis(50));
+    }
+}
+
+/// A kill in the middle of a refresh (plots and tables replaced, the page
+/// not yet) or at any other moment leaves a whole report, and the sweep
+/// resumed ends with the final one.
+#[test]
+fn a_kill_during_a_live_refresh_leaves_the_previous_whole_report() {
+    let sweep = Sweep::new(LIVE);
+    let out = sweep
+        .command(&["--quiet", "--jobs", "1", "--report-every", "1"])
+        .env("SWEEP_TEST_CRASH", "live-report:2")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the crash did not happen");
+    let report = sweep.results().join("report.html");
+    check_whole_report(&report, "killed in the second refresh");
+    let page = fs::read_to_string(&report).unwrap();
+    let first = running_count(&page).expect("the first live report stays");
+    assert!(first < sweep.done(), "{first} runs in the first refresh");
+    let summary = fs::read_to_string(sweep.results().join("summary.csv")).unwrap();
+    assert!(
+        summary.ends_with('\n') && summary.lines().count() == 2,
+        "{summary}"
+    );
+
+    for ms in [700, 1300, 2100] {
+        let killed = Sweep::new(LIVE);
+        let mut child = killed.spawn(&["--quiet", "--jobs", "1", "--report-every", "1"], &[]);
+        sleep(Duration::from_millis(ms));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        check_whole_report(
+            &killed.results().join("report.html"),
+            &format!("SIGKILL at {ms} ms"),
+        );
+    }
+
+    let out = sweep.run(&["--quiet", "--report-every", "1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let page = fs::read_to_string(&report).unwrap();
+    assert_eq!(running_count(&page), None);
+    assert!(page.contains("8 of 8 runs finished"));
+}

@@ -439,3 +439,55 @@ fn a_halving_search_on_slurm_chains_its_rungs_and_retries_from_the_rung_that_fai
         );
     }
 }
+
+/// Hyperband over drawn learning rates: rungs at 1, 2 and 4 epochs give
+/// brackets s = 2, 1 and 0 of 4, 3 and 3 Sobol points, 2 seeds each.
+const HYPERBAND: &str = "name = \"s\"\n[data]\ndataset = \"mnist\"\ntrain_subset = 300\n\
+     validation = 300\n[model]\nhidden_layers = 1\nhidden_size = 16\n[grid]\n\
+     learning_rate = { log_uniform = [0.01, 0.5] }\nseed = { count = 2 }\n[search]\n\
+     method = \"halving\"\nsampler = \"sobol\"\nbrackets = \"hyperband\"\neta = 2\n\
+     min_epochs = 1\nmax_epochs = 4\n";
+
+/// A Hyperband search submitted as a chain of rounds (each an array over
+/// every bracket's rung of that round) makes the decisions and numbers of
+/// `sweep run` on one machine.
+#[test]
+#[ignore = "needs a Slurm cluster (ci/local-slurm.sh up); cargo test -- --ignored runs it"]
+fn a_hyperband_search_on_slurm_chains_its_rounds_and_decides_as_on_one_machine() {
+    if !slurm_available() {
+        return;
+    }
+    let sb = sandbox();
+    sb.write("s.toml", HYPERBAND);
+    let out = sb.sweep(&["run", "s.toml", "--out", "single", "--quiet"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = sb.sweep(
+        &[
+            "slurm", "s.toml", "--out", "chain", "--tasks", "3", "--submit",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    // Round 1: all 20 runs (to 1, 2 and 4 epochs); round 2: 4 + 2; round 3: 2.
+    assert!(said.contains("rung 1: 20 runs to 1, 2, 4 epochs"), "{said}");
+    assert!(said.contains("rung 2: 6 runs to 2, 4 epochs"), "{said}");
+    assert!(said.contains("rung 3: 2 runs to 4 epochs"), "{said}");
+    let jobs = chain_ids(&said);
+    assert_eq!(jobs.len(), 4, "three rounds and the decide job");
+    for job in &jobs {
+        wait_for(job);
+    }
+    let chain = results(&sb, "chain");
+    assert_eq!(
+        fs::read_to_string(chain.join("rungs.csv")).unwrap(),
+        fs::read_to_string(results(&sb, "single").join("rungs.csv")).unwrap()
+    );
+    for file in ["runs.csv", "epochs.csv"] {
+        assert_eq!(
+            metrics(&results(&sb, "single").join(file)),
+            metrics(&chain.join(file)),
+            "{file}"
+        );
+    }
+}

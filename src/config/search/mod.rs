@@ -13,13 +13,14 @@ pub mod random;
 pub mod sobol;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::choice::choice_enum;
 use crate::config::grid::{Axis, AxisError};
 use crate::config::locate::Part;
 use crate::config::params::{Key, RunParams, Value};
 pub use distribution::{Distribution, Law};
-pub use halving::Halving;
+pub use halving::{Brackets, Halving};
 
 choice_enum! {
     /// How configurations are chosen.
@@ -79,8 +80,8 @@ impl Search {
                 Part::Key,
                 format!(
                     "unknown key `{unknown}` in [search]{hint}; [search] takes method, samples \
-                     and seed (random, sobol), or eta, min_epochs, max_epochs and metric \
-                     (halving)"
+                     and seed (random, sobol), or eta, min_epochs, max_epochs, metric, sampler \
+                     and brackets (halving)"
                 ),
             ));
         }
@@ -92,7 +93,7 @@ impl Search {
         let samples = whole_number(table, "samples", 1, max as u64)?;
         let seed = whole_number(table, "seed", 0, i64::MAX as u64)?.unwrap_or(0);
         if method == Method::Halving {
-            return halving_search(table);
+            return halving_search(table, samples, seed, max_samples);
         }
         if let Some(key) = halving::HALVING_KEYS
             .iter()
@@ -144,15 +145,56 @@ impl Search {
         })
     }
 
+    /// How points are drawn (`Method::Random` or `Method::Sobol`), or
+    /// `None` when the grid's combinations are enumerated.
+    pub fn sampler(&self) -> Option<Method> {
+        match self.method {
+            Method::Random | Method::Sobol => Some(self.method),
+            Method::Halving => self.halving.and_then(|h| h.sampler),
+            Method::Grid => None,
+        }
+    }
+
     /// Whether points are drawn rather than enumerated.
     pub fn is_sampled(&self) -> bool {
-        matches!(self.method, Method::Random | Method::Sobol)
+        self.sampler().is_some()
+    }
+
+    /// Whether the search runs Hyperband's brackets.
+    pub fn is_hyperband(&self) -> bool {
+        self.halving
+            .is_some_and(|h| h.brackets == halving::Brackets::Hyperband)
+    }
+
+    /// The sets of points the search draws, each with its own seed: one
+    /// set of `samples`, or one per Hyperband bracket (so a bracket's
+    /// points depend on nothing but the search seed and the bracket).
+    pub fn draws(&self) -> Vec<Draw> {
+        match self.halving {
+            Some(h) if self.is_hyperband() => h
+                .brackets()
+                .iter()
+                .map(|b| Draw {
+                    bracket: b.number,
+                    seed: b.number.map_or(self.seed, |s| bracket_seed(self.seed, s)),
+                    points: b.points.unwrap_or(0),
+                })
+                .collect(),
+            _ => vec![Draw {
+                bracket: None,
+                seed: self.seed,
+                points: self.samples,
+            }],
+        }
     }
 
     /// A note to show with the plan, if any: Sobol points are balanced only
     /// in sets of a power of two.
     pub fn note(&self) -> Option<String> {
-        if self.method == Method::Sobol && !self.samples.is_power_of_two() {
+        if self.sampler() == Some(Method::Sobol)
+            && !self.is_hyperband()
+            && !self.samples.is_power_of_two()
+        {
             let (below, above) = (
                 self.samples.next_power_of_two() / 2,
                 self.samples.next_power_of_two(),
@@ -184,25 +226,93 @@ fn parse_method(table: &toml::Table) -> Result<Method, AxisError> {
     }
 }
 
-/// `method = "halving"`: its own keys, and none of random's and Sobol's.
-fn halving_search(table: &toml::Table) -> Result<Search, AxisError> {
-    for key in ["samples", "seed"] {
-        if table.contains_key(key) {
+/// `method = "halving"`: its own keys; `samples` and `seed` only with a
+/// sampler, and `samples` not with Hyperband (which sizes its brackets).
+fn halving_search(
+    table: &toml::Table,
+    samples: Option<u64>,
+    seed: u64,
+    max_samples: usize,
+) -> Result<Search, AxisError> {
+    let halving = Halving::parse(table)?;
+    let Some(sampler) = halving.sampler else {
+        if let Some(key) = ["samples", "seed"]
+            .into_iter()
+            .find(|k| table.contains_key(*k))
+        {
             return Err(AxisError::at(
                 key,
                 Part::Key,
                 format!(
-                    "`{key}` belongs to random and Sobol searches; `method = \"halving\"` \
-                     trains every configuration of the [grid] lists"
+                    "`{key}` belongs to sampled searches; `method = \"halving\"` trains every \
+                     configuration of the [grid] lists unless it draws them with `sampler = \
+                     \"random\"` or \"sobol\""
                 ),
             ));
         }
+        return Ok(Search {
+            method: Method::Halving,
+            samples: 0,
+            seed: 0,
+            halving: Some(halving),
+        });
+    };
+    let samples = match (halving.hyperband_points(), samples) {
+        (Some(_), Some(_)) => {
+            return Err(AxisError::at(
+                "samples",
+                Part::Key,
+                "Hyperband sets how many points each bracket draws (⌈(s_max + 1) η^s / (s + 1)⌉ \
+                 for bracket s); remove `samples`"
+                    .into(),
+            ));
+        }
+        (Some(points), None) => points,
+        (None, Some(n)) => n as usize,
+        (None, None) => {
+            return Err(AxisError::at(
+                "sampler",
+                Part::Value,
+                format!(
+                    "`sampler = \"{sampler}\"` needs `samples`, the number of configurations \
+                     halving starts from (each trained with every seed)"
+                ),
+            ));
+        }
+    };
+    let largest = halving
+        .brackets()
+        .iter()
+        .map(|b| b.points.unwrap_or(samples))
+        .max()
+        .unwrap_or(samples);
+    let most = match sampler {
+        Method::Sobol => max_samples.min(MAX_SOBOL_SAMPLES),
+        _ => max_samples,
+    };
+    if samples > max_samples || largest > most {
+        return Err(AxisError::at(
+            "max_epochs",
+            Part::Value,
+            format!(
+                "Hyperband with η = {} over rungs at {} epochs draws {samples} points (the \
+                 widest bracket {largest}), more than the {most} a search may draw: raise \
+                 `min_epochs` or lower `max_epochs` or `eta`",
+                halving.eta,
+                halving
+                    .rungs()
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
     }
     Ok(Search {
         method: Method::Halving,
-        samples: 0,
-        seed: 0,
-        halving: Some(Halving::parse(table)?),
+        samples,
+        seed,
+        halving: Some(halving),
     })
 }
 
@@ -259,36 +369,63 @@ impl Dimension {
     }
 }
 
+/// One set of points drawn with one seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Draw {
+    /// The Hyperband bracket its points belong to, if any.
+    pub bracket: Option<usize>,
+    /// The seed of its draws.
+    pub seed: u64,
+    /// How many points it draws.
+    pub points: usize,
+}
+
+/// The seed Hyperband's bracket `s` draws with: a hash of the search seed
+/// and `s` alone.
+fn bracket_seed(seed: u64, s: usize) -> u64 {
+    let digest = Sha256::digest(format!("sweep hyperband;seed={seed};bracket={s}"));
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&digest[..8]);
+    u64::from_le_bytes(word) >> 1
+}
+
 /// The quantile of point `point` for the setting `key`: a function of the
-/// search seed, the point and the setting alone (a Sobol search gives each
+/// draw's seed, the point and the setting alone (a Sobol search gives each
 /// setting the dimension of its place among all settings, so sampling
 /// another setting too leaves its points where they were).
-fn quantile(search: &Search, point: usize, key: Key) -> f64 {
-    match search.method {
-        Method::Sobol => sobol::unit(search.seed, point, key as usize),
-        _ => random::unit(search.seed, point, key.name()),
+fn quantile(sampler: Method, seed: u64, point: usize, key: Key) -> f64 {
+    match sampler {
+        Method::Sobol => sobol::unit(seed, point, key as usize),
+        _ => random::unit(seed, point, key.name()),
     }
 }
 
-/// The runs of a sampled search: `samples` points drawn on top of `base`,
-/// each crossed with every seed in `seeds`, point by point. `dims` must be
-/// in canonical key order.
+/// The runs of a sampled search: the points of each of its draws, drawn
+/// on top of `base`, each crossed with every seed in `seeds`, point by
+/// point. `dims` must be in canonical key order.
 pub fn sample(
     search: &Search,
     base: &RunParams,
     dims: &[Dimension],
     seeds: &[Value],
 ) -> Vec<RunParams> {
+    let sampler = search.sampler().unwrap_or(Method::Random);
     let mut runs = Vec::with_capacity(search.samples * seeds.len());
-    for point in 0..search.samples {
-        let mut params = base.clone();
-        for d in dims {
-            params.set(d.key(), d.value_at(quantile(search, point, d.key())));
-        }
-        for seed in seeds {
-            let mut run = params.clone();
-            run.set(Key::Seed, seed.clone());
-            runs.push(run);
+    for draw in search.draws() {
+        for point in 0..draw.points {
+            let mut params = base.clone();
+            params.bracket = draw.bracket;
+            for d in dims {
+                params.set(
+                    d.key(),
+                    d.value_at(quantile(sampler, draw.seed, point, d.key())),
+                );
+            }
+            for seed in seeds {
+                let mut run = params.clone();
+                run.set(Key::Seed, seed.clone());
+                runs.push(run);
+            }
         }
     }
     runs
