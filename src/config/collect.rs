@@ -138,6 +138,7 @@ impl<'k> Parser<'_> {
                 continue;
             }
             let key = self.sweepable(inner, &at)?;
+            draft.grid_order.push(key);
             let table = inner_value.as_table();
             match table.and_then(|t| Distribution::parse(key, t)) {
                 Some(parsed) => {

@@ -343,12 +343,15 @@ mod tests {
     }
 
     #[test]
-    fn grid_order_is_canonical_whatever_the_file_order() {
+    fn grid_order_is_canonical_whatever_the_file_order_and_settings_are_shown_in_it() {
         let a = parse("[grid]\nseed = [0, 1]\nlambda = [0, 0.1]\n").unwrap();
         let b = parse("[grid]\nlambda = [0, 0.1]\nseed = [0, 1]\n").unwrap();
         let ids = |e: &Experiment| e.runs.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
         assert_eq!(ids(&a), ids(&b));
-        assert_eq!(a.swept, vec![Key::Lambda, Key::Seed]);
+        assert_eq!(a.swept, vec![Key::Seed, Key::Lambda]);
+        assert_eq!(b.swept, vec![Key::Lambda, Key::Seed]);
+        let c = parse("[grid]\nlambda = [0, 0.1]\nlearning_rate = [0.1, 0.3]\n").unwrap();
+        assert_eq!(c.swept, vec![Key::Lambda, Key::LearningRate]);
     }
 
     #[test]
@@ -415,7 +418,7 @@ mod tests {
             assert_eq!(ids(&halving), ids(&search), "{sampler}: the same runs");
             assert_eq!(
                 halving.swept,
-                [Key::HiddenSize, Key::LearningRate, Key::Seed]
+                [Key::LearningRate, Key::HiddenSize, Key::Seed]
             );
         }
     }

@@ -42,6 +42,8 @@ pub(super) struct Draft<'k> {
     pub(super) axes: Vec<(Axis, At<'k>)>,
     /// Settings drawn from a distribution in `[grid]`.
     pub(super) drawn: Vec<(Key, Distribution, At<'k>)>,
+    /// The settings of `[grid]` in the order the file lists them.
+    pub(super) grid_order: Vec<Key>,
     /// `[grid]` entries written as ranges (`log`, `linear`), and which.
     pub(super) ranged: Vec<(At<'k>, &'static str)>,
     pub(super) random_labels: Option<(&'k toml::Value, At<'k>)>,
@@ -76,7 +78,9 @@ impl<'k> Draft<'k> {
             .chain(self.axes.iter().map(|(a, at)| (a.key, at)))
     }
 
-    /// The settings the grid varies (swept or drawn), in canonical order.
+    /// The settings the grid varies (swept or drawn), in the order the
+    /// file's `[grid]` lists them (reports and tables show them so); those
+    /// a shorthand expanded to after them, in canonical order.
     fn swept(&self) -> Vec<Key> {
         let mut swept: Vec<Key> = self
             .axes
@@ -84,7 +88,9 @@ impl<'k> Draft<'k> {
             .map(|(a, _)| a.key)
             .chain(self.drawn.iter().map(|(k, _, _)| *k))
             .collect();
-        swept.sort();
+        let place = |k: &Key| self.grid_order.iter().position(|g| g == k);
+        swept.sort_by_key(|k| (place(k).unwrap_or(usize::MAX), *k));
+        swept.dedup();
         swept
     }
 
@@ -254,13 +260,12 @@ impl Parser<'_> {
     }
 }
 
-/// The settings that vary between runs, in canonical order: the grid's,
-/// and for Hyperband the bracket.
+/// The settings that vary between runs, in the file's order: the grid's,
+/// and for Hyperband the bracket last.
 fn swept_keys(draft: &Draft, search: &Search) -> Vec<Key> {
     let mut swept = draft.swept();
     if search.is_hyperband() {
         swept.push(Key::Bracket);
-        swept.sort();
     }
     swept
 }

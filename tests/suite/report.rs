@@ -244,7 +244,7 @@ fn two_swept_settings_get_a_line_per_value_and_heatmaps() {
     for effect in [
         "lambda",
         "learning_rate",
-        "learning_rate × lambda",
+        "lambda × learning_rate",
         "seeds (residual)",
     ] {
         assert!(effects.contains(&effect), "{effects:?}");
