@@ -110,7 +110,7 @@ pub struct RunArgs {
     /// Refresh report.html, summary.csv and the plots while runs train, at
     /// most every SECONDS (and never taking more than about 5 % of the
     /// sweep's time); 0: only when the sweep ends.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, allow_negative_numbers = true,
           value_parser = clap::value_parser!(u32).range(0..=86_400))]
     pub report_every: u32,
 }

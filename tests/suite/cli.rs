@@ -713,6 +713,28 @@ fn zero_jobs_is_refused_by_the_command_line() {
 }
 
 #[test]
+fn bad_report_intervals_are_refused_by_the_command_line() {
+    let sb = Sandbox::new();
+    let file = sb.write("ok.toml", &small_experiment("ok", "seed = [0]"));
+    for bad in ["-1", "soon", "86401", "1.5"] {
+        let output = sweep()
+            .arg("run")
+            .arg(&file)
+            .args(["--report-every", bad, "--out"])
+            .arg(sb.out())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{bad}");
+        let msg = stderr(&output);
+        assert!(
+            msg.contains("--report-every") && msg.contains(&format!("'{bad}'")),
+            "{msg}"
+        );
+        assert!(!sb.out().exists());
+    }
+}
+
+#[test]
 fn a_subset_larger_than_the_training_split_is_refused() {
     let text = small_experiment("big", "seed = [0]").replace("500", "60001");
     let (msg, file) = refused_text(&text);
