@@ -277,18 +277,21 @@ fn importance_section(h: &mut String, found: &Result<importance::Importances, St
     let _ = writeln!(
         h,
         "<p>A sampled search has no factorial grid, so no analysis of variance: instead a \
-         random forest of 500 trees learns the gap (mean over seeds) from the settings of {} \
+         random forest of 300 trees learns the gap (mean over seeds) from the settings of {} \
          configurations and predicts {:.0} % of its variance for configurations it did not \
          see (out-of-bag R²). A setting's importance is how much worse the forest predicts \
          once that setting is shuffled between configurations (Breiman's permutation \
-         importance, mean ± SD over 20 shuffles), as half the rise in squared error over the \
+         importance, mean ± SD over 10 shuffles), as half the rise in squared error over the \
          gap's variance: about the share of the variance the setting accounts for, its \
          interactions included (Jansen's total-effect estimator), and 0 for a setting that \
          does nothing; settings that interact each count the interaction. \
-         <a href=\"importance.csv\">importance.csv</a> has the same for test accuracy, test \
-         loss and validation accuracy.{}</p>\n<table>\n<tr><th class=\"text\">setting</th>\
+         <a href=\"importance.csv\">importance.csv</a> has the same for the accuracy \
+         configurations are chosen on.{}</p>\n<table>\n<tr><th class=\"text\">setting</th>\
          <th>importance</th><th>± SD</th></tr>",
-        found.configurations,
+        match found.available > found.configurations {
+            true => format!("the first {} of {}", found.configurations, found.available),
+            false => found.configurations.to_string(),
+        },
         100.0 * found.oob_r2,
         match importance::note(found) {
             "" => String::new(),

@@ -1,5 +1,5 @@
-//! Which settings matter in a sampled search (random, Sobol, halving over
-//! sampled points), where the configurations form no factorial grid and
+//! Which settings matter in a random or Sobol search, where the
+//! configurations form no factorial grid and
 //! an analysis of variance does not exist: a random forest (`smartcore`)
 //! is fitted to each metric's mean per configuration, and each setting's
 //! importance is Breiman's permutation importance on the trees' out-of-bag
@@ -21,17 +21,21 @@ use smartcore::ensemble::random_forest_regressor::{
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
 use crate::config::Key;
-use crate::report::anova::metrics;
 use crate::report::metric::Metric;
-use crate::report::summary::Config;
+use crate::report::summary::{Config, selection_metric};
 use crate::results::tables::num;
 
 /// Trees in each forest.
-const TREES: usize = 500;
+const TREES: usize = 300;
 /// Shuffles of each setting, averaged.
-const SHUFFLES: usize = 20;
+const SHUFFLES: usize = 10;
 /// Fewest configurations a forest is fitted to.
 pub const MIN_CONFIGURATIONS: usize = 8;
+/// Most configurations a forest is fitted to: the first ones, in the
+/// search's order (sampled points are a fair sample of the space in any
+/// prefix), so that a report of a search of thousands of points takes
+/// seconds (predicting out of bag dominates: trees × rows × shuffles).
+pub const MAX_CONFIGURATIONS: usize = 400;
 /// Below this out-of-bag R², the forest explains too little of the metric
 /// for its importances to say much, and the table says so.
 const WEAK_FIT: f64 = 0.3;
@@ -54,8 +58,11 @@ pub struct Importance {
 pub struct Importances {
     /// The metric explained.
     pub metric: Metric,
-    /// Configurations with a value of it.
+    /// Configurations the forest was fitted to (those with a value of the
+    /// metric, at most [`MAX_CONFIGURATIONS`]).
     pub configurations: usize,
+    /// Configurations with a value of the metric.
+    pub available: usize,
     /// The forest's out-of-bag R²: the share of the metric's variance
     /// between configurations that it predicts for configurations it did
     /// not see.
@@ -77,7 +84,6 @@ fn settings(swept: &[Key]) -> Vec<Key> {
 /// A setting's value as a number a tree can split on: its size, or for a
 /// category its place among the values the configurations take.
 fn feature(configs: &[&Config], key: Key) -> Vec<f64> {
-    let mut texts: Vec<String> = configs.iter().map(|c| c.params.text(key)).collect();
     if let Some(numbers) = configs
         .iter()
         .map(|c| c.params.number(key))
@@ -85,12 +91,13 @@ fn feature(configs: &[&Config], key: Key) -> Vec<f64> {
     {
         return numbers;
     }
-    let column = texts.clone();
-    texts.sort();
-    texts.dedup();
+    let column: Vec<String> = configs.iter().map(|c| c.params.text(key)).collect();
+    let mut values = column.clone();
+    values.sort();
+    values.dedup();
     column
         .iter()
-        .map(|t| texts.binary_search(t).unwrap_or(0) as f64)
+        .map(|t| values.binary_search(t).unwrap_or(0) as f64)
         .collect()
 }
 
@@ -101,10 +108,12 @@ pub fn of_metric(configs: &[Config], swept: &[Key], metric: Metric) -> Result<Im
     if keys.is_empty() {
         return Err("no setting but the seed is sampled".into());
     }
-    let scored: Vec<(&Config, f64)> = configs
+    let mut scored: Vec<(&Config, f64)> = configs
         .iter()
         .filter_map(|c| Some((c, c.metric(metric).mean.filter(|m| m.is_finite())?)))
         .collect();
+    let available = scored.len();
+    scored.truncate(MAX_CONFIGURATIONS);
     if scored.len() < MIN_CONFIGURATIONS {
         return Err(format!(
             "{} configurations have a value; a forest needs at least {MIN_CONFIGURATIONS}",
@@ -124,6 +133,7 @@ pub fn of_metric(configs: &[Config], swept: &[Key], metric: Metric) -> Result<Im
     Ok(Importances {
         metric,
         configurations: y.len(),
+        available,
         oob_r2,
         settings,
     })
@@ -203,9 +213,15 @@ pub fn note(importances: &Importances) -> &'static str {
     }
 }
 
-/// `importance.csv`: for each metric the report shows, every sampled
-/// setting's permutation importance, most important first, or one row
-/// saying why there is none.
+/// The metrics whose importances are computed: the gap, and the accuracy
+/// configurations are chosen on (validation when held out, else test).
+pub fn metrics(configs: &[Config]) -> [Metric; 2] {
+    [Metric::GapAcc, selection_metric(configs)]
+}
+
+/// `importance.csv`: for the gap and the accuracy configurations are
+/// chosen on, every sampled setting's permutation importance, most
+/// important first, or one row saying why there is none.
 pub fn importance_csv(configs: &[Config], swept: &[Key]) -> Result<Vec<u8>> {
     let mut csv = csv::Writer::from_writer(Vec::new());
     csv.write_record([

@@ -368,6 +368,23 @@ const HALVING: &str = "name = \"s\"\n[data]\ndataset = \"mnist\"\ntrain_subset =
      learning_rate = [0.01, 0.03, 0.1, 0.3]\nhidden_size = [16, 64]\nseed = { count = 2 }\n\
      [search]\nmethod = \"halving\"\neta = 2\nmin_epochs = 2\nmax_epochs = 8\n";
 
+/// The search in `out/chain` (on Slurm) made the decisions and numbers of
+/// the one in `out/single` (`sweep run` on this machine).
+fn assert_decided_as_on_one_machine(sb: &Sandbox) {
+    let (single, chain) = (results(sb, "single"), results(sb, "chain"));
+    assert_eq!(
+        fs::read_to_string(chain.join("rungs.csv")).unwrap(),
+        fs::read_to_string(single.join("rungs.csv")).unwrap()
+    );
+    for file in ["runs.csv", "epochs.csv"] {
+        assert_eq!(
+            metrics(&single.join(file)),
+            metrics(&chain.join(file)),
+            "{file}"
+        );
+    }
+}
+
 /// The job ids `sweep slurm --submit` printed for a halving search.
 fn chain_ids(stdout: &str) -> Vec<String> {
     let line = stdout
@@ -427,17 +444,7 @@ fn a_halving_search_on_slurm_chains_its_rungs_and_retries_from_the_rung_that_fai
     for job in &jobs {
         wait_for(job);
     }
-    assert_eq!(
-        fs::read_to_string(chain.join("rungs.csv")).unwrap(),
-        fs::read_to_string(results(&sb, "single").join("rungs.csv")).unwrap()
-    );
-    for file in ["runs.csv", "epochs.csv"] {
-        assert_eq!(
-            metrics(&results(&sb, "single").join(file)),
-            metrics(&chain.join(file)),
-            "{file}"
-        );
-    }
+    assert_decided_as_on_one_machine(&sb);
 }
 
 /// Hyperband over drawn learning rates: rungs at 1, 2 and 4 epochs give
@@ -478,16 +485,5 @@ fn a_hyperband_search_on_slurm_chains_its_rounds_and_decides_as_on_one_machine()
     for job in &jobs {
         wait_for(job);
     }
-    let chain = results(&sb, "chain");
-    assert_eq!(
-        fs::read_to_string(chain.join("rungs.csv")).unwrap(),
-        fs::read_to_string(results(&sb, "single").join("rungs.csv")).unwrap()
-    );
-    for file in ["runs.csv", "epochs.csv"] {
-        assert_eq!(
-            metrics(&results(&sb, "single").join(file)),
-            metrics(&chain.join(file)),
-            "{file}"
-        );
-    }
+    assert_decided_as_on_one_machine(&sb);
 }
