@@ -556,8 +556,14 @@ fn a_sobol_search_gets_scatter_plots_and_doubling_its_samples_keeps_the_runs_don
                 seed = { count = 2 }\n\
                 [search]\nmethod = \"sobol\"\nsamples = 4\nseed = 3";
     let (tmp, dir) = run_sweep("sobol", grid);
-    // No factorial structure: no analysis of variance.
+    // No factorial structure: no analysis of variance; 4 configurations are
+    // too few for a forest.
     assert!(!dir.join("anova.csv").exists());
+    let importance = fs::read_to_string(dir.join("importance.csv")).unwrap();
+    assert!(
+        importance.contains("a forest needs at least 8"),
+        "{importance}"
+    );
     let mut plots = plot_files(&dir);
     plots.retain(|p| p.ends_with(".svg"));
     assert_eq!(
@@ -604,6 +610,27 @@ fn a_sobol_search_gets_scatter_plots_and_doubling_its_samples_keeps_the_runs_don
     let said = text(&output.stderr) + &text(&output.stdout);
     assert!(said.contains("16 runs (8 trained now, 8 reused)"), "{said}");
     assert_eq!(Table::read(&dir.join("summary.csv")).rows.len(), 8);
+    // With 8 configurations, the forest's permutation importances: a row
+    // per sampled setting for the gap and for test accuracy.
+    let importance = Table::read(&dir.join("importance.csv"));
+    let rows: Vec<(&str, &str)> = importance
+        .rows
+        .iter()
+        .map(|r| (importance.get(r, "metric"), importance.get(r, "setting")))
+        .collect();
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    for metric in ["gap_acc", "test_acc"] {
+        for setting in ["lambda", "learning_rate"] {
+            assert!(rows.contains(&(metric, setting)), "{rows:?}");
+        }
+    }
+    for row in &importance.rows {
+        assert_eq!(importance.get(row, "configurations"), "8");
+        let share: f64 = importance.get(row, "importance").parse().unwrap();
+        assert!(share.is_finite(), "{share}");
+    }
+    let html = fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("Breiman's permutation importance"));
 }
 
 #[test]
