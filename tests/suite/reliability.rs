@@ -932,3 +932,54 @@ fn a_kill_during_a_live_refresh_leaves_the_previous_whole_report() {
     assert_eq!(running_count(&page), None);
     assert!(page.contains("8 of 8 runs finished"));
 }
+
+/// Successive halving over 8 Sobol points of a drawn learning rate and two
+/// widths (no brackets): 1, 2 then 4 epochs.
+const SAMPLED_HALVING: &str = "name = \"r\"\n[data]\ndataset = \"mnist\"\ntrain_subset = 500\n\
+     validation = 500\n[model]\nhidden_layers = 1\n[grid]\n\
+     learning_rate = { log_uniform = [0.01, 0.5] }\nhidden_size = [16, 64]\n\
+     seed = { count = 2 }\n[search]\nmethod = \"halving\"\nsampler = \"sobol\"\nsamples = 8\n\
+     eta = 2\nmin_epochs = 1\nmax_epochs = 4\n";
+
+/// Halving over sampled points decides the same with one worker or two,
+/// and after a kill in its second rung.
+#[test]
+fn halving_over_sampled_points_is_deterministic_and_resumes_to_the_same_decisions() {
+    let two = Sweep::new(SAMPLED_HALVING);
+    let out = two.run(&["--quiet"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rungs = fs::read_to_string(two.results().join("rungs.csv")).unwrap();
+    // 8 configurations at 1 epoch, 4 at 2, 2 at 4 (sobol points on a list
+    // of widths may coincide; these 8 do not).
+    assert_eq!(rungs.lines().count(), 1 + 8 + 4 + 2, "{rungs}");
+    assert!(
+        rungs.lines().skip(1).all(|l| l.ends_with(",")),
+        "no bracket: {rungs}"
+    );
+    let one = Sweep::new(SAMPLED_HALVING);
+    let killed = Sweep::new(SAMPLED_HALVING);
+    let out = one.run(&["--quiet", "--jobs", "1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Rung 1 pauses all 16 runs; the 18th checkpoint is in rung 2.
+    let out = killed
+        .command(&["--quiet"])
+        .env("SWEEP_TEST_CRASH", "checkpoint-saved:18")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the crash did not happen");
+    let out = killed.run(&["--quiet"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for other in [&one, &killed] {
+        assert_eq!(
+            fs::read_to_string(other.results().join("rungs.csv")).unwrap(),
+            rungs
+        );
+        for table in ["runs.csv", "epochs.csv"] {
+            assert_eq!(
+                metrics(&other.results().join(table)),
+                metrics(&two.results().join(table)),
+                "{table}"
+            );
+        }
+    }
+}
