@@ -284,7 +284,8 @@ fn importance_section(h: &mut String, found: &Result<importance::Importances, St
          importance, mean ± SD over 10 shuffles), as half the rise in squared error over the \
          gap's variance: about the share of the variance the setting accounts for, its \
          interactions included (Jansen's total-effect estimator), and 0 for a setting that \
-         does nothing; settings that interact each count the interaction. \
+         does nothing (and past 100 % only by the estimate's noise); settings that interact \
+         each count the interaction. \
          <a href=\"importance.csv\">importance.csv</a> has the same for the accuracy \
          configurations are chosen on.{}</p>\n<table>\n<tr><th class=\"text\">setting</th>\
          <th>importance</th><th>± SD</th></tr>",
