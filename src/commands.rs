@@ -458,7 +458,7 @@ pub fn plan(args: &PlanArgs) -> Result<()> {
     }
     if let Some(halving) = &exp.search.halving {
         let shapes = sweep::shapes(&exp, halving);
-        let trained: usize = shapes.iter().map(sweep::BracketShape::run_epochs).sum();
+        let trained: usize = shapes.iter().map(|s| s.run_epochs).sum();
         let full = exp.runs.len() * halving.max_epochs;
         let per_rung = |shape: &sweep::BracketShape| {
             shape

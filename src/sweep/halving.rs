@@ -76,22 +76,8 @@ pub struct BracketShape {
     pub configurations: Vec<usize>,
     /// Seeds per configuration.
     pub seeds: usize,
-}
-
-impl BracketShape {
     /// Run-epochs the bracket trains, whichever configurations it promotes.
-    pub fn run_epochs(&self) -> usize {
-        let mut before = 0;
-        self.rungs
-            .iter()
-            .zip(&self.configurations)
-            .map(|(&epochs, &n)| {
-                let added = n * self.seeds * (epochs - before);
-                before = epochs;
-                added
-            })
-            .sum()
-    }
+    pub run_epochs: usize,
 }
 
 /// The brackets of `exp`'s halving search, as its runs make them.
@@ -99,11 +85,15 @@ pub fn shapes(exp: &Experiment, halving: &Halving) -> Vec<BracketShape> {
     let configs = configurations(exp);
     brackets(halving, &configs)
         .iter()
-        .map(|b| BracketShape {
-            bracket: b.number,
-            rungs: b.rungs.clone(),
-            configurations: halving.configurations_per_rung(b.number, b.alive.len()),
-            seeds: b.alive.first().map_or(0, |c| c.runs.len()),
+        .map(|b| {
+            let seeds = b.alive.first().map_or(0, |c| c.runs.len());
+            BracketShape {
+                bracket: b.number,
+                rungs: b.rungs.clone(),
+                configurations: halving.configurations_per_rung(b.number, b.alive.len()),
+                seeds,
+                run_epochs: halving.run_epochs(b.number, b.alive.len(), seeds),
+            }
         })
         .collect()
 }
