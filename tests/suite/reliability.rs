@@ -633,6 +633,23 @@ fn shards_running_at_once_give_every_run_one_row_and_the_last_to_end_orders_the_
     }
 }
 
+/// The search in `other` made the decisions (`rungs.csv`) and numbers
+/// (`runs.csv`, `epochs.csv`) of the one in `reference`.
+fn assert_same_search(other: &Sweep, reference: &Sweep, what: &str) {
+    assert_eq!(
+        fs::read_to_string(other.results().join("rungs.csv")).unwrap(),
+        fs::read_to_string(reference.results().join("rungs.csv")).unwrap(),
+        "{what}"
+    );
+    for table in ["runs.csv", "epochs.csv"] {
+        assert_eq!(
+            metrics(&other.results().join(table)),
+            metrics(&reference.results().join(table)),
+            "{what}: {table}"
+        );
+    }
+}
+
 /// Successive halving on 8 configurations × 2 seeds: 2, 4, then 8 epochs.
 const HALVING: &str = "name = \"r\"\n[data]\ndataset = \"mnist\"\ntrain_subset = 500\n\
      validation = 500\n[model]\nhidden_layers = 1\n[grid]\n\
@@ -698,15 +715,7 @@ fn a_halving_search_killed_mid_rung_resumes_to_the_same_decisions_and_numbers() 
     assert!(!out.status.success(), "the crash did not happen");
     let out = killed.run(&["--quiet"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let resumed = fs::read_to_string(killed.results().join("rungs.csv")).unwrap();
-    assert_eq!(resumed, rungs);
-    for table in ["runs.csv", "epochs.csv"] {
-        assert_eq!(
-            metrics(&killed.results().join(table)),
-            metrics(&undisturbed.results().join(table)),
-            "{table}"
-        );
-    }
+    assert_same_search(&killed, &undisturbed, "killed and resumed");
 
     // The two configurations that reached 8 epochs, trained as a grid.
     let grid = HALVING
@@ -779,21 +788,7 @@ fn a_hyperband_search_is_deterministic_and_resumes_to_the_same_decisions_and_num
     let one_worker = Sweep::new(HYPERBAND);
     let out = one_worker.run(&["--quiet", "--jobs", "1"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let same = |other: &Sweep, what: &str| {
-        assert_eq!(
-            fs::read_to_string(other.results().join("rungs.csv")).unwrap(),
-            rungs,
-            "{what}"
-        );
-        for table in ["runs.csv", "epochs.csv"] {
-            assert_eq!(
-                metrics(&other.results().join(table)),
-                metrics(&undisturbed.results().join(table)),
-                "{what}: {table}"
-            );
-        }
-    };
-    same(&one_worker, "--jobs 1");
+    assert_same_search(&one_worker, &undisturbed, "--jobs 1");
 
     let early = Sweep::new(HYPERBAND);
     let out = early.run(&["--rung", "2"]);
@@ -815,7 +810,7 @@ fn a_hyperband_search_is_deterministic_and_resumes_to_the_same_decisions_and_num
     assert!(!out.status.success(), "the crash did not happen");
     let out = killed.run(&["--quiet"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    same(&killed, "killed and resumed");
+    assert_same_search(&killed, &undisturbed, "killed and resumed");
 }
 
 /// Eight runs of about half a second each on one worker: long enough for
@@ -969,17 +964,6 @@ fn halving_over_sampled_points_is_deterministic_and_resumes_to_the_same_decision
     assert!(!out.status.success(), "the crash did not happen");
     let out = killed.run(&["--quiet"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    for other in [&one, &killed] {
-        assert_eq!(
-            fs::read_to_string(other.results().join("rungs.csv")).unwrap(),
-            rungs
-        );
-        for table in ["runs.csv", "epochs.csv"] {
-            assert_eq!(
-                metrics(&other.results().join(table)),
-                metrics(&two.results().join(table)),
-                "{table}"
-            );
-        }
-    }
+    assert_same_search(&one, &two, "--jobs 1");
+    assert_same_search(&killed, &two, "killed and resumed");
 }
