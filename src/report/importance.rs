@@ -219,10 +219,19 @@ pub fn metrics(configs: &[Config]) -> [Metric; 2] {
     [Metric::GapAcc, selection_metric(configs)]
 }
 
-/// `importance.csv`: for the gap and the accuracy configurations are
-/// chosen on, every sampled setting's permutation importance, most
-/// important first, or one row saying why there is none.
-pub fn importance_csv(configs: &[Config], swept: &[Key]) -> Result<Vec<u8>> {
+/// The importances for each of [`metrics`], the gap first; or why there
+/// are none.
+pub fn of_metrics(configs: &[Config], swept: &[Key]) -> Vec<(Metric, Result<Importances, String>)> {
+    metrics(configs)
+        .into_iter()
+        .map(|metric| (metric, of_metric(configs, swept, metric)))
+        .collect()
+}
+
+/// `importance.csv` of `found` ([`of_metrics`]): for each metric, every
+/// sampled setting's permutation importance, most important first, or one
+/// row saying why there is none.
+pub fn importance_csv(found: &[(Metric, Result<Importances, String>)]) -> Result<Vec<u8>> {
     let mut csv = csv::Writer::from_writer(Vec::new());
     csv.write_record([
         "metric",
@@ -233,8 +242,8 @@ pub fn importance_csv(configs: &[Config], swept: &[Key]) -> Result<Vec<u8>> {
         "configurations",
         "note",
     ])?;
-    for metric in metrics(configs) {
-        match of_metric(configs, swept, metric) {
+    for (metric, result) in found {
+        match result {
             Ok(found) => {
                 for s in &found.settings {
                     csv.write_record([
@@ -244,11 +253,11 @@ pub fn importance_csv(configs: &[Config], swept: &[Key]) -> Result<Vec<u8>> {
                         num(s.sd),
                         num(found.oob_r2),
                         found.configurations.to_string(),
-                        note(&found).to_string(),
+                        note(found).to_string(),
                     ])?;
                 }
             }
-            Err(why) => csv.write_record([metric.name(), "", "", "", "", "", &why])?,
+            Err(why) => csv.write_record([metric.name(), "", "", "", "", "", why])?,
         }
     }
     Ok(csv.into_inner()?)

@@ -335,12 +335,12 @@ fn write_report(results: &SweepResults, live: Option<&Live>) -> Result<ReportOut
             &anova::anova_csv(&configs, &results.swept)?,
         )?;
     }
-    let importances = (sampled && !halving)
-        .then(|| importance::of_metric(&configs, &results.swept, summary::Metric::GapAcc));
-    if importances.is_some() {
+    let importances =
+        (sampled && !halving).then(|| importance::of_metrics(&configs, &results.swept));
+    if let Some(found) = &importances {
         write_atomic(
             &root.join("importance.csv"),
-            &importance::importance_csv(&configs, &results.swept)?,
+            &importance::importance_csv(found)?,
         )?;
     }
     let html = root.join("report.html");
@@ -350,7 +350,11 @@ fn write_report(results: &SweepResults, live: Option<&Live>) -> Result<ReportOut
         comparison: comparison.as_ref(),
         predictors: ranked.then_some((&rankings[..], &predictor_figures[..])),
         variance: variance.as_ref(),
-        importances: importances.as_ref(),
+        // The gap's, the first.
+        importances: importances
+            .as_ref()
+            .and_then(|found| found.first())
+            .map(|(_, gap)| gap),
         live,
     };
     if live.is_some() {
